@@ -1,0 +1,91 @@
+"""[agent]: the per-hypervisor agent and its local Open vSwitch."""
+from oslo_config import cfg
+
+GROUP = "agent"
+
+OPTS = [
+    cfg.StrOpt(
+        "integration_bridge",
+        default="br-int",
+        help="OVS bridge the agent owns; VM interfaces and tunnel ports attach here.",
+    ),
+    cfg.StrOpt(
+        "ovsdb_connection",
+        default="unix:/var/run/openvswitch/db.sock",
+        help="OVSDB endpoint of the local Open vSwitch.",
+    ),
+    cfg.FloatOpt("ovsdb_timeout", default=10.0, min=0.1, help="Seconds per OVSDB transaction."),
+    cfg.StrOpt(
+        "datapath_type",
+        default="system",
+        choices=["system", "netdev", "dummy"],
+        help="datapath_type of the integration bridge (netdev/dummy: userspace).",
+    ),
+    cfg.HostAddressOpt(
+        "openflow_listen_address",
+        default="127.0.0.1",
+        help="Address the agent's OpenFlow controller listens on.",
+    ),
+    cfg.PortOpt(
+        "openflow_listen_port", default=6653, help="Port the agent's OpenFlow controller listens on."
+    ),
+    cfg.StrOpt(
+        "underlay_ip",
+        help="This host's tunnel endpoint address, used in every tunnel zone not named "
+        "in tunnel_zone_underlay. Required unless underlay_interface is set.",
+    ),
+    cfg.StrOpt(
+        "underlay_interface",
+        help="Take the underlay address from this interface's first IPv4 address.",
+    ),
+    cfg.DictOpt(
+        "tunnel_zone_underlay",
+        default={},
+        help="Per tunnel zone (name or UUID) underlay address of this host, e.g. "
+        "'gre-zone:192.0.2.1,vxlan-zone:198.51.100.1'.",
+    ),
+    cfg.ListOpt(
+        "tunnel_zones",
+        default=[],
+        help="Tunnel zones (name or UUID) this host joins at start; created as VXLAN "
+        "zones when missing.",
+    ),
+    cfg.StrOpt(
+        "tunnel_type",
+        default="vxlan",
+        choices=["vxlan", "gre"],
+        help="Encapsulation of the flow-based tunnel port used for zones created by "
+        "this agent.",
+    ),
+    cfg.IntOpt(
+        "flow_idle_timeout",
+        default=60,
+        min=0,
+        help="Idle timeout (s) of flows installed for simulated packets.",
+    ),
+    cfg.IntOpt(
+        "flow_hard_timeout",
+        default=0,
+        min=0,
+        help="Hard timeout (s) of flows installed for simulated packets (0: none).",
+    ),
+    cfg.IntOpt(
+        "drop_flow_hard_timeout",
+        default=5,
+        min=1,
+        help="Hard timeout (s) of drop flows, so floods of bad packets stay off the "
+        "controller without blocking a path for long.",
+    ),
+    cfg.IntOpt(
+        "packet_in_queue_size",
+        default=1024,
+        min=16,
+        help="Packet-ins waiting for simulation beyond this are dropped and counted.",
+    ),
+    cfg.StrOpt(
+        "control_socket",
+        default="/var/run/midonet-ryu/agent.sock",
+        help="Unix socket where the agent answers inspection requests "
+        "(midonet-agent-ctl).",
+    ),
+]

@@ -1,0 +1,17 @@
+"""Entry point for oslo-config-generator: every option group of midonet-ryu."""
+import importlib
+
+# One module per group; later groups are appended here as their services land.
+_MODULES = (
+    "midonet_ryu.conf.zookeeper",
+    "midonet_ryu.conf.host",
+    "midonet_ryu.conf.agent",
+)
+
+
+def list_opts() -> list[tuple[str, list]]:
+    result = []
+    for name in _MODULES:
+        mod = importlib.import_module(name)
+        result.append((mod.GROUP, list(mod.OPTS)))
+    return result

@@ -1,0 +1,1 @@
+"""The NSDB: topology objects, ephemeral state keys and state tables in ZooKeeper."""

@@ -1,0 +1,1 @@
+"""Topology model: typed immutable objects, bindings, and the agent's cache."""
