@@ -27,7 +27,9 @@ OPTS = [
         help="Address the agent's OpenFlow controller listens on.",
     ),
     cfg.PortOpt(
-        "openflow_listen_port", default=6653, help="Port the agent's OpenFlow controller listens on."
+        "openflow_listen_port",
+        default=6653,
+        help="Port the agent's OpenFlow controller listens on.",
     ),
     cfg.StrOpt(
         "underlay_ip",

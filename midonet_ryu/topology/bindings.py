@@ -27,6 +27,9 @@ class BindingEnd:
     on_delete: OnDelete
     other_kind: str
     other_field: str
+    # A back-reference: kept by the store alone. ``update`` keeps the stored
+    # value, so writing back a stale copy of an object cannot drop references.
+    maintained: bool = False
 
 
 _BY_KIND: dict[str, list[BindingEnd]] = {}
@@ -39,15 +42,21 @@ def declare_binding(
     right_kind: str,
     right_field: str,
     right_on_delete: OnDelete,
+    backref: str | None = None,
 ) -> None:
     """Bind ``left_kind.left_field`` and ``right_kind.right_field`` to each other.
 
     ``left_on_delete`` is what deleting a *left* object does to the right
-    objects it references (and vice versa).
+    objects it references (and vice versa). ``backref`` ("left" or "right")
+    names the side that only the store writes.
     """
+    if backref not in (None, "left", "right"):
+        raise ValueError("backref is 'left', 'right' or None")
     ends = [
-        BindingEnd(left_kind, left_field, left_on_delete, right_kind, right_field),
-        BindingEnd(right_kind, right_field, right_on_delete, left_kind, left_field),
+        BindingEnd(left_kind, left_field, left_on_delete, right_kind, right_field,
+                   backref == "left"),
+        BindingEnd(right_kind, right_field, right_on_delete, left_kind, left_field,
+                   backref == "right"),
     ]
     if (left_kind, left_field) == (right_kind, right_field):
         ends = ends[:1]  # a self-binding such as Port.peer_id <-> Port.peer_id

@@ -103,9 +103,10 @@ class TunnelZone(ModelObject):
         return None
 
 
-declare_binding("Network", "port_ids", OnDelete.CASCADE, "Port", "network_id", OnDelete.CLEAR)
-declare_binding("Host", "port_ids", OnDelete.CLEAR, "Port", "host_id", OnDelete.CLEAR)
+declare_binding("Network", "port_ids", OnDelete.CASCADE, "Port", "network_id", OnDelete.CLEAR,
+                backref="left")
+declare_binding("Host", "port_ids", OnDelete.CLEAR, "Port", "host_id", OnDelete.CLEAR,
+                backref="left")
 declare_binding("Port", "peer_id", OnDelete.CLEAR, "Port", "peer_id", OnDelete.CLEAR)
-declare_binding(
-    "TunnelZone", "host_ids", OnDelete.CLEAR, "Host", "tunnel_zone_ids", OnDelete.CLEAR
-)
+declare_binding("TunnelZone", "host_ids", OnDelete.CLEAR, "Host", "tunnel_zone_ids",
+                OnDelete.CLEAR, backref="right")

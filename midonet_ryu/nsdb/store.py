@@ -1,0 +1,390 @@
+"""The topology store: typed objects in ZooKeeper with MidoNet's ZOOM semantics.
+
+Objects live at ``<root>/zoom/0/models/<Class>/<uuid>``. Every write is a
+single ZooKeeper multi-op that version-checks every object it read, so a
+write either applies whole, on exactly the state it was computed from, or
+not at all (``ConcurrentModification``, retried by the read-modify-write
+helpers). Bindings (``topology.bindings``) are applied inside the same
+multi-op, which is what keeps back-references and cascades consistent.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.topology import base
+from midonet_ryu.topology.base import ModelObject
+from midonet_ryu.topology.bindings import BindingEnd, OnDelete, bindings_of
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T", bound=ModelObject)
+
+_NEW = -1  # version of an object created in this transaction
+
+
+class StoreError(Exception):
+    """Base of the errors a caller of the store can act on."""
+
+
+class NotFound(StoreError):
+    def __init__(self, kind: str, obj_id: uuid.UUID) -> None:
+        super().__init__(f"{kind} {obj_id} does not exist")
+        self.kind, self.obj_id = kind, obj_id
+
+
+class ObjectExists(StoreError):
+    def __init__(self, kind: str, obj_id: uuid.UUID) -> None:
+        super().__init__(f"{kind} {obj_id} already exists")
+        self.kind, self.obj_id = kind, obj_id
+
+
+class ReferentialIntegrityError(StoreError):
+    """A delete refused by an ERROR binding, or a reference to a missing object."""
+
+
+class ReferenceConflict(StoreError):
+    """A single-valued reference is already held by another object."""
+
+
+class ConcurrentModification(StoreError):
+    """Another writer changed what this write read; retry on fresh state."""
+
+
+class _Entry:
+    __slots__ = ("obj", "version", "original", "deleted")
+
+    def __init__(self, obj: ModelObject | None, version: int) -> None:
+        self.obj = obj
+        self.original = obj
+        self.version = version
+        self.deleted = False
+
+
+class Transaction:
+    """Buffered reads and writes, committed as one version-checked multi-op.
+
+    Reads inside the transaction see its own pending writes. Do not keep a
+    transaction across yields longer than needed: everything it read is
+    checked at commit.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._entries: dict[tuple[str, uuid.UUID], _Entry] = {}
+        self._order: list[tuple[str, uuid.UUID]] = []
+        self._deleting: set[tuple[str, uuid.UUID]] = set()
+
+    # -- reads ---------------------------------------------------------------
+    def _load(self, kind: str, obj_id: uuid.UUID) -> _Entry:
+        key = (kind, obj_id)
+        entry = self._entries.get(key)
+        if entry is None:
+            found = self._store._read(kind, obj_id)
+            entry = _Entry(*found) if found else _Entry(None, _NEW)
+            self._entries[key] = entry
+            self._order.append(key)
+        return entry
+
+    def get(self, cls: type[T], obj_id: uuid.UUID) -> T:
+        entry = self._load(cls.kind, obj_id)
+        if entry.obj is None:
+            raise NotFound(cls.kind, obj_id)
+        return entry.obj  # type: ignore[return-value]
+
+    def find(self, cls: type[T], obj_id: uuid.UUID) -> T | None:
+        return self._load(cls.kind, obj_id).obj  # type: ignore[return-value]
+
+    # -- writes --------------------------------------------------------------
+    def create(self, obj: ModelObject) -> ModelObject:
+        entry = self._load(obj.kind, obj.id)
+        if entry.obj is not None:
+            raise ObjectExists(obj.kind, obj.id)
+        entry.obj = obj
+        entry.deleted = False
+        for end in bindings_of(obj.kind):
+            for ref in base.ref_ids(getattr(obj, end.field)):
+                self._add_backref(end, ref, obj.id)
+        return self._load(obj.kind, obj.id).obj  # type: ignore[return-value]
+
+    def update(self, obj: ModelObject) -> ModelObject:
+        entry = self._load(obj.kind, obj.id)
+        old = entry.obj
+        if old is None:
+            raise NotFound(obj.kind, obj.id)
+        ends = bindings_of(obj.kind)
+        kept = {e.field: getattr(old, e.field) for e in ends if e.maintained}
+        if kept:
+            obj = obj.replace(**kept)
+        entry.obj = obj
+        for end in ends:
+            before = set(base.ref_ids(getattr(old, end.field)))
+            after = base.ref_ids(getattr(obj, end.field))
+            for ref in before - set(after):
+                self._remove_backref(end, ref, obj.id)
+            for ref in after:
+                if ref not in before:
+                    self._add_backref(end, ref, obj.id)
+        return self._load(obj.kind, obj.id).obj  # type: ignore[return-value]
+
+    def delete(self, cls: type[ModelObject] | str, obj_id: uuid.UUID,
+               missing_ok: bool = False) -> None:
+        kind = cls if isinstance(cls, str) else cls.kind
+        key = (kind, obj_id)
+        if key in self._deleting:
+            return
+        entry = self._load(kind, obj_id)
+        obj = entry.obj
+        if obj is None:
+            if missing_ok:
+                return
+            raise NotFound(kind, obj_id)
+        self._deleting.add(key)
+        for end in bindings_of(kind):
+            refs = base.ref_ids(getattr(obj, end.field))
+            if not refs:
+                continue
+            if end.on_delete is OnDelete.ERROR:
+                raise ReferentialIntegrityError(
+                    f"cannot delete {kind} {obj_id}: {end.field} still references "
+                    f"{end.other_kind} {', '.join(map(str, refs))}")
+            for ref in refs:
+                if end.on_delete is OnDelete.CASCADE:
+                    self.delete(end.other_kind, ref, missing_ok=True)
+                else:
+                    self._remove_backref(end, ref, obj_id)
+        entry.obj = None
+        entry.deleted = True
+
+    # -- bindings ------------------------------------------------------------
+    def _add_backref(self, end: BindingEnd, target_id: uuid.UUID, ref: uuid.UUID) -> None:
+        if (end.other_kind, target_id) == (end.kind, ref):
+            return  # an object referencing itself through a self-binding
+        entry = self._load(end.other_kind, target_id)
+        target = entry.obj
+        if target is None:
+            raise ReferentialIntegrityError(
+                f"{end.kind} {ref}.{end.field} references missing {end.other_kind} {target_id}")
+        current = getattr(target, end.other_field)
+        if isinstance(current, tuple):
+            if ref in current:
+                return
+            entry.obj = target.replace(**{end.other_field: current + (ref,)})
+        elif current is None or current == ref:
+            if current != ref:
+                entry.obj = target.replace(**{end.other_field: ref})
+        else:
+            raise ReferenceConflict(
+                f"{end.other_kind} {target_id}.{end.other_field} already references "
+                f"{end.kind} {current}, cannot also reference {ref}")
+
+    def _remove_backref(self, end: BindingEnd, target_id: uuid.UUID, ref: uuid.UUID) -> None:
+        if (end.other_kind, target_id) in self._deleting:
+            return
+        entry = self._load(end.other_kind, target_id)
+        target = entry.obj
+        if target is None:
+            return
+        current = getattr(target, end.other_field)
+        if isinstance(current, tuple):
+            if ref in current:
+                entry.obj = target.replace(
+                    **{end.other_field: tuple(r for r in current if r != ref)})
+        elif current == ref:
+            entry.obj = target.replace(**{end.other_field: None})
+
+    # -- commit --------------------------------------------------------------
+    def _operations(self) -> list[tuple[str, str, Any, int]]:
+        ops = []
+        for kind, obj_id in self._order:
+            entry = self._entries[(kind, obj_id)]
+            path = self._store.paths.model(kind, obj_id)
+            if entry.version == _NEW:
+                if entry.obj is not None:
+                    ops.append(("create", path, base.serialize(entry.obj), 0))
+            elif entry.obj is None:
+                ops.append(("delete", path, None, entry.version))
+            elif entry.obj is not entry.original and entry.obj != entry.original:
+                ops.append(("set", path, base.serialize(entry.obj), entry.version))
+            else:
+                ops.append(("check", path, None, entry.version))
+        return ops
+
+    def commit(self) -> None:
+        ops = [op for op in self._operations() if op[0] != "check" or self._store.strict_reads]
+        if not any(op[0] in ("create", "set", "delete") for op in ops):
+            return
+        self._store._commit(ops)
+
+
+class Store:
+    """Typed object store over one kazoo client."""
+
+    def __init__(self, client: KazooClient, paths: Paths | None = None,
+                 strict_reads: bool = True) -> None:
+        self.client = client
+        self.paths = paths or Paths()
+        # When True every object a transaction read is version-checked at
+        # commit, not only the ones it wrote: the serializable choice.
+        self.strict_reads = strict_reads
+        self._parents: set[str] = set()
+
+    # -- low level -----------------------------------------------------------
+    def _ensure_parent(self, kind: str) -> None:
+        if kind not in self._parents:
+            self.client.ensure_path(self.paths.models(kind))
+            self._parents.add(kind)
+
+    def _read(self, kind: str, obj_id: uuid.UUID) -> tuple[ModelObject, int] | None:
+        try:
+            data, stat = self.client.retry(self.client.get, self.paths.model(kind, obj_id))
+        except NoNodeError:
+            return None
+        return base.deserialize(base.model_class(kind), data), stat.version
+
+    def _commit(self, ops: list[tuple[str, str, Any, int]]) -> None:
+        for op, path, _, _ in ops:
+            if op == "create":
+                self._ensure_parent(path.rsplit("/", 2)[-2])
+        txn = self.client.transaction()
+        for op, path, data, version in ops:
+            if op == "create":
+                txn.create(path, data)
+            elif op == "set":
+                txn.set_data(path, data, version=version)
+            elif op == "delete":
+                txn.delete(path, version=version)
+            elif op == "check":
+                txn.check(path, version)
+        results = self.client.retry(txn.commit)
+        failures = [r for r in results if isinstance(r, Exception)]
+        if failures:
+            real = [f for f in failures if not _is_rolled_back(f)]
+            raise ConcurrentModification(
+                f"write conflicted with another writer: {real[0] if real else failures[0]!r}")
+
+    # -- API -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """``with store.transaction() as tx: tx.create(...)``: commit on exit."""
+        tx = Transaction(self)
+        yield tx
+        tx.commit()
+
+    def run(self, fn: Callable[[Transaction], Any], retries: int = 10) -> Any:
+        """Run ``fn(tx)`` and commit, re-running it on fresh state on conflict."""
+        for attempt in range(retries):
+            tx = Transaction(self)
+            result = fn(tx)
+            try:
+                tx.commit()
+                return result
+            except ConcurrentModification:
+                if attempt == retries - 1:
+                    raise
+                LOG.debug("transaction conflict, retrying (%d)", attempt + 1)
+        raise AssertionError("unreachable")
+
+    def get(self, cls: type[T], obj_id: uuid.UUID) -> T:
+        found = self._read(cls.kind, obj_id)
+        if found is None:
+            raise NotFound(cls.kind, obj_id)
+        return found[0]  # type: ignore[return-value]
+
+    def find(self, cls: type[T], obj_id: uuid.UUID) -> T | None:
+        found = self._read(cls.kind, obj_id)
+        return found[0] if found else None  # type: ignore[return-value]
+
+    def get_with_version(self, cls: type[T], obj_id: uuid.UUID) -> tuple[T, int]:
+        found = self._read(cls.kind, obj_id)
+        if found is None:
+            raise NotFound(cls.kind, obj_id)
+        return found  # type: ignore[return-value]
+
+    def exists(self, cls: type[ModelObject], obj_id: uuid.UUID) -> bool:
+        return self.client.exists(self.paths.model(cls.kind, obj_id)) is not None
+
+    def ids(self, cls: type[ModelObject]) -> list[uuid.UUID]:
+        try:
+            children = self.client.retry(self.client.get_children, self.paths.models(cls.kind))
+        except NoNodeError:
+            return []
+        return [uuid.UUID(c) for c in children]
+
+    def list(self, cls: type[T]) -> list[T]:
+        out = []
+        for obj_id in self.ids(cls):
+            obj = self.find(cls, obj_id)
+            if obj is not None:
+                out.append(obj)
+        return out
+
+    def create(self, obj: T) -> T:
+        # a second attempt turns a lost creation race into ObjectExists
+        return self.run(lambda tx: tx.create(obj), retries=2)
+
+    def update(self, obj: T, expected_version: int | None = None) -> T:
+        """Write ``obj`` over the stored one; with ``expected_version``, only
+        if nobody wrote it since that version (compare-and-swap)."""
+
+        def op(tx: Transaction) -> ModelObject:
+            entry = tx._load(obj.kind, obj.id)
+            if expected_version is not None and entry.version != expected_version:
+                raise ConcurrentModification(
+                    f"{obj.kind} {obj.id} is at version {entry.version}, "
+                    f"not {expected_version}")
+            return tx.update(obj)
+
+        return self.run(op, retries=1 if expected_version is not None else 10)
+
+    def update_with(self, cls: type[T], obj_id: uuid.UUID, change: Callable[[T], T],
+                    retries: int = 10) -> T:
+        """Read-modify-write: ``change(current)`` is re-applied on conflict."""
+        return self.run(lambda tx: tx.update(change(tx.get(cls, obj_id))), retries)
+
+    def delete(self, cls: type[ModelObject], obj_id: uuid.UUID) -> None:
+        self.run(lambda tx: tx.delete(cls, obj_id))
+
+    def multi(self, ops: Iterable[tuple[str, Any]]) -> None:
+        """Apply ``[("create", obj), ("update", obj), ("delete", (cls, id))]``
+        atomically."""
+        ops = list(ops)
+
+        def apply(tx: Transaction) -> None:
+            for op, arg in ops:
+                if op == "create":
+                    tx.create(arg)
+                elif op == "update":
+                    tx.update(arg)
+                elif op == "delete":
+                    tx.delete(*arg)
+                else:
+                    raise ValueError(f"unknown operation {op!r}")
+
+        self.run(apply)
+
+    def clear_all(self) -> None:
+        """Remove every stored object (tests and the sandbox only)."""
+        try:
+            self.client.delete(self.paths.zoom + "/models", recursive=True)
+        except (NoNodeError, NotEmptyError):
+            pass
+        self._parents.clear()
+
+
+def _is_rolled_back(exc: Exception) -> bool:
+    # kazoo reports the ops that were not at fault as RolledBackError
+    return type(exc).__name__ in ("RolledBackError", "RuntimeInconsistency")
+
+
+__all__ = [
+    "BadVersionError", "ConcurrentModification", "NodeExistsError", "NotFound",
+    "ObjectExists", "ReferenceConflict", "ReferentialIntegrityError", "Store",
+    "StoreError", "Transaction",
+]

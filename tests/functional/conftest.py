@@ -1,0 +1,36 @@
+"""Fixtures for functional tests: a real ZooKeeper per session, a private
+root per test, so tests never see each other's data."""
+import uuid
+
+import pytest
+from kazoo.client import KazooClient
+
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.store import Store
+from tools.lab.zookeeper import TemporaryZooKeeper
+
+
+@pytest.fixture(scope="session")
+def zk_server():
+    server = TemporaryZooKeeper().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def zk_root() -> str:
+    return f"/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def zk_client(zk_server):
+    client = KazooClient(hosts=zk_server.hosts, timeout=10)
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture
+def store(zk_client, zk_root) -> Store:
+    return Store(zk_client, Paths(zk_root))
