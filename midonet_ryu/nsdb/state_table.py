@@ -1,0 +1,452 @@
+"""State tables (MAC-port, IP-MAC, ARP, peering) read and written straight in ZooKeeper.
+
+This is MidoNet's "direct" mode: a reader re-reads the table's child list on
+every change (``get_children`` + watch), which costs O(table size) per change;
+the State Proxy (``midonet_ryu.stateproxy``) exists to avoid that, and falls
+back to this mode when no proxy is reachable. Writes always go here, whichever
+way a table is read.
+
+Readers see a :class:`StateTableView`: a ``Mapping[key, value]`` of the winning
+entries, readable without I/O from any thread, the table version (the PZXID of
+the table node), and change callbacks ``(key, old_value, new_value)``.
+Everything takes the kazoo handler of the client it is given, so it works in
+eventlet daemons and threaded tests alike.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+    ZookeeperError,
+)
+from kazoo.protocol.states import KazooState
+
+from midonet_ryu.nsdb import state_encoding as enc
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.state_encoding import (
+    ARP_TABLE,
+    IP4_MAC_TABLE,
+    MAC_TABLE,
+    PEERING_TABLE,
+    K,
+    TableSpec,
+    TableState,
+    V,
+    WinnerChange,
+)
+
+LOG = logging.getLogger(__name__)
+
+ChangeCallback = Callable[[Any, Any, Any], None]
+"""``callback(key, old_value, new_value)``: old None = added, new None = removed.
+
+Callbacks run on the thread that applies updates (a kazoo watch thread or a
+State Proxy client thread). They must return quickly and never block: queue
+work (flow invalidation) elsewhere. Exceptions are logged and swallowed.
+"""
+
+
+def table_path(paths: Paths, spec: TableSpec, object_id: uuid.UUID,
+               args: tuple[str, ...] = ()) -> str:
+    """``<root>/zoom/0/tables/<Class>/<id>/<table>[/<arg>]``; checks the argument count."""
+    if len(args) != spec.arg_count:
+        raise ValueError(f"{spec.name} takes {spec.arg_count} argument(s), got {args!r}")
+    for arg in args:
+        if not arg or "/" in arg:
+            raise ValueError(f"bad table argument {arg!r}")
+    return paths.table(spec.kind, object_id, spec.name, tuple(args))
+
+
+class StateTableView(Mapping, Generic[K, V]):
+    """The winning value of each key, its version, and change callbacks.
+
+    Updates are applied by a single owner (a reader) through
+    :meth:`_apply_changes`/:meth:`_apply_snapshot`; readers on other threads
+    see each key's value atomically (plain dict operations under the GIL).
+    """
+
+    def __init__(self, spec: TableSpec[K, V], object_id: uuid.UUID,
+                 args: tuple[str, ...] = ()) -> None:
+        self.spec = spec
+        self.object_id = object_id
+        self.args = tuple(args)
+        self._values: dict[K, V] = {}
+        self._versions: dict[K, int] = {}
+        self._callbacks: list[ChangeCallback] = []
+        self.version = 0
+        """The table version (ZooKeeper PZXID of the table node) last applied."""
+
+    # Mapping interface: no I/O.
+    def __getitem__(self, key: K) -> V:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def snapshot(self) -> dict[K, V]:
+        """A consistent copy of the table (O(size)); ``self`` itself is the live view."""
+        return dict(self._values)
+
+    def entry_version(self, key: K) -> int | None:
+        """Version of the winning entry of ``key`` (None when absent)."""
+        return self._versions.get(key)
+
+    def add_callback(self, callback: ChangeCallback) -> Callable[[], None]:
+        """Call ``callback(key, old, new)`` on every change; returns a remover."""
+        self._callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return remove
+
+    def _notify(self, key: Any, old: Any, new: Any) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(key, old, new)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop updates
+                LOG.exception("state table %s/%s callback failed", self.spec.name,
+                              self.object_id)
+
+    def _apply_changes(self, changes: list[WinnerChange], version: int) -> None:
+        """Apply winner changes, then fire callbacks for values that really changed."""
+        fired = []
+        for change in changes:
+            if change.new is None:
+                old = self._values.pop(change.key, None)
+                self._versions.pop(change.key, None)
+                new = None
+            else:
+                old = self._values.get(change.key)
+                self._values[change.key] = change.new.value
+                self._versions[change.key] = change.new.version
+                new = change.new.value
+            if old != new:
+                fired.append((change.key, old, new))
+        if version > self.version:
+            self.version = version
+        for key, old, new in fired:
+            self._notify(key, old, new)
+        for change in changes:
+            self._on_winner(change.key, change.new.version if change.new else None)
+
+    def _apply_values(self, values: dict[K, tuple[V, int]], version: int) -> None:
+        """Replace everything with ``values`` (key -> (value, entry version))."""
+        fired = []
+        for key in [k for k in self._values if k not in values]:
+            fired.append((key, self._values.pop(key), None))
+            self._versions.pop(key, None)
+        for key, (value, entry_version) in values.items():
+            old = self._values.get(key)
+            self._values[key] = value
+            self._versions[key] = entry_version
+            if old != value:
+                fired.append((key, old, value))
+        self.version = version
+        for key, old, new in fired:
+            self._notify(key, old, new)
+        for key, (_, entry_version) in values.items():
+            self._on_winner(key, entry_version)
+
+    def _on_winner(self, key: Any, winner_version: int | None) -> None:
+        """Hook for writers: the winning entry of ``key`` is now ``winner_version``."""
+
+
+class TableWriter(Generic[K, V]):
+    """Writes entries of one table and remembers the learned ones it owns.
+
+    Learned entries are ephemeral-sequential: ZooKeeper numbers them, and they
+    vanish with this client's session. A writer removes its own entries once
+    they are superseded (by its own newer entry for the key, or by another
+    writer's), so tables do not accumulate dead entries.
+    """
+
+    def __init__(self, client: KazooClient, path: str, spec: TableSpec[K, V]) -> None:
+        self.client = client
+        self.path = path
+        self.spec = spec
+        self._owned: dict[K, dict[str, int]] = {}  # key -> {node name: version}
+        self._lock = client.handler.lock_object()
+        client.add_listener(self._session_changed)
+
+    def close(self) -> None:
+        self.client.remove_listener(self._session_changed)
+
+    def _session_changed(self, state: str) -> None:
+        if state == KazooState.LOST:
+            with self._lock:
+                self._owned.clear()  # ZooKeeper removed them with the session
+
+    def _create(self, name: str, ephemeral: bool, sequence: bool) -> str:
+        full = f"{self.path}/{name}"
+        try:
+            return self.client.create(full, ephemeral=ephemeral, sequence=sequence)
+        except NoNodeError:
+            self.client.ensure_path(self.path)
+            return self.client.create(full, ephemeral=ephemeral, sequence=sequence)
+
+    def add(self, key: K, value: V) -> int:
+        """Learn ``key -> value``: an entry that dies with this session. Returns its version.
+
+        Blocks for one ZooKeeper round trip (plus one delete per superseded own entry).
+        """
+        name = enc.encode_name(self.spec, key, value)
+        created = self._create(name, ephemeral=True, sequence=True).rsplit("/", 1)[1]
+        version = int(created.rsplit(",", 1)[1])
+        key = self.spec.key.normalize(key)
+        with self._lock:
+            own = self._owned.setdefault(key, {})
+            stale = [n for n, v in own.items() if v < version]
+            own[created] = version
+            for n in stale:
+                del own[n]
+        for n in stale:
+            self._delete(n)
+        return version
+
+    def add_persistent(self, key: K, value: V) -> None:
+        """Add an entry that outlives this session (version 2147483647); idempotent."""
+        name = enc.encode_name(self.spec, key, value, enc.PERSISTENT_VERSION)
+        try:
+            self._create(name, ephemeral=False, sequence=False)
+        except NodeExistsError:
+            pass
+
+    def remove(self, key: K, value: V | None = None) -> bool:
+        """Delete this writer's learned entries for ``key`` (only those holding ``value``
+        when given). Entries of other writers are never touched. True if any existed."""
+        key = self.spec.key.normalize(key)
+        prefix = None if value is None else enc.encode_name(self.spec, key, value)
+        with self._lock:
+            own = self._owned.get(key, {})
+            names = [n for n in own if prefix is None or n.startswith(prefix)]
+            for n in names:
+                del own[n]
+            if not own:
+                self._owned.pop(key, None)
+        return any([self._delete(n) for n in names])
+
+    def remove_persistent(self, key: K, value: V) -> bool:
+        """Delete the persistent entry ``key -> value``; True if it existed."""
+        return self._delete(enc.encode_name(self.spec, key, value, enc.PERSISTENT_VERSION))
+
+    def owned(self) -> dict[K, dict[str, int]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._owned.items()}
+
+    def _delete(self, name: str) -> bool:
+        try:
+            self.client.delete(f"{self.path}/{name}")
+            return True
+        except NoNodeError:
+            return False
+
+    def prune_superseded(self, key: Any, winner_version: int | None) -> None:
+        """Delete (asynchronously) own learned entries of ``key`` older than the winner.
+
+        Called by readers when another writer's entry wins, so a MAC that moved
+        to another host does not keep its old entry alive until session expiry.
+        """
+        if winner_version is None:
+            return
+        with self._lock:
+            own = self._owned.get(key)
+            if not own:
+                return
+            stale = [n for n, v in own.items() if v < winner_version]
+            for n in stale:
+                del own[n]
+            if not own:
+                del self._owned[key]
+        for n in stale:
+            self.client.delete_async(f"{self.path}/{n}")
+
+
+class DirectReader:
+    """Keeps a :class:`TableState` equal to ZooKeeper by re-reading the child list.
+
+    Level-triggered like kazoo's ChildrenWatch: every watch event or session
+    re-connection re-reads; concurrent triggers coalesce into one more read.
+    ``on_update(changes, version)`` is called after each read that moved a winner
+    or the version, and after the first successful read (``ready`` is then set).
+    """
+
+    def __init__(self, client: KazooClient, path: str, spec: TableSpec,
+                 on_update: Callable[[list[WinnerChange], int], None]) -> None:
+        self.client = client
+        self.path = path
+        self.state = TableState(spec)
+        self.version = 0
+        self.reads = 0
+        self._on_update = on_update
+        self._lock = client.handler.lock_object()
+        self._reading = False
+        self._dirty = False
+        self._established = False
+        self._stopped = True
+        self.ready = client.handler.event_object()
+
+    def start(self) -> None:
+        """Arm the watch with a first read (synchronous when ZooKeeper is reachable)."""
+        self._stopped = False
+        self.client.add_listener(self._session_changed)
+        self.refresh()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.client.remove_listener(self._session_changed)
+
+    def _session_changed(self, state: str) -> None:
+        if state in (KazooState.LOST, KazooState.SUSPENDED):
+            self._established = False
+        elif state == KazooState.CONNECTED and not self._established and not self._stopped:
+            self.client.handler.spawn(self.refresh)
+
+    def _watch(self, event: Any) -> None:
+        if not self._stopped:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read now; when a read is already running, make it read once more."""
+        with self._lock:
+            if self._reading:
+                self._dirty = True
+                return
+            self._reading = True
+        try:
+            while not self._stopped:
+                self._dirty = False
+                self._read_once()
+                with self._lock:
+                    if not self._dirty:
+                        break
+        finally:
+            with self._lock:
+                self._reading = False
+
+    def _read_once(self) -> None:
+        try:
+            try:
+                children, stat = self.client.get_children(self.path, watch=self._watch,
+                                                          include_data=True)
+                version = stat.pzxid
+            except NoNodeError:
+                if self.client.exists(self.path, watch=self._watch) is not None:
+                    self._dirty = True
+                    return
+                children, version = [], 0
+        except (ConnectionLoss, SessionExpiredError) as e:
+            LOG.debug("state table %s: read deferred until reconnection (%s)", self.path, e)
+            return
+        except ZookeeperError:
+            LOG.exception("state table %s: read failed", self.path)
+            return
+        self._established = True
+        self.reads += 1
+        if version and version < self.version:
+            return  # an older view than one already applied
+        changes = self.state.replace(children)
+        moved = version > self.version
+        self.version = max(version, self.version)
+        if changes or moved or not self.ready.is_set():
+            self._on_update(changes, self.version)
+        self.ready.set()
+
+
+class StateTable(StateTableView[K, V]):
+    """A state table read directly from ZooKeeper and written to it.
+
+    Example::
+
+        table = StateTable(client, Paths(), MAC_TABLE, network_id, ("0",))
+        table.add_callback(lambda key, old, new: invalidate_flows(key))
+        table.start()
+        table.add("aa:bb:cc:dd:ee:ff", port_id)   # learned, ephemeral
+        port = table.get("aa:bb:cc:dd:ee:ff")     # no I/O
+    """
+
+    def __init__(self, client: KazooClient, paths: Paths, spec: TableSpec[K, V],
+                 object_id: uuid.UUID, args: tuple[str, ...] = ()) -> None:
+        super().__init__(spec, object_id, args)
+        self.path = table_path(paths, spec, object_id, tuple(args))
+        self.writer: TableWriter[K, V] = TableWriter(client, self.path, spec)
+        self._reader = DirectReader(client, self.path, spec, self._apply_changes)
+
+    @property
+    def reads(self) -> int:
+        """Child-list reads done so far (the cost direct mode pays per change)."""
+        return self._reader.reads
+
+    def start(self) -> StateTable[K, V]:
+        self._reader.start()
+        return self
+
+    def stop(self) -> None:
+        self._reader.stop()
+        self.writer.close()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for the first read; False on timeout (ZooKeeper unreachable)."""
+        return bool(self._reader.ready.wait(timeout))
+
+    def _on_winner(self, key: Any, winner_version: int | None) -> None:
+        self.writer.prune_superseded(key, winner_version)
+
+    # Writes (I/O: one ZooKeeper round trip each).
+    def add(self, key: K, value: V) -> int:
+        return self.writer.add(key, value)
+
+    def add_persistent(self, key: K, value: V) -> None:
+        self.writer.add_persistent(key, value)
+
+    def remove(self, key: K, value: V | None = None) -> bool:
+        return self.writer.remove(key, value)
+
+    def remove_persistent(self, key: K, value: V) -> bool:
+        return self.writer.remove_persistent(key, value)
+
+
+class StateTables:
+    """Builds the state tables of devices; the direct-ZooKeeper implementation.
+
+    The State Proxy client offers the same four methods, so the agent can hold
+    either. Tables are started; call ``stop()`` on a table when its device goes.
+    """
+
+    def __init__(self, client: KazooClient, paths: Paths | None = None) -> None:
+        self.client = client
+        self.paths = paths or Paths()
+
+    def table(self, spec: TableSpec[K, V], object_id: uuid.UUID,
+              args: tuple[str, ...] = ()) -> StateTable[K, V]:
+        return StateTable(self.client, self.paths, spec, object_id, args).start()
+
+    def bridge_mac_table(self, network_id: uuid.UUID, vlan: int = 0) -> StateTable:
+        return self.table(MAC_TABLE, network_id, (str(int(vlan)),))
+
+    def bridge_ip4_mac_table(self, network_id: uuid.UUID) -> StateTable:
+        return self.table(IP4_MAC_TABLE, network_id)
+
+    def router_arp_table(self, router_id: uuid.UUID) -> StateTable:
+        return self.table(ARP_TABLE, router_id)
+
+    def port_peering_table(self, port_id: uuid.UUID) -> StateTable:
+        return self.table(PEERING_TABLE, port_id)
