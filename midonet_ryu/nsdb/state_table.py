@@ -7,8 +7,15 @@ back to this mode when no proxy is reachable. Writes always go here, whichever
 way a table is read.
 
 Readers see a :class:`StateTableView`: a ``Mapping[key, value]`` of the winning
-entries, readable without I/O from any thread, the table version (the PZXID of
-the table node), and change callbacks ``(key, old_value, new_value)``.
+entries, readable without I/O from any thread, the table version, and change
+callbacks ``(key, old_value, new_value)``.
+
+The table version is the ``cversion`` of the table node (MidoNet used the
+PZXID). ZooKeeper bumps ``cversion`` by exactly one for every entry created or
+deleted, so a State Proxy that sees each create/delete as its own event can
+give every change its exact version without reading anything, and every proxy
+numbers the changes of a table alike: a client can resume from its version on
+any proxy.
 Everything takes the kazoo handler of the client it is given, so it works in
 eventlet daemons and threaded tests alike.
 """
@@ -82,7 +89,7 @@ class StateTableView(Mapping, Generic[K, V]):
         self._versions: dict[K, int] = {}
         self._callbacks: list[ChangeCallback] = []
         self.version = 0
-        """The table version (ZooKeeper PZXID of the table node) last applied."""
+        """The table version last applied: the table node's ``cversion`` (0: no table)."""
 
     # Mapping interface: no I/O.
     def __getitem__(self, key: K) -> V:
@@ -347,7 +354,7 @@ class DirectReader:
             try:
                 children, stat = self.client.get_children(self.path, watch=self._watch,
                                                           include_data=True)
-                version = stat.pzxid
+                version = stat.cversion
             except NoNodeError:
                 if self.client.exists(self.path, watch=self._watch) is not None:
                     self._dirty = True

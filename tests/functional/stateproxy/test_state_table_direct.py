@@ -44,8 +44,9 @@ def test_two_writers_converge_and_callbacks_fire(new_client, paths):
     assert seen[:2] == [(MAC, None, PORT_A), (MAC, PORT_A, PORT_B)]
     # The first writer deletes its superseded entry by itself.
     wait_for(lambda: len(c1.get_children(t1.path)) == 1, what="superseded entry pruned")
-    pzxid = c1.get_children(t1.path, include_data=True)[1].pzxid
-    wait_for(lambda: t1.version == t2.version == pzxid, what="table version = PZXID")
+    cversion = c1.get_children(t1.path, include_data=True)[1].cversion
+    assert cversion == 3  # two creates and one delete
+    wait_for(lambda: t1.version == t2.version == cversion, what="table version = cversion")
     assert dict(t1) == dict(t2) == {MAC: PORT_B}
     t1.stop()
     t2.stop()
