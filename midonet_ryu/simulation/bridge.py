@@ -1,0 +1,185 @@
+"""The bridge (a ``Network``): VLAN-aware MAC learning, flooding, ARP suppression.
+
+Behaviour, following MidoNet's ``Bridge``:
+
+* VLANs: a port with ``vlan_id`` is an access port: untagged frames entering
+  it belong to that VLAN, frames leaving it lose their tag, and a frame tagged
+  with another VLAN entering it is dropped. A port without ``vlan_id`` is a
+  trunk: tags pass unchanged. MAC tables are per (network, vlan).
+* Learning: the source MAC of a unicast frame entering an exterior port is
+  learned (reported in ``learned``); if the table maps it to another port the
+  MAC moved and the entry is overwritten. Interior ports (links to routers)
+  are never learned: their MACs are known from the topology.
+* Forwarding: router port MACs first, then the MAC table, else flood to every
+  exterior port of the frame's VLAN except the ingress port. A frame whose
+  destination is on its own ingress port is dropped.
+* ARP requests for a router port's IP go to that router only; for an IP in
+  the network's IPv4->MAC table the bridge answers itself (suppression).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from midonet_ryu.simulation import tags
+from midonet_ryu.simulation.addr import BROADCAST_MAC, ip_to_int, normalize_mac
+from midonet_ryu.simulation.cache import deps_of
+from midonet_ryu.simulation.context import Context
+from midonet_ryu.simulation.frames import arp_reply
+from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, FIELD_BIT
+from midonet_ryu.simulation.result import MacLearned
+from midonet_ryu.topology.model import Network, Port
+
+_ETH_SRC = FIELD_BIT["eth_src"]
+_ETH_DST = FIELD_BIT["eth_dst"]
+_VLAN = FIELD_BIT["vlan_id"]
+_ARP_REQ_FIELDS = FIELD_BIT["eth_type"] | FIELD_BIT["arp_op"] | FIELD_BIT["arp_tpa"]
+_ETH_TYPE = FIELD_BIT["eth_type"]
+
+
+class CompiledBridge:
+    """A network's ports arranged for O(1) forwarding decisions."""
+
+    __slots__ = ("network", "router_macs", "router_ips", "exterior", "_flood")
+
+    def __init__(self, network: Network, router_macs: dict[str, uuid.UUID],
+                 router_ips: dict[int, uuid.UUID], exterior: tuple[Port, ...]) -> None:
+        self.network = network
+        self.router_macs = router_macs
+        self.router_ips = router_ips
+        self.exterior = exterior
+        self._flood: dict[int | None, tuple[Port, ...]] = {}
+
+    def flood_ports(self, vlan: int | None) -> tuple[Port, ...]:
+        """Exterior ports carrying ``vlan``: trunks, and access ports of that VLAN."""
+        ports = self._flood.get(vlan)
+        if ports is None:
+            ports = tuple(p for p in self.exterior if p.vlan_id is None or p.vlan_id == vlan)
+            if len(self._flood) < 4096:
+                self._flood[vlan] = ports
+        return ports
+
+
+def compile_bridge(ctx: Context, network: Network) -> CompiledBridge:
+    def build() -> tuple[CompiledBridge, Any]:
+        get = ctx.topology.get
+        router_macs: dict[str, uuid.UUID] = {}
+        router_ips: dict[int, uuid.UUID] = {}
+        exterior: list[Port] = []
+        seen: list[Any] = [network]
+        for pid in network.port_ids:
+            port = get(Port, pid)
+            if port is None:
+                continue
+            seen.append(port)
+            if port.peer_id is not None:
+                peer = get(Port, port.peer_id)
+                seen.append(peer)
+                if peer is not None and peer.router_id is not None:
+                    if peer.port_mac:
+                        router_macs[normalize_mac(peer.port_mac)] = pid
+                    if peer.port_address:
+                        router_ips[ip_to_int(peer.port_address)] = pid
+            elif port.is_exterior:
+                exterior.append(port)
+        compiled = CompiledBridge(network, router_macs, router_ips, tuple(exterior))
+        return compiled, deps_of(seen)
+
+    return ctx.cache.get(("bridge", network.id), build)
+
+
+def process(ctx: Context, network: Network, in_port: Port) -> tuple:
+    """Simulate ``ctx.match`` entering ``network`` through ``in_port``.
+
+    Returns an engine outcome: ("port", port_id) | ("flood", ports) |
+    ("drop", timeout, reason) | ("consumed", reason).
+    """
+    match = ctx.match
+    nid = network.id
+    ctx.tags.add(tags.device(nid))
+    if not network.admin_state_up:
+        return ("drop", None, "network is administratively down")
+    bridge = compile_bridge(ctx, network)
+
+    # VLAN of the frame inside the bridge.
+    ctx.wc |= _VLAN
+    vlan = match.vlan_id
+    if in_port.vlan_id is not None:
+        if vlan is None:
+            vlan = match.vlan_id = in_port.vlan_id
+        elif vlan != in_port.vlan_id:
+            return ("drop", None, f"VLAN {vlan} on access port of VLAN {in_port.vlan_id}")
+
+    # Inbound filter of the bridge.
+    if network.inbound_filter_id is not None:
+        verdict = ctx_filter(ctx, network.inbound_filter_id, network.id)
+        if verdict is not None:
+            return verdict
+
+    src = match.eth_src
+    dst = match.eth_dst
+    ctx.wc |= _ETH_SRC | _ETH_DST
+    if in_port.peer_id is None and int(src[1], 16) & 1 == 0:
+        learned_port = ctx.state.mac_table(nid, vlan).get(src)
+        if learned_port != in_port.id:
+            ctx.learned.append(MacLearned(nid, vlan, src, in_port.id))
+
+    out: tuple
+    if dst == BROADCAST_MAC and match.eth_type == ETH_ARP:
+        ctx.wc |= _ARP_REQ_FIELDS
+        if match.arp_op == ARP_REQUEST:
+            outcome = _arp_request(ctx, bridge, in_port, vlan)
+            if outcome is not None:
+                return outcome
+        out = ("flood", None)
+    elif int(dst[1], 16) & 1:
+        ctx.wc |= _ETH_TYPE
+        out = ("flood", None)
+    else:
+        rport = bridge.router_macs.get(dst)
+        if rport is not None:
+            out = ("port", rport)
+        else:
+            ctx.tags.add(tags.mac_entry(nid, vlan, dst))
+            pid = ctx.state.mac_table(nid, vlan).get(dst)
+            if pid is None:
+                out = ("flood", None)
+            elif pid == in_port.id:
+                return ("drop", None, "destination MAC is on the ingress port")
+            else:
+                out = ("port", pid)
+
+    if network.outbound_filter_id is not None:
+        verdict = ctx_filter(ctx, network.outbound_filter_id, network.id)
+        if verdict is not None:
+            return verdict
+    if out[0] == "flood":
+        ctx.tags.add(tags.flood(nid, vlan))
+        return ("flood", tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
+    return out
+
+
+def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
+                 vlan: int | None) -> tuple | None:
+    match = ctx.match
+    tpa = match.arp_tpa
+    rport = bridge.router_ips.get(tpa)
+    if rport is not None:
+        return ("port", rport)
+    nid = bridge.network.id
+    ctx.tags.add(tags.ip4_mac_entry(nid, tpa))
+    mac = ctx.state.ip4_mac_table(nid).get(tpa)
+    if mac is None:
+        return None
+    ctx.wc |= FIELD_BIT["arp_spa"] | FIELD_BIT["arp_sha"]
+    out_vlan = match.vlan_id if in_port.vlan_id is None else None
+    reply = arp_reply(mac, tpa, match.arp_sha or match.eth_src, match.arp_spa or 0, out_vlan)
+    ctx.generate(in_port.id, reply)
+    return ("consumed", "ARP request answered from the IPv4->MAC table")
+
+
+def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple | None:
+    """Run a filter chain; None to continue, else the outcome that ends the path."""
+    from midonet_ryu.simulation.chains import run_filter
+
+    return run_filter(ctx, chain_id, device_id)

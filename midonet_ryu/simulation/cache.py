@@ -1,0 +1,105 @@
+"""Compiled devices, cached across simulations while the topology is unchanged.
+
+Turning model objects into lookup structures (a bridge's router-port maps, a
+router's longest-prefix table, a chain's pre-parsed conditions) costs time
+proportional to the device's size; a simulation must not pay it. Compiled
+devices are cached per topology view and keyed by the view's ``generation``
+(an int bumped on every change). When the generation moves, each entry is
+re-validated lazily, on its next use, by checking that the objects it was
+compiled from are still the very same (immutable) instances: so a change
+costs one re-validation per device, not a recompilation of everything.
+
+A view without ``generation`` (a plain ``TopologySnapshot``, which tests
+mutate freely) gets no cross-call caching: correct, just slower.
+"""
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from midonet_ryu.topology.base import ModelObject
+from midonet_ryu.topology.snapshot import TopologySnapshot, TopologyView
+
+Deps = tuple[tuple[type, uuid.UUID, Any], ...]
+MAX_ENTRIES = 100_000
+
+
+class _Entry:
+    __slots__ = ("value", "deps", "generation")
+
+    def __init__(self, value: Any, deps: Deps, generation: int | None) -> None:
+        self.value = value
+        self.deps = deps
+        self.generation = generation
+
+
+class DeviceCache:
+    """Compiled devices for one topology view."""
+
+    __slots__ = ("topology", "entries", "generation", "__weakref__")
+
+    def __init__(self, topology: TopologyView) -> None:
+        self.topology = topology
+        self.entries: dict[tuple[str, Any], _Entry] = {}
+        self.generation: int | None = getattr(topology, "generation", None)
+
+    def get(self, key: tuple[str, Any], compile_fn: Callable[[], tuple[Any, Deps]]) -> Any:
+        entry = self.entries.get(key)
+        gen = self.generation
+        if entry is not None:
+            if entry.generation == gen:
+                return entry.value
+            get = self.topology.get
+            if all(get(cls, oid) is obj for cls, oid, obj in entry.deps):
+                entry.generation = gen
+                return entry.value
+        value, deps = compile_fn()
+        if len(self.entries) >= MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = _Entry(value, deps, gen)
+        return value
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, DeviceCache] = weakref.WeakKeyDictionary()
+
+
+def cache_for(topology: TopologyView) -> DeviceCache:
+    """The cache of ``topology`` for this simulation (fresh if it has no generation)."""
+    gen = getattr(topology, "generation", None)
+    if gen is None:
+        return DeviceCache(topology)
+    try:
+        cache = _CACHES.get(topology)
+    except TypeError:  # not weak-referenceable: no cross-call cache
+        return DeviceCache(topology)
+    if cache is None:
+        cache = DeviceCache(topology)
+        _CACHES[topology] = cache
+    cache.generation = gen
+    return cache
+
+
+def deps_of(objects: Iterable[ModelObject | None]) -> Deps:
+    return tuple((type(o), o.id, o) for o in objects if o is not None)
+
+
+class VersionedSnapshot(TopologySnapshot):
+    """A ``TopologySnapshot`` that counts its changes, so compiled devices are cached.
+
+    The agent's live topology cache should expose the same ``generation``
+    attribute (bumped on every applied change).
+    """
+
+    def __init__(self, objects: Iterable[ModelObject] = ()) -> None:
+        self.generation = 0
+        super().__init__(objects)
+
+    def put(self, obj: ModelObject) -> None:
+        super().put(obj)
+        self.generation += 1
+
+    def remove(self, cls: type[ModelObject], obj_id: uuid.UUID) -> ModelObject | None:
+        self.generation += 1
+        return super().remove(cls, obj_id)

@@ -1,0 +1,69 @@
+"""Flow tags: what a simulation depended on, for invalidating flows later.
+
+A tag is a small hashable tuple whose first item names its kind. The agent
+indexes installed flows by tag; when the topology cache or a state table
+reports a change it builds the same tag and deletes the flows under it. Keep
+construction here so both sides always build identical tags.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable
+
+Tag = tuple
+
+
+def device(device_id: uuid.UUID) -> Tag:
+    """A bridge, router, chain, load balancer... changed (any topology object)."""
+    return ("device", device_id)
+
+
+def port(port_id: uuid.UUID) -> Tag:
+    return ("port", port_id)
+
+
+def mac_entry(network_id: uuid.UUID, vlan: int | None, mac: str) -> Tag:
+    """A MAC table entry (network, vlan, mac) appeared, moved or expired."""
+    return ("mac", network_id, vlan, mac)
+
+
+def flood(network_id: uuid.UUID, vlan: int | None) -> Tag:
+    """Flows that flooded on (network, vlan): invalidated when the port set changes."""
+    return ("flood", network_id, vlan)
+
+
+def ip4_mac_entry(network_id: uuid.UUID, ip: int) -> Tag:
+    """A network's IPv4->MAC (ARP suppression) entry."""
+    return ("ip4mac", network_id, ip)
+
+
+def arp_entry(router_id: uuid.UUID, ip: int) -> Tag:
+    """A router's ARP table entry for next hop ``ip``."""
+    return ("arp", router_id, ip)
+
+
+def chain(chain_id: uuid.UUID) -> Tag:
+    return ("device", chain_id)
+
+
+def rule(rule_id: uuid.UUID) -> Tag:
+    return ("rule", rule_id)
+
+
+def ip_addr_group(group_id: uuid.UUID) -> Tag:
+    return ("device", group_id)
+
+
+def port_group(group_id: uuid.UUID) -> Tag:
+    return ("device", group_id)
+
+
+def state_key(key: Hashable) -> Tag:
+    """A conntrack or NAT key: when flow state for it arrives from a peer the
+    flows simulated without it are invalidated."""
+    return ("state", key)
+
+
+def snat_block(device_id: uuid.UUID, ip: int) -> Tag:
+    """Leased SNAT port blocks for (device, ip) changed."""
+    return ("snat", device_id, ip)
