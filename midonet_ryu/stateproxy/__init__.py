@@ -1,0 +1,1 @@
+"""The State API (MidoNet 5.x wire format) and the State Proxy client."""
