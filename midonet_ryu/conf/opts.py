@@ -6,6 +6,8 @@ _MODULES = (
     "midonet_ryu.conf.zookeeper",
     "midonet_ryu.conf.host",
     "midonet_ryu.conf.agent",
+    "midonet_ryu.conf.state_proxy",
+    "midonet_ryu.conf.cluster",
 )
 
 
