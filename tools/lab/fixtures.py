@@ -31,6 +31,7 @@ from tools.lab.ovs import (
     leftover_pids,
     register_pid,
     start_hosts,
+    stop_hosts,
 )
 from tools.lab.procs import end_pid, pid_alive
 from tools.lab.zookeeper import TemporaryZooKeeper
@@ -111,8 +112,7 @@ def ovs_hosts(request: pytest.FixtureRequest) -> Iterator[Callable[..., list[Ovs
         yield make
     finally:
         pids = [p for inst in started for p in inst.pids]
-        for inst in started:
-            inst.stop()
+        stop_hosts(started)
         _assert_gone(pids, "ovs_hosts")
         _finish_dir(request, basedir, failed_before)
 
