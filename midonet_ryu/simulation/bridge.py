@@ -24,6 +24,7 @@ from typing import Any
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.addr import BROADCAST_MAC, ip_to_int, normalize_mac
 from midonet_ryu.simulation.cache import deps_of
+from midonet_ryu.simulation.chains import run_filter
 from midonet_ryu.simulation.context import Context
 from midonet_ryu.simulation.frames import arp_reply
 from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, FIELD_BIT
@@ -180,6 +181,4 @@ def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
 
 def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple | None:
     """Run a filter chain; None to continue, else the outcome that ends the path."""
-    from midonet_ryu.simulation.chains import run_filter
-
     return run_filter(ctx, chain_id, device_id)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 
-from midonet_ryu.simulation import bridge, tags
+from midonet_ryu.simulation import bridge, conntrack, tags
+from midonet_ryu.simulation import router as router_sim
 from midonet_ryu.simulation.cache import cache_for
 from midonet_ryu.simulation.context import MAX_DEVICES_TRAVERSED, Context, SimulationError
 from midonet_ryu.simulation.packet import MATCH_FIELDS, FlowMatch, parse_frame
@@ -43,6 +44,8 @@ def simulate(match: FlowMatch, topology: TopologyView, state: StateView,
         return _result(ctx, ResultKind.ERROR_DROP, (), ERROR_DROP_HARD_TIMEOUT, str(e))
     kind = outcome[0]
     if kind == "forward":
+        if ctx.forward_flow:
+            conntrack.track_forward(ctx)
         actions = _output_actions(ctx, outcome[1])
         if not actions:
             return _result(ctx, ResultKind.DROP, (), DROP_HARD_TIMEOUT, "no egress port")
@@ -82,7 +85,8 @@ def _walk(ctx: Context) -> tuple:
             raise SimulationError(f"traversed more than {MAX_DEVICES_TRAVERSED} devices")
         ctx.in_port = port.id
         if port.inbound_filter_id is not None:
-            verdict = bridge.ctx_filter(ctx, port.inbound_filter_id, port.id)
+            verdict = bridge.ctx_filter(ctx, port.inbound_filter_id,
+                                           port.network_id or port.router_id)
             if verdict is not None:
                 return verdict
         if port.network_id is not None:
@@ -92,8 +96,6 @@ def _walk(ctx: Context) -> tuple:
                 raise SimulationError(f"port {port.id} on missing network {port.network_id}")
             outcome = bridge.process(ctx, network, port)
         elif port.router_id is not None:
-            from midonet_ryu.simulation import router as router_sim
-
             ctx.devices.append(port.router_id)
             outcome = router_sim.process(ctx, port)
         else:
@@ -108,7 +110,8 @@ def _walk(ctx: Context) -> tuple:
             if not out.admin_state_up:
                 return ("drop", None, f"port {out.id} is administratively down")
             if out.outbound_filter_id is not None:
-                verdict = bridge.ctx_filter(ctx, out.outbound_filter_id, out.id)
+                verdict = bridge.ctx_filter(ctx, out.outbound_filter_id,
+                                               out.network_id or out.router_id)
                 if verdict is not None:
                     return verdict
             if out.peer_id is not None:
@@ -136,7 +139,7 @@ def _flood_filter(ctx: Context, ports: tuple[Port, ...]) -> tuple[Port, ...]:
         if p.outbound_filter_id is not None:
             saved = ctx.match.copy()
             ctx.out_port = p.id
-            verdict = bridge.ctx_filter(ctx, p.outbound_filter_id, p.id)
+            verdict = bridge.ctx_filter(ctx, p.outbound_filter_id, p.network_id)
             ctx.match = saved
             if verdict is not None:
                 continue

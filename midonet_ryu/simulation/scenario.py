@@ -24,6 +24,8 @@ from midonet_ryu.simulation.result import SimulationResult
 from midonet_ryu.simulation.state import InMemoryState
 from midonet_ryu.topology.base import ModelObject
 from midonet_ryu.topology.model import Network, Port
+from midonet_ryu.topology.router import NextHop, Route, Router
+from midonet_ryu.topology.rules import Chain, Rule
 
 _HOST = uuid.UUID(int=1)
 
@@ -84,6 +86,45 @@ class Scenario:
         self.update(self.get(Port, a), peer_id=b)
         self.update(self.get(Port, b), peer_id=a)
 
+    def router(self, **fields: Any) -> Router:
+        return self.put(Router(id=uuid.uuid4(), **fields))
+
+    def router_port(self, router: Router, address: str, subnet: str,
+                    mac: str | None = None, **fields: Any) -> Port:
+        port = Port(id=uuid.uuid4(), router_id=router.id, port_address=address,
+                    port_subnet=subnet, port_mac=mac or self.next_mac(), **fields)
+        self.put(port)
+        self._append(Router, router.id, "port_ids", port.id)
+        return port
+
+    def attach(self, router: Router, network: Network, address: str, subnet: str) -> Port:
+        """A router port on ``subnet`` linked to a new port of ``network``."""
+        rport = self.router_port(router, address, subnet)
+        bport = self.port(network)
+        self.link(rport.id, bport.id)
+        return self.get(Port, rport.id)
+
+    def route(self, router: Router, dst: str, port: Port | None = None,
+              gateway: str | None = None, next_hop: NextHop = NextHop.PORT,
+              weight: int = 100, src: str = "0.0.0.0/0") -> Route:
+        route = Route(id=uuid.uuid4(), router_id=router.id, dst_subnet=dst, src_subnet=src,
+                      next_hop=next_hop, next_hop_port_id=port.id if port else None,
+                      next_hop_gateway=gateway, weight=weight)
+        self.put(route)
+        self._append(Router, router.id, "route_ids", route.id)
+        return route
+
+    def chain(self, *rules: Rule, **fields: Any) -> Chain:
+        chain = Chain(id=uuid.uuid4(), **fields)
+        ids = []
+        for rule in rules:
+            self.put(rule.replace(chain_id=chain.id))
+            ids.append(rule.id)
+        return self.put(chain.replace(rule_ids=tuple(ids)))
+
+    def arp(self, router: Router, ip: str, mac: str) -> None:
+        self.state.set_arp(router.id, ip_to_int(ip), mac)
+
     # --- traffic ------------------------------------------------------------
 
     def learn(self, network: Network, vm: VM, vlan: int | None = None) -> None:
@@ -101,6 +142,11 @@ class Scenario:
                                  frag)
         return parse_frame(frame, src.port_id)
 
+    def icmp_echo(self, src: VM, dst_mac: str, dst_ip: int, ident: int = 1,
+                  ttl: int = 64) -> FlowMatch:
+        frame = frames.icmp_echo_request(src.mac, dst_mac, src.ip, dst_ip, ident, ttl=ttl)
+        return parse_frame(frame, src.port_id)
+
     def simulate(self, match: FlowMatch, apply: bool = True) -> SimulationResult:
         result = simulate(match, self.topology, self.state, self.now)
         if apply:
@@ -112,3 +158,11 @@ def _plain() -> Any:
     from midonet_ryu.topology.snapshot import TopologySnapshot
 
     return TopologySnapshot()
+
+
+def rule(action: Any = None, **condition: Any) -> Rule:
+    """A literal rule with the given condition fields (default action ACCEPT)."""
+    from midonet_ryu.topology.rules import Condition, RuleAction
+
+    return Rule(id=uuid.uuid4(), action=action or RuleAction.ACCEPT,
+                condition=Condition(**condition))

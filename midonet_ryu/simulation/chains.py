@@ -1,0 +1,130 @@
+"""Rule chains: MidoNet's filter semantics.
+
+Rules run in order. A rule whose condition does not match is skipped. A
+matching rule's action decides: ACCEPT, DROP and REJECT end the whole
+filter (jumps included); RETURN ends the current chain and resumes the
+caller after its JUMP; CONTINUE goes on to the next rule; JUMP runs the
+target chain. A chain that runs out of rules behaves as RETURN, so a filter
+that runs out of rules accepts. NAT rules translate the packet and then
+apply their action (usually ACCEPT or CONTINUE).
+
+A jump loop (a chain reached again while it is still running) is a broken
+topology: the simulation ends with ERROR_DROP. So does jumping deeper than
+``MAX_JUMP_DEPTH``.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from midonet_ryu.simulation import nat, tags
+from midonet_ryu.simulation.cache import deps_of
+from midonet_ryu.simulation.conditions import CompiledCondition, compile_condition
+from midonet_ryu.simulation.context import Context, SimulationError
+from midonet_ryu.simulation.frames import icmp_unreachable
+from midonet_ryu.simulation.packet import ETH_IPV4, PROTO_ICMP
+from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.rules import Chain, Rule, RuleAction, RuleType
+
+MAX_JUMP_DEPTH = 32
+ACCEPT, CONTINUE, DROP, JUMP, REJECT, RETURN = (
+    RuleAction.ACCEPT, RuleAction.CONTINUE, RuleAction.DROP, RuleAction.JUMP,
+    RuleAction.REJECT, RuleAction.RETURN,
+)
+_LITERAL, _JUMP, _NAT = RuleType.LITERAL_RULE, RuleType.JUMP_RULE, RuleType.NAT_RULE
+ICMP_CODE_ADMIN_PROHIBITED = 13
+
+
+class CompiledRule:
+    __slots__ = ("rule", "condition", "action", "type")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.condition: CompiledCondition = compile_condition(rule.condition)
+        self.action = rule.action
+        self.type = rule.type
+
+
+def compiled_chain(ctx: Context, chain_id: uuid.UUID) -> tuple[CompiledRule, ...] | None:
+    def build() -> tuple[Any, Any]:
+        chain = ctx.topology.get(Chain, chain_id)
+        if chain is None:
+            return None, ((Chain, chain_id, None),)
+        rules = [ctx.topology.get(Rule, rid) for rid in chain.rule_ids]
+        present = [r for r in rules if r is not None]
+        return tuple(CompiledRule(r) for r in present), deps_of([chain, *present])
+
+    return ctx.cache.get(("chain", chain_id), build)
+
+
+def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
+              stack: list[uuid.UUID]) -> tuple[RuleAction, Rule | None]:
+    """Evaluate one chain; returns the deciding action (RETURN when it ran out)."""
+    if chain_id in stack:
+        raise SimulationError(f"rule chain jump loop through chain {chain_id}")
+    if len(stack) >= MAX_JUMP_DEPTH:
+        raise SimulationError(f"rule chains nested deeper than {MAX_JUMP_DEPTH}")
+    ctx.tags.add(tags.chain(chain_id))
+    rules = compiled_chain(ctx, chain_id)
+    if rules is None:
+        return RETURN, None  # a missing chain filters nothing
+    stack.append(chain_id)
+    try:
+        for cr in rules:
+            if not cr.condition.matches(ctx):
+                continue
+            rtype = cr.type
+            action = cr.action
+            if rtype is _JUMP:
+                target = cr.rule.jump_chain_id
+                if target is None:
+                    continue
+                sub, rule = run_chain(ctx, target, device_id, stack)
+                if sub is ACCEPT or sub is DROP or sub is REJECT:
+                    return sub, rule
+                continue
+            if rtype is _NAT:
+                applied = nat.apply_rule(ctx, cr.rule, device_id)
+                if not applied:
+                    continue
+                if applied is not True:  # "drop" or "snat_exhausted"
+                    return DROP, cr.rule
+            if action is CONTINUE:
+                continue
+            return action, cr.rule
+        return RETURN, None
+    finally:
+        stack.pop()
+
+
+def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple | None:
+    """Run a device or port filter; None if the packet goes on, else the end outcome."""
+    action, rule = run_chain(ctx, chain_id, device_id, [])
+    if action is DROP:
+        if ctx.snat_requests:
+            return ("drop", 0.0, "SNAT ports exhausted; more blocks requested")
+        return ("drop", None, f"dropped by rule {rule.id if rule else '?'}")
+    if action is REJECT:
+        _reject(ctx)
+        return ("drop", 0.0, f"rejected by rule {rule.id if rule else '?'}")
+    return None
+
+
+def _reject(ctx: Context) -> None:
+    """Answer ICMP administratively prohibited when a router port can speak for us.
+
+    On a bridge (no IP of its own) a REJECT is a plain drop, as in MidoNet.
+    """
+    m = ctx.match
+    if m.eth_type != ETH_IPV4 or m.ip_src is None:
+        return
+    if m.ip_proto == PROTO_ICMP and m.icmp_type not in (0, 8):
+        return  # never answer an ICMP error with an error
+    port = ctx.topology.get(Port, ctx.in_port)
+    if port is None or port.router_id is None or not port.port_address or not port.port_mac:
+        return
+    from midonet_ryu.simulation.addr import ip_to_int, normalize_mac
+
+    frame = icmp_unreachable(ICMP_CODE_ADMIN_PROHIBITED, m, normalize_mac(port.port_mac),
+                             ip_to_int(port.port_address))
+    ctx.generate(port.id, frame)

@@ -1,0 +1,276 @@
+"""The router: ARP, ICMP, filters, load balancer, routing, next-hop resolution.
+
+Order of processing for a packet entering a router port (MidoNet's
+``Router``):
+
+1. L2: ARP is answered (requests for the port's address) or learned
+   (replies, and senders of requests on the port's subnet); other frames
+   must be addressed to the port's MAC; non-IPv4 is dropped.
+2. Load balancer (VIP -> member DNAT, and its reverse on replies), then the
+   router's inbound filter (pre-routing: floating-IP DNAT, reverse SNAT).
+3. Packets for one of the router's own addresses: ICMP echo is answered,
+   anything else dropped.
+4. TTL <= 1: ICMP time exceeded, drop.
+5. Route lookup (longest prefix, lowest weight, ECMP by flow hash):
+   no route or REJECT -> ICMP net unreachable; BLACKHOLE -> drop.
+6. The outbound filter (post-routing: SNAT).
+7. TTL is decremented; MACs are rewritten: source = egress port's MAC,
+   destination = next hop's MAC, from the peer port when it is another
+   router, else from the ARP table. If the ARP table has no live entry the
+   router emits an ARP request from the egress port and the packet is
+   dropped without a flow (drop_timeout 0); the drop is tagged with the ARP
+   entry, and the next packet after the reply takes the path. A stale entry
+   is used and refreshed with a new request.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from midonet_ryu.simulation import chains, loadbalancer, tags
+from midonet_ryu.simulation.addr import (
+    BROADCAST_MAC,
+    in_subnet,
+    ip_to_int,
+    normalize_mac,
+    parse_cidr,
+)
+from midonet_ryu.simulation.cache import deps_of
+from midonet_ryu.simulation.context import Context, SimulationError
+from midonet_ryu.simulation.frames import (
+    arp_reply,
+    arp_request,
+    icmp_echo_reply,
+    icmp_time_exceeded,
+    icmp_unreachable,
+)
+from midonet_ryu.simulation.packet import (
+    ARP_REPLY,
+    ARP_REQUEST,
+    ETH_ARP,
+    ETH_IPV4,
+    FIELD_BIT,
+    ICMP_ECHO_REQUEST,
+    PROTO_ICMP,
+)
+from midonet_ryu.simulation.result import ArpLearned
+from midonet_ryu.simulation.routing import RouteEntry, RoutingTable, entry
+from midonet_ryu.simulation.state import ArpEntry
+from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.router import NextHop, Route, Router
+
+_L2 = FIELD_BIT["eth_dst"] | FIELD_BIT["eth_type"]
+_DST = FIELD_BIT["ip_dst"]
+_SRC = FIELD_BIT["ip_src"]
+_TTL = FIELD_BIT["ip_ttl"]
+ICMP_NET_UNREACHABLE = 0
+
+
+class RouterPort:
+    __slots__ = ("port", "mac", "ip", "net", "plen", "peer_is_router", "peer_mac")
+
+    def __init__(self, port: Port, peer: Port | None) -> None:
+        self.port = port
+        self.mac = normalize_mac(port.port_mac) if port.port_mac else None
+        self.ip = ip_to_int(port.port_address) if port.port_address else None
+        if port.port_subnet:
+            self.net, self.plen = parse_cidr(port.port_subnet)
+        else:
+            self.net, self.plen = None, 32
+        self.peer_is_router = peer is not None and peer.router_id is not None
+        self.peer_mac = normalize_mac(peer.port_mac) if self.peer_is_router and peer and \
+            peer.port_mac else None
+
+
+class CompiledRouter:
+    __slots__ = ("router", "ports", "local_ips", "table")
+
+    def __init__(self, router: Router, ports: dict[uuid.UUID, RouterPort],
+                 table: RoutingTable) -> None:
+        self.router = router
+        self.ports = ports
+        self.local_ips = {rp.ip: rp for rp in ports.values() if rp.ip is not None}
+        self.table = table
+
+
+def compile_router(ctx: Context, router: Router) -> CompiledRouter:
+    def build() -> tuple[CompiledRouter, Any]:
+        get = ctx.topology.get
+        seen: list[Any] = [router]
+        ports: dict[uuid.UUID, RouterPort] = {}
+        entries: list[RouteEntry] = []
+        route_ids: list[uuid.UUID] = list(router.route_ids)
+        for pid in router.port_ids:
+            port = get(Port, pid)
+            if port is None:
+                continue
+            peer = get(Port, port.peer_id) if port.peer_id else None
+            seen += [port, peer]
+            rp = RouterPort(port, peer)
+            ports[pid] = rp
+            route_ids.extend(port.route_ids)
+            if port.port_subnet:
+                entries.append(entry(port.port_subnet, "0.0.0.0/0", NextHop.PORT, pid, None, 0,
+                                     None))
+            if port.port_address:
+                entries.append(entry(port.port_address + "/32", "0.0.0.0/0", NextHop.LOCAL,
+                                     None, None, 0, None))
+        for rid in dict.fromkeys(route_ids):
+            route = get(Route, rid)
+            if route is None:
+                continue
+            seen.append(route)
+            entries.append(entry(route.dst_subnet, route.src_subnet, route.next_hop,
+                                 route.next_hop_port_id, route.next_hop_gateway, route.weight,
+                                 route.id))
+        return CompiledRouter(router, ports, RoutingTable(entries)), deps_of(seen)
+
+    return ctx.cache.get(("router", router.id), build)
+
+
+def process(ctx: Context, in_port: Port) -> tuple:
+    router = ctx.topology.get(Router, in_port.router_id)
+    if router is None:
+        raise SimulationError(f"port {in_port.id} on missing router {in_port.router_id}")
+    ctx.tags.add(tags.device(router.id))
+    if not router.admin_state_up:
+        return ("drop", None, "router is administratively down")
+    cr = compile_router(ctx, router)
+    rp = cr.ports.get(in_port.id)
+    if rp is None:
+        raise SimulationError(f"port {in_port.id} is not in router {router.id}'s port list")
+    m = ctx.match
+    ctx.wc |= _L2
+    if m.eth_type == ETH_ARP:
+        return _arp(ctx, router, rp)
+    if m.eth_dst != rp.mac and m.eth_dst != BROADCAST_MAC:
+        return ("drop", None, "frame not addressed to the router port")
+    if m.eth_type != ETH_IPV4 or m.ip_src is None:
+        return ("drop", None, "router drops non-IPv4 traffic")
+
+    if router.load_balancer_id is not None:
+        outcome = loadbalancer.process(ctx, router)
+        if outcome is not None:
+            return outcome
+    if router.inbound_filter_id is not None:
+        verdict = chains.run_filter(ctx, router.inbound_filter_id, router.id)
+        if verdict is not None:
+            return verdict
+
+    ctx.wc |= _DST
+    dst = m.ip_dst
+    local = cr.local_ips.get(dst)
+    if local is not None:
+        return _local(ctx, rp, local)
+    ctx.wc |= _TTL
+    if m.ip_ttl is not None and m.ip_ttl <= 1:
+        _icmp_error(ctx, rp, "ttl")
+        return ("drop", 0.0, "TTL expired")
+
+    table = cr.table
+    if table.has_src_routes:
+        ctx.wc |= _SRC
+    route = table.lookup(dst, m.ip_src, ctx.hash5)
+    if route is None or route.next_hop is NextHop.REJECT:
+        _icmp_error(ctx, rp, "unreachable")
+        return ("drop", 0.0 if route is None else None, "no route" if route is None
+                else "reject route")
+    if route.route_id is not None:
+        ctx.tags.add(tags.device(route.route_id))
+    if route.next_hop is NextHop.BLACKHOLE:
+        return ("drop", None, "blackhole route")
+    if route.next_hop is NextHop.LOCAL:
+        return _local(ctx, rp, rp)
+    out = cr.ports.get(route.port_id) if route.port_id else None
+    if out is None:
+        return ("drop", None, f"route via port {route.port_id} not on this router")
+
+    ctx.out_port = out.port.id
+    if router.outbound_filter_id is not None:
+        verdict = chains.run_filter(ctx, router.outbound_filter_id, router.id)
+        if verdict is not None:
+            return verdict
+
+    next_hop = route.gateway if route.gateway is not None else m.ip_dst
+    mac = _next_hop_mac(ctx, router, out, next_hop)
+    if mac is None:
+        return ("drop", 0.0, "next hop MAC unknown; ARP request sent")
+    if m.ip_ttl is not None:
+        m.ip_ttl -= 1
+    m.eth_src = out.mac
+    m.eth_dst = mac
+    return ("port", out.port.id)
+
+
+def _next_hop_mac(ctx: Context, router: Router, out: RouterPort, ip: int) -> str | None:
+    if out.peer_is_router:
+        return out.peer_mac
+    ctx.tags.add(tags.arp_entry(router.id, ip))
+    found = ctx.state.arp_table(router.id).get(ip)
+    now = ctx.now
+    if found is not None:
+        if type(found) is str:
+            return found
+        assert isinstance(found, ArpEntry)
+        if found.expiry > now:
+            if found.stale <= now:
+                _arp_request(ctx, out, ip)
+            return found.mac
+    _arp_request(ctx, out, ip)
+    return None
+
+
+def _arp_request(ctx: Context, out: RouterPort, ip: int) -> None:
+    if out.mac is None or out.ip is None:
+        return
+    ctx.generate(out.port.id, arp_request(out.mac, out.ip, ip))
+
+
+def _arp(ctx: Context, router: Router, rp: RouterPort) -> tuple:
+    m = ctx.match
+    if rp.ip is None or rp.mac is None:
+        return ("consumed", "ARP on an unaddressed router port")
+    spa, sha = m.arp_spa, m.arp_sha
+    on_subnet = spa is not None and rp.net is not None and in_subnet(spa, rp.net, rp.plen)
+    if m.arp_op == ARP_REQUEST:
+        if m.arp_tpa != rp.ip:
+            return ("consumed", "ARP request for another address")
+        if on_subnet and sha:
+            _learn(ctx, router, spa, sha)
+        ctx.generate(rp.port.id, arp_reply(rp.mac, rp.ip, sha or m.eth_src, spa or 0,
+                                           m.vlan_id))
+        return ("consumed", "ARP request for the router port answered")
+    if m.arp_op == ARP_REPLY and on_subnet and sha and m.arp_tpa == rp.ip:
+        _learn(ctx, router, spa, sha)
+        return ("consumed", "ARP reply learned")
+    return ("consumed", "ARP ignored")
+
+
+def _learn(ctx: Context, router: Router, ip: int, mac: str) -> None:
+    current = ctx.state.arp_table(router.id).get(ip)
+    known = current if type(current) is str or current is None else current.mac
+    if known != mac or (current is not None and type(current) is not str
+                        and current.stale <= ctx.now):
+        ctx.learned.append(ArpLearned(router.id, ip, mac))
+
+
+def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> tuple:
+    """A packet for the router itself: answer echo requests, drop the rest."""
+    m = ctx.match
+    if m.ip_proto == PROTO_ICMP and m.icmp_type == ICMP_ECHO_REQUEST and in_rp.mac:
+        ctx.generate(in_rp.port.id, icmp_echo_reply(m, in_rp.mac, m.ip_dst))
+        return ("consumed", "ICMP echo to the router answered")
+    return ("drop", None, "packet for the router itself")
+
+
+def _icmp_error(ctx: Context, rp: RouterPort, what: str) -> None:
+    m = ctx.match
+    if rp.mac is None or rp.ip is None:
+        return
+    if m.ip_proto == PROTO_ICMP and m.icmp_type not in (0, 8):
+        return  # no errors about errors
+    if what == "ttl":
+        frame = icmp_time_exceeded(m, rp.mac, rp.ip)
+    else:
+        frame = icmp_unreachable(ICMP_NET_UNREACHABLE, m, rp.mac, rp.ip)
+    ctx.generate(rp.port.id, frame)

@@ -1,0 +1,78 @@
+"""L4 load balancers: LoadBalancer -> Pool -> PoolMember, and VIPs.
+
+A router with ``load_balancer_id`` balances packets addressed to a VIP over
+the pool's healthy members (``status`` ACTIVE, written by the health
+monitor; ``admin_state_up``; ``weight`` > 0).
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+
+from midonet_ryu.topology.base import ModelObject, model
+from midonet_ryu.topology.bindings import OnDelete, declare_binding
+
+UUIDs = tuple[uuid.UUID, ...]
+
+
+class LBStatus(enum.Enum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class PoolLBMethod(enum.Enum):
+    ROUND_ROBIN = "round_robin"  # weighted choice by flow hash
+
+
+class SessionPersistence(enum.Enum):
+    SOURCE_IP = "source_ip"
+
+
+class PoolProtocol(enum.Enum):
+    TCP = "tcp"
+
+
+@model
+class LoadBalancer(ModelObject):
+    admin_state_up: bool = True
+    router_id: uuid.UUID | None = None
+    pool_ids: UUIDs = ()
+
+
+@model
+class Pool(ModelObject):
+    admin_state_up: bool = True
+    load_balancer_id: uuid.UUID | None = None
+    lb_method: PoolLBMethod = PoolLBMethod.ROUND_ROBIN
+    protocol: PoolProtocol = PoolProtocol.TCP
+    status: LBStatus = LBStatus.ACTIVE
+    pool_member_ids: UUIDs = ()
+    vip_ids: UUIDs = ()
+
+
+@model
+class PoolMember(ModelObject):
+    admin_state_up: bool = True
+    pool_id: uuid.UUID | None = None
+    address: str = "0.0.0.0"
+    protocol_port: int = 0
+    weight: int = 1
+    status: LBStatus = LBStatus.ACTIVE
+
+
+@model
+class Vip(ModelObject):
+    admin_state_up: bool = True
+    pool_id: uuid.UUID | None = None
+    address: str = "0.0.0.0"
+    protocol_port: int = 0
+    session_persistence: SessionPersistence | None = None
+
+
+declare_binding("Router", "load_balancer_id", OnDelete.CASCADE, "LoadBalancer", "router_id",
+                OnDelete.CLEAR)
+declare_binding("LoadBalancer", "pool_ids", OnDelete.CASCADE, "Pool", "load_balancer_id",
+                OnDelete.CLEAR)
+declare_binding("Pool", "pool_member_ids", OnDelete.CASCADE, "PoolMember", "pool_id",
+                OnDelete.CLEAR)
+declare_binding("Pool", "vip_ids", OnDelete.CASCADE, "Vip", "pool_id", OnDelete.CLEAR)
