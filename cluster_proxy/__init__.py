@@ -1,0 +1,1 @@
+"""midonet-cluster: the cluster daemon and its services (MidoNet's cluster node)."""

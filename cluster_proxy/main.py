@@ -1,0 +1,87 @@
+"""``midonet-cluster``: the cluster daemon (eventlet).
+
+Monkey-patching must precede every other import that touches sockets or
+threads, so it happens first in :func:`main`, before this module imports
+anything of the project.
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+
+
+def _patch() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import eventlet
+    try:
+        from eventlet.support import EventletDeprecationWarning  # type: ignore[attr-defined]
+        warnings.filterwarnings("ignore", category=EventletDeprecationWarning)
+    except ImportError:
+        warnings.filterwarnings("ignore", message=".*eventlet.*")
+    eventlet.monkey_patch()
+
+
+def _eventlet_client(hosts: str, session_timeout_ms: int):  # noqa: ANN202 - KazooClient
+    """A kazoo client on the eventlet handler.
+
+    Like ``nsdb.client.make_client``, but its retry policies get the handler's
+    sleep function, which kazoo requires for non-threading handlers.
+    """
+    from kazoo.client import KazooClient
+    from kazoo.handlers.eventlet import SequentialEventletHandler
+    from kazoo.retry import KazooRetry
+
+    handler = SequentialEventletHandler()
+    return KazooClient(
+        hosts=hosts, timeout=session_timeout_ms / 1000.0, handler=handler,
+        connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0,
+                                    sleep_func=handler.sleep_func),
+        command_retry=KazooRetry(max_tries=5, delay=0.1, max_delay=1.0,
+                                 sleep_func=handler.sleep_func))
+
+
+def main(argv: list[str] | None = None) -> int:
+    _patch()
+    import logging
+    import signal
+    import threading
+
+    from cluster_proxy.framework import ClusterContext, ClusterNode
+    from midonet_ryu.conf import CONF, register_all
+    from midonet_ryu.nsdb.client import start_with_retry
+    from midonet_ryu.nsdb.paths import Paths
+
+    register_all(CONF)
+    CONF(args=sys.argv[1:] if argv is None else argv, project="midonet-ryu",
+         prog="midonet-cluster", default_config_files=[])
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kazoo.client").setLevel(logging.WARNING)
+    log = logging.getLogger("midonet-cluster")
+
+    zk = _eventlet_client(CONF.zookeeper.zookeeper_hosts, CONF.zookeeper.session_timeout)
+    start_with_retry(zk, retry_interval=CONF.zookeeper.connect_retry_interval)
+    context = ClusterContext(CONF, zk, Paths(CONF.zookeeper.root_key))
+    node = ClusterNode(context)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node.start()
+    log.info("midonet-cluster running: %s", ", ".join(s.name for s in node.running) or "idle")
+    while not stop.wait(1.0):
+        pass
+    node.stop(CONF.cluster.state_proxy_server_shutdown_timeout)
+    zk.stop()
+    zk.close()
+    log.info("midonet-cluster stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
