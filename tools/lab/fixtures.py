@@ -8,6 +8,9 @@ Use from a conftest.py with ``from tools.lab.fixtures import *  # noqa``
 - ``ovs_hosts``: a factory, ``ovs_hosts(n=2)`` -> n OvsInstance (hv1..hvN)
   already wired by an Underlay; all stopped at the end of the test.
 - ``ovs_host``: one instance (hv1) with br-int, for single-host tests.
+- ``netns_lab``: a factory, ``netns_lab(n=2)`` -> a started NetnsLab
+  (hypervisors in network namespaces, VMs with a kernel stack); skips the
+  test when not root or ``ip netns`` does not work.
 - ``lab_tidy``: session-wide, autouse: at the end every process the lab
   started must be gone; leftovers are ended by PID and reported as an error.
 
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tools.lab.netns import NetnsLab, leftover_netns, netns_unavailable
 from tools.lab.ovs import (
     OvsInstance,
     forget_pid,
@@ -36,7 +40,7 @@ from tools.lab.ovs import (
 from tools.lab.procs import end_pid, pid_alive
 from tools.lab.zookeeper import TemporaryZooKeeper
 
-__all__ = ["lab_tidy", "ovs_host", "ovs_hosts", "zookeeper", "lab_tmpdir"]
+__all__ = ["lab_tidy", "lab_tmpdir", "netns_lab", "ovs_host", "ovs_hosts", "zookeeper"]
 
 
 def lab_tmpdir(prefix: str) -> str:
@@ -67,7 +71,9 @@ def lab_tidy() -> Iterator[None]:
     for pid in left:
         end_pid(pid)
         forget_pid(pid)
+    namespaces = leftover_netns() if not netns_unavailable() else set()
     assert not left, f"lab processes left running at the end of the session: {left}"
+    assert not namespaces, f"lab namespaces left at the end of the session: {namespaces}"
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +127,36 @@ def ovs_hosts(request: pytest.FixtureRequest) -> Iterator[Callable[..., list[Ovs
 def ovs_host(ovs_hosts: Callable[..., list[OvsInstance]]) -> OvsInstance:
     """One started instance (hv1) with br-int and a br-phy at 192.0.2.1."""
     return ovs_hosts(1)[0]
+
+
+@pytest.fixture
+def netns_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., NetnsLab]]:
+    """Factory: ``netns_lab(n=2, subnet="192.0.2.0/24")`` -> a started NetnsLab.
+
+    Skips (with the reason) where namespaces cannot be made. Stops every lab
+    at the end and errors if a daemon or a namespace it made survives.
+    """
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    basedir = lab_tmpdir("mr-ns-")
+    failed_before = request.session.testsfailed
+    labs: list[NetnsLab] = []
+
+    def make(n: int = 2, subnet: str = "192.0.2.0/24") -> NetnsLab:
+        lab = NetnsLab(os.path.join(basedir, f"lab{len(labs) + 1}"), n, subnet)
+        labs.append(lab)
+        return lab.start()
+
+    try:
+        yield make
+    finally:
+        pids = [p for lab in labs for h in lab.hosts for p in h.pids]
+        namespaces = {ns for lab in labs for h in lab.hosts for ns in
+                      [h.netns, *(vm.netns for vm in h.vms.values())] if ns}
+        for lab in labs:
+            lab.stop()
+        _assert_gone(pids, "netns_lab")
+        left = namespaces & leftover_netns()
+        assert not left, f"netns_lab: namespaces left after teardown: {left}"
+        _finish_dir(request, basedir, failed_before)

@@ -156,6 +156,10 @@ class OvsInstance:
     OVS_RUNDIR/LOGDIR/DBDIR/SYSCONFDIR (created if missing).
     """
 
+    # Subclasses (tools.lab.netns) run vswitchd elsewhere with another datapath.
+    VSWITCHD_FLAGS: tuple[str, ...] = DUMMY_FLAGS
+    DATAPATH_TYPE = "dummy"
+
     def __init__(self, name: str, workdir: str, extra_vswitchd_args: Sequence[str] = ()) -> None:
         self.name = name
         self.workdir = os.path.abspath(workdir)
@@ -231,11 +235,16 @@ class OvsInstance:
             self.add_bridge(br)
         return self
 
+    def _vswitchd_prefix(self) -> list[str]:
+        """Command prefix for ovs-vswitchd (e.g. ``ip netns exec NS``)."""
+        return []
+
     def _start_vswitchd(self) -> None:
-        _run(["ovs-vswitchd", "--detach", "--no-chdir",
+        _run([*self._vswitchd_prefix(), "ovs-vswitchd", "--detach", "--no-chdir",
               f"--pidfile={self.workdir}/ovs-vswitchd.pid",
               f"--log-file={self.log_path()}", "-vconsole:off",
-              *DUMMY_FLAGS, *self.extra_vswitchd_args, f"unix:{self.db_sock}"], self.env)
+              *self.VSWITCHD_FLAGS, *self.extra_vswitchd_args, f"unix:{self.db_sock}"],
+             self.env)
         self.vswitchd_pid = _read_pidfile(os.path.join(self.workdir, "ovs-vswitchd.pid"))
         if self.vswitchd_pid:
             register_pid(self.vswitchd_pid, f"ovs-vswitchd of {self.name}")
@@ -363,9 +372,9 @@ class OvsInstance:
 
     def add_bridge(self, bridge: str, fail_mode: str | None = "secure",
                    hwaddr: str | None = None) -> None:
-        """Add a dummy-datapath bridge (no-op when it exists)."""
+        """Add a bridge of this instance's datapath type (no-op when it exists)."""
         args = ["--may-exist", "add-br", bridge, "--", "set", "Bridge", bridge,
-                "datapath_type=dummy"]
+                f"datapath_type={self.DATAPATH_TYPE}"]
         if fail_mode:
             args.append(f"fail_mode={fail_mode}")
         if hwaddr:
