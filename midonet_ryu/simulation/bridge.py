@@ -15,19 +15,22 @@ Behaviour, following MidoNet's ``Bridge``:
   destination is on its own ingress port is dropped.
 * ARP requests for a router port's IP go to that router only; for an IP in
   the network's IPv4->MAC table the bridge answers itself (suppression).
+* DHCP from exterior ports of a network with ``Dhcp`` subnets is answered
+  first (see :mod:`dhcp`), then the inbound filter runs, then the forwarding
+  decision, then the outbound filter.
 """
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from midonet_ryu.simulation import tags
+from midonet_ryu.simulation import dhcp, tags
 from midonet_ryu.simulation.addr import BROADCAST_MAC, ip_to_int, normalize_mac
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.chains import run_filter
 from midonet_ryu.simulation.context import Context
 from midonet_ryu.simulation.frames import arp_reply
-from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, FIELD_BIT
+from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, ETH_IPV4, FIELD_BIT
 from midonet_ryu.simulation.result import MacLearned
 from midonet_ryu.topology.model import Network, Port
 
@@ -111,6 +114,15 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
         elif vlan != in_port.vlan_id:
             return ("drop", None, f"VLAN {vlan} on access port of VLAN {in_port.vlan_id}")
 
+    # DHCP is answered by the agent, before any filter (as MidoNet does).
+    if network.dhcp_ids and in_port.peer_id is None:
+        ctx.wc |= _ETH_TYPE
+    if network.dhcp_ids and in_port.peer_id is None and match.eth_type == ETH_IPV4:
+        if dhcp.is_dhcp_request(ctx):
+            outcome = dhcp.answer(ctx, network, in_port.id)
+            if outcome is not None:
+                return outcome
+
     # Inbound filter of the bridge.
     if network.inbound_filter_id is not None:
         verdict = ctx_filter(ctx, network.inbound_filter_id, network.id)
@@ -151,6 +163,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
                 out = ("port", pid)
 
     if network.outbound_filter_id is not None:
+        ctx.out_port = out[1] if out[0] == "port" else None
         verdict = ctx_filter(ctx, network.outbound_filter_id, network.id)
         if verdict is not None:
             return verdict
