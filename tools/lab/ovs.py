@@ -350,12 +350,12 @@ class OvsInstance:
         """The OpenFlow port number of ``iface``; raises if OVS could not add it."""
         def get() -> int | None:
             value = self.vsctl("--if-exists", "get", "Interface", iface, "ofport").strip()
-            if value in ("", "[]"):
-                return None
-            return int(value)
+            return None if value in ("", "[]") else int(value)
 
-        port = wait_until(lambda: get() is not None, timeout, what=f"ofport of {iface}")
+        # vsctl waits for vswitchd to apply changes, so the first read nearly always has it.
         port = get()
+        if port is None:
+            port = wait_until(get, timeout, what=f"ofport of {iface}")  # type: ignore[assignment]
         if port is None or port <= 0:
             err = self.vsctl("--if-exists", "get", "Interface", iface, "error").strip()
             raise OvsCommandError(f"interface {iface} on {self.name} has ofport {port}: {err}")
@@ -718,7 +718,8 @@ class Underlay:
         inst.add_flows(self.BRIDGE, flows, purge=False)
 
     def refresh_neighbors(self) -> None:
-        """Re-seed the static neighbour entries (OVS ages them out after ~15 min)."""
+        """Re-seed the neighbour entries: OVS drops one unused for 15 min, and
+        nothing on the dummy underlay would answer the ARP that follows."""
         for inst in self.instances:
             for peer in self.instances:
                 if peer is not inst:
