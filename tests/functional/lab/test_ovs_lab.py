@@ -2,6 +2,7 @@
 frames both ways, and flow-based VXLAN/GRE tunnels cross the dummy underlay."""
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from os_ken.lib.packet import ipv4
 
 from tools.lab import frames
 from tools.lab.ovs import OvsInstance, Underlay, leftover_pids
-from tools.lab.procs import pid_alive
+from tools.lab.procs import free_port, pid_alive
 
 pytestmark = pytest.mark.functional
 
@@ -179,3 +180,49 @@ def test_vswitchd_restart_restores_ports_and_underlay(ovs_hosts, restarted):
     vm1.send(f)
     assert vm2.recv(2.0) == f
     assert took < 1.0, f"restart took {took:.2f}s"
+
+
+def _read_of_message(conn) -> tuple[int, bytes]:
+    header = b""
+    while len(header) < 8:
+        chunk = conn.recv(8 - len(header))
+        assert chunk, "controller connection closed"
+        header += chunk
+    length = int.from_bytes(header[2:4], "big")
+    body = b""
+    while len(body) < length - 8:
+        chunk = conn.recv(length - 8 - len(body))
+        assert chunk, "controller connection closed"
+        body += chunk
+    return header[1], header + body
+
+
+def test_vm_frame_reaches_a_controller_as_packet_in(ovs_host):
+    """What agent tests rely on: a VM's frame before any forwarding flow becomes a
+    packet-in at the controller on 127.0.0.1 (here a bare OpenFlow listener)."""
+    port = free_port()
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(10)
+    try:
+        ovs_host.vsctl("set-controller", "br-int", f"tcp:127.0.0.1:{port}")
+        conn, _ = listener.accept()
+    finally:
+        listener.close()
+    with conn:
+        conn.settimeout(5)
+        conn.sendall(bytes.fromhex("0400000800000001"))  # OpenFlow 1.3 HELLO
+        vm = ovs_host.add_vm_port("vm1")
+        ovs_host.add_flows("br-int", ["priority=0,actions=CONTROLLER:65535"])
+        frame = frames.arp_request(vm.mac, "203.0.113.5", "203.0.113.1")
+        vm.send(frame)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            kind, msg = _read_of_message(conn)
+            if kind == 2:  # ECHO_REQUEST: answer so the connection stays up
+                conn.sendall(bytes([4, 3]) + msg[2:])
+            if kind == 10:  # PACKET_IN
+                assert msg.endswith(frame)
+                break
+        else:
+            raise AssertionError("no packet-in")
+    ovs_host.vsctl("del-controller", "br-int")
