@@ -91,6 +91,13 @@ class StateTableView(Mapping, Generic[K, V]):
         self.version = 0
         """The table version last applied: the table node's ``cversion`` (0: no table)."""
 
+    # A table is an object with an identity (it is kept in sets and dicts), not a
+    # value: compare contents with ``dict(table) == ...``.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
     # Mapping interface: no I/O.
     def __getitem__(self, key: K) -> V:
         return self._values[key]
@@ -172,6 +179,25 @@ class StateTableView(Mapping, Generic[K, V]):
             self._notify(key, old, new)
         for key, (_, entry_version) in values.items():
             self._on_winner(key, entry_version)
+
+    def _apply_entries(self, entries: list[tuple[Any, Any, int]], version: int) -> None:
+        """Apply ``(key, value or None for a removal, entry version)`` in order."""
+        fired = []
+        for key, value, entry_version in entries:
+            old = self._values.get(key)
+            if value is None:
+                self._values.pop(key, None)
+                self._versions.pop(key, None)
+            else:
+                self._values[key] = value
+                self._versions[key] = entry_version
+            if old != value:
+                fired.append((key, old, value))
+        self.version = version
+        for key, old, new in fired:
+            self._notify(key, old, new)
+        for key, value, entry_version in entries:
+            self._on_winner(key, entry_version if value is not None else None)
 
     def _on_winner(self, key: Any, winner_version: int | None) -> None:
         """Hook for writers: the winning entry of ``key`` is now ``winner_version``."""
