@@ -210,9 +210,13 @@ class NetnsHypervisor(OvsInstance):
     def start(self, bridges: Iterable[str] = ("br-int",)) -> NetnsHypervisor:
         """Namespace, daemons, ``bridges`` (secure) and br-phy with the host address."""
         self.netns = create_netns(f"mr-{self.name}")
-        super().start(bridges)
-        self.add_bridge("br-phy", fail_mode=None, hwaddr=self.mac)
-        self._apply_runtime()
+        try:
+            super().start(bridges)
+            self.add_bridge("br-phy", fail_mode=None, hwaddr=self.mac)
+            self._apply_runtime()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _apply_runtime(self) -> None:

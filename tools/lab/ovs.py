@@ -221,18 +221,24 @@ class OvsInstance:
         os.makedirs(self.workdir, exist_ok=True)
         if os.path.exists(self.db_file):
             os.unlink(self.db_file)
-        _run(["ovsdb-tool", "create", self.db_file, SCHEMA], self.env)
-        _run(["ovsdb-server", "--detach", "--no-chdir",
-              f"--pidfile={self.workdir}/ovsdb-server.pid",
-              f"--log-file={self.log_path('ovsdb-server')}", "-vconsole:off",
-              f"--remote=punix:{self.db_sock}", self.db_file], self.env)
-        self.db_pid = _read_pidfile(os.path.join(self.workdir, "ovsdb-server.pid"))
-        if self.db_pid:
-            register_pid(self.db_pid, f"ovsdb-server of {self.name}")
-        self.vsctl("--no-wait", "init")
-        self._start_vswitchd()
-        for br in bridges:
-            self.add_bridge(br)
+        try:
+            _run(["ovsdb-tool", "create", self.db_file, SCHEMA], self.env)
+            _run(["ovsdb-server", "--detach", "--no-chdir",
+                  f"--pidfile={self.workdir}/ovsdb-server.pid",
+                  f"--log-file={self.log_path('ovsdb-server')}", "-vconsole:off",
+                  f"--remote=punix:{self.db_sock}", self.db_file], self.env)
+            self.db_pid = _read_pidfile(os.path.join(self.workdir, "ovsdb-server.pid"))
+            if self.db_pid:
+                register_pid(self.db_pid, f"ovsdb-server of {self.name}")
+            self.vsctl("--no-wait", "init")
+            self._start_vswitchd()
+            for br in bridges:
+                self.add_bridge(br)
+        except BaseException:
+            # A half-started instance must not outlive a failed start: callers
+            # only stop what started.
+            self.stop()
+            raise
         return self
 
     def _vswitchd_prefix(self) -> list[str]:

@@ -226,3 +226,17 @@ def test_vm_frame_reaches_a_controller_as_packet_in(ovs_host):
         else:
             raise AssertionError("no packet-in")
     ovs_host.vsctl("del-controller", "br-int")
+
+
+def test_failed_start_leaves_nothing_running(tmp_path, monkeypatch):
+    inst = OvsInstance("broken", str(tmp_path / "broken"))
+    before = set(leftover_pids())
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("bridge step failed")
+
+    monkeypatch.setattr(inst, "add_bridge", fail)
+    with pytest.raises(RuntimeError, match="bridge step failed"):
+        inst.start()
+    assert inst.pids == []
+    assert set(leftover_pids()) == before
