@@ -23,13 +23,14 @@ class NsdbUnavailable(RuntimeError):
 
 def make_client(hosts: str, session_timeout_ms: int = 30000, handler: Any = None,
                 read_only: bool = False) -> KazooClient:
+    sleep = {} if handler is None else {"sleep_func": handler.sleep_func}
     kwargs: dict[str, Any] = {
         "hosts": hosts,
         "timeout": session_timeout_ms / 1000.0,
         # Retry connection loss forever in the background; individual calls
         # are wrapped by ``client.retry`` where a caller wants a bound.
-        "connection_retry": KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0),
-        "command_retry": KazooRetry(max_tries=5, delay=0.1, max_delay=1.0),
+        "connection_retry": KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0, **sleep),
+        "command_retry": KazooRetry(max_tries=5, delay=0.1, max_delay=1.0, **sleep),
         "read_only": read_only,
     }
     if handler is not None:

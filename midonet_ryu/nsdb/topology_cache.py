@@ -46,6 +46,8 @@ class TopologyCache:
         self._initial: set[str] = set()
         self.synced = threading.Event()
         self.decode_errors = 0
+        # Bumped on every change: the simulation's compiled-device cache keys on it.
+        self.generation = 0
         self._children_watches: list[ChildrenWatch] = []
 
     # -- TopologyView --------------------------------------------------------
@@ -129,6 +131,7 @@ class TopologyCache:
                 if old == obj:
                     return
                 table[obj_id] = obj
+            self.generation += 1
         if self.on_change is not None:
             try:
                 self.on_change(kind, obj_id, old, obj)

@@ -32,8 +32,10 @@ class Network(ModelObject):
 class Port(ModelObject):
     """A port of a network or a router.
 
-    Exterior when bound (``host_id`` and ``interface_name`` set), interior
-    when linked to a peer port (``peer_id``).
+    Exterior when bound to a host (``host_id``; the interface is found by
+    ``interface_name``, or by OVS ``external_ids:iface-id`` equal to the port
+    id when the name is unset, as OpenStack binds), interior when linked to a
+    peer port (``peer_id``).
     """
 
     name: str = ""
@@ -56,7 +58,7 @@ class Port(ModelObject):
 
     @property
     def is_exterior(self) -> bool:
-        return self.host_id is not None and bool(self.interface_name)
+        return self.host_id is not None
 
     @property
     def is_interior(self) -> bool:

@@ -1,0 +1,1 @@
+"""OS-Ken applications: thin I/O shells around the midonet_ryu core."""

@@ -1,0 +1,604 @@
+"""The host agent: one per hypervisor, the I/O shell around the core.
+
+It owns the sockets and threads: OpenFlow to the local integration bridge
+(through OS-Ken), OVSDB (ovsdbapp) and ZooKeeper (kazoo). Decisions are the
+core's: ``midonet_ryu.simulation`` says where a packet goes,
+``midonet_ryu.datapath`` says how that looks in OpenFlow and which flows a
+change invalidates, ``midonet_ryu.nsdb`` keeps topology and state current.
+
+Concurrency: eventlet. OS-Ken handlers, kazoo callbacks and the agent's
+worker are green threads of one OS thread; kazoo callbacks only queue work
+for the worker, and a simulation never yields, so it sees one consistent
+topology.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import (
+    CONFIG_DISPATCHER,
+    DEAD_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from apps import config as agent_config
+from apps import control
+from apps.agent_state import AgentState, IntKeyedIPv4, TableKey, table_change_tags
+from apps.host_identity import resolve_host_id
+from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
+from apps.remote_ports import RemotePorts
+from midonet_ryu.datapath import pipeline as pl
+from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
+from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
+from midonet_ryu.datapath.translate import (
+    LocalPort,
+    RemotePort,
+    Untranslatable,
+    build_actions,
+    build_match,
+)
+from midonet_ryu.nsdb import hosts
+from midonet_ryu.nsdb.client import make_client, start_with_retry
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.state_keys import StateKeys
+from midonet_ryu.nsdb.state_table import StateTables
+from midonet_ryu.nsdb.store import Store
+from midonet_ryu.nsdb.topology_cache import TopologyCache
+from midonet_ryu.simulation import tags
+from midonet_ryu.simulation.engine import simulate
+from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
+from midonet_ryu.simulation.result import ResultKind, SimulationResult
+from midonet_ryu.topology import base as model_base
+from midonet_ryu.topology.model import Port, TunnelZone, TunnelZoneType
+
+LOG = logging.getLogger(__name__)
+
+GENERATION_KEY = "midonet-generation"
+SYNC_INTERVAL = 1.0
+RECONCILE_GRACE = 10.0
+
+
+class MidonetAgent(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofp.OFP_VERSION]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conf = agent_config.conf()
+        c = self.conf
+        self.host_id = resolve_host_id(c.host.host_id, c.host.host_id_file)
+        self.hostname = c.host.hostname or socket.gethostname()
+        self.paths = Paths(c.zookeeper.root_key)
+        self.bridge = c.agent.integration_bridge
+        self.datapath: Any = None
+        self.generation = 0
+        self.bindings: dict[uuid.UUID, LocalBinding] = {}
+        self.ofport_to_port: dict[int, uuid.UUID] = {}
+        self.tunnel_ofports: dict[str, int] = {}
+        self.flows = FlowIndex()
+        self.counters: collections.Counter = collections.Counter()
+        self.ready = False
+        self._serial = itertools.count(1)
+        self._work: collections.deque = collections.deque(maxlen=100_000)
+        self._wake = hub.Event()
+        self._pending_learn: set[tuple] = set()
+        self._stale_generations: set[int] = set()
+        self.ovsdb: Ovsdb | None = None
+        self.zk = None
+        self.store: Store | None = None
+        self.keys: StateKeys | None = None
+        self.cache: TopologyCache | None = None
+        self.tables: StateTables | None = None
+        self._table_objs: dict[TableKey, Any] = {}
+        self.state = AgentState(lambda key: self._enqueue("table", key))
+        self.remote: RemotePorts | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self):
+        thread = super().start()
+        self.threads.append(hub.spawn(self._boot))
+        return thread
+
+    def close(self) -> None:
+        LOG.info("agent stopping")
+        self.ready = False
+        if getattr(self, "_control", None) is not None:
+            self._control.close()
+        if self.zk is not None:
+            try:
+                self.zk.stop()
+                self.zk.close()
+            except Exception:  # noqa: BLE001 - shutting down regardless
+                LOG.debug("closing ZooKeeper failed", exc_info=True)
+        if self.ovsdb is not None:
+            self.ovsdb.close()
+        super().close()
+
+    def _boot(self) -> None:
+        try:
+            self._boot_steps()
+        except Exception:  # noqa: BLE001 - half a boot is worse than none
+            LOG.critical("agent failed to start", exc_info=True)
+            logging.shutdown()
+            os._exit(1)
+
+    def _boot_steps(self) -> None:
+        c = self.conf
+        controller = f"tcp:{c.agent.openflow_listen_address}:{c.agent.openflow_listen_port}"
+        self.ovsdb = Ovsdb(c.agent.ovsdb_connection, c.agent.ovsdb_timeout)
+        self.ovsdb.ensure_integration_bridge(self.bridge, c.agent.datapath_type, controller)
+        for ttype in TUNNEL_PORT_NAMES:
+            self.ovsdb.ensure_tunnel_port(self.bridge, ttype)
+        previous = self.ovsdb.bridge_external_id(self.bridge, GENERATION_KEY)
+        prev_gen = int(previous) if previous and previous.isdigit() else 0
+        self.generation = (prev_gen + 1) & 0xFFFF or 1
+        self.ovsdb.set_bridge_external_id(self.bridge, GENERATION_KEY, str(self.generation))
+        LOG.info("host %s (%s), flow generation %d", self.host_id, self.hostname,
+                 self.generation)
+
+        from kazoo.handlers.eventlet import SequentialEventletHandler
+
+        self.zk = make_client(c.zookeeper.zookeeper_hosts, c.zookeeper.session_timeout,
+                              handler=SequentialEventletHandler())
+        start_with_retry(self.zk, retry_interval=c.zookeeper.connect_retry_interval,
+                         sleep=hub.sleep)
+        self.zk.add_listener(self._zk_state)
+        self.store = Store(self.zk, self.paths)
+        self.keys = StateKeys(self.zk, self.paths, self.host_id)
+        hosts.register_host(self.store, self.keys, self.host_id, self.hostname)
+        self._join_tunnel_zones()
+        self.remote = RemotePorts(self.zk, self.paths, self._remote_port_changed)
+        self.tables = StateTables(self.zk, self.paths)
+        self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
+                                   self._topology_changed)
+        self.cache.start()
+        self._control = control.serve(c.agent.control_socket, self._inspect, hub.spawn)
+        self.ready = True
+        LOG.info("agent ready: %d ports, %d networks in the topology",
+                 self.cache.count(Port), sum(1 for _ in self.cache.objects(
+                     model_base.model_class("Network"))))
+        self._enqueue("sync")
+        self.threads.append(hub.spawn(self._periodic))
+        self.threads.append(hub.spawn(self._worker))
+
+    def _join_tunnel_zones(self) -> None:
+        c = self.conf.agent
+        zones = list(c.tunnel_zones) or ["default"]
+        zone_type = TunnelZoneType(c.tunnel_type)
+        for zone in zones:
+            ip = c.tunnel_zone_underlay.get(zone) or agent_config.underlay_ip(self.conf)
+            if not ip:
+                LOG.error("no underlay address for tunnel zone %s: set [agent] underlay_ip",
+                          zone)
+                continue
+            hosts.join_tunnel_zone(self.store, zone, self.host_id, ip, zone_type)
+            LOG.info("member of tunnel zone %s at %s", zone, ip)
+
+    def _zk_state(self, state: str) -> None:
+        LOG.warning("ZooKeeper connection %s", state)
+        if state == "LOST":
+            self._enqueue("session_lost")
+
+    # -- inspection ----------------------------------------------------------
+    def _inspect(self, req: dict) -> Any:
+        cmd = req.get("cmd")
+        if cmd == "status":
+            return {"host_id": self.host_id, "ready": self.ready,
+                    "switch_connected": self.datapath is not None,
+                    "zookeeper": self.zk.state if self.zk else None,
+                    "generation": self.generation, "flows": len(self.flows),
+                    "local_ports": len(self.bindings)}
+        if cmd == "ports":
+            return {
+                "local": {str(p): {"interface": b.interface, "ofport": b.ofport,
+                                   "tunnel_key": b.tunnel_key}
+                          for p, b in self.bindings.items()},
+                "remote": {str(p): {"host_id": str(h), "tunnel_key": k,
+                                    "reachable": self.locate(p) is not None}
+                           for p, (h, k) in (self.remote.active.items()
+                                             if self.remote else [])},
+            }
+        if cmd == "flows":
+            return [{"cookie": hex(r.cookie), "match": str(r.match),
+                     "tags": sorted(map(str, r.tags)), "simulation": r.summary}
+                    for r in self.flows.records()]
+        if cmd == "counters":
+            return dict(self.counters)
+        raise ValueError(f"unknown command {cmd!r}; try status, ports, flows, counters")
+
+    # -- work queue ----------------------------------------------------------
+    def _enqueue(self, *item: Any) -> None:
+        self._work.append(item)
+        self._wake.set()
+
+    def _periodic(self) -> None:
+        while True:
+            hub.sleep(SYNC_INTERVAL)
+            self._enqueue("sync")
+
+    def _worker(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._work:
+                item = self._work.popleft()
+                try:
+                    self._handle_work(item)
+                except Exception:  # noqa: BLE001 - keep the agent serving
+                    self.counters["worker_errors"] += 1
+                    LOG.exception("agent work item %s failed", item[0])
+
+    def _handle_work(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "sync":
+            self._sync_ports()
+        elif kind == "invalidate":
+            self._invalidate(item[1])
+        elif kind == "table":
+            self._subscribe_table(item[1])
+        elif kind == "learn":
+            self._write_learned(item[1])
+        elif kind == "session_lost":
+            self._recover_session()
+
+    # -- topology and state changes -------------------------------------------
+    def _topology_changed(self, kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> None:
+        changed = [tags.device(obj_id)]
+        if kind == "Port":
+            changed.append(tags.port(obj_id))
+            for obj in (old, new):
+                if obj is not None and obj.network_id is not None:
+                    changed.append(tags.device(obj.network_id))
+            self._enqueue("sync")
+        elif kind in ("Host", "TunnelZone"):
+            self._enqueue("sync")
+        self._enqueue("invalidate", changed)
+
+    def _remote_port_changed(self, port_id: uuid.UUID) -> None:
+        self._enqueue("invalidate", [tags.port(port_id)])
+
+    def _table_changed(self, key: TableKey):
+        def on_change(entry_key: Any, old: Any, new: Any) -> None:
+            self._enqueue("invalidate", table_change_tags(key, entry_key))
+
+        return on_change
+
+    def _subscribe_table(self, key: TableKey) -> None:
+        if key in self._table_objs or self.tables is None:
+            return
+        kind, device_id, vlan = key
+        if kind == "mac":
+            table = self.tables.bridge_mac_table(device_id, 0 if vlan is None else vlan)
+            view: Any = table
+        elif kind == "ip4mac":
+            table = self.tables.bridge_ip4_mac_table(device_id)
+            view = IntKeyedIPv4(table)
+        else:
+            return
+        table.add_callback(self._table_changed(key))
+        self._table_objs[key] = table
+        self.state.attach(key, view)
+        # flows simulated before the table arrived depended on its emptiness
+        self._invalidate([tags.device(device_id)])
+
+    def _write_learned(self, learned: Any) -> None:
+        key = ("mac", learned.network_id, learned.vlan)
+        marker = (key, learned.mac, learned.port_id)
+        try:
+            table = self._table_objs.get(key)
+            if table is None:
+                self._subscribe_table(key)
+                table = self._table_objs.get(key)
+            if table is not None and table.get(learned.mac) != learned.port_id:
+                table.add(learned.mac, learned.port_id)
+                self.counters["macs_learned"] += 1
+        finally:
+            self._pending_learn.discard(marker)
+
+    def _recover_session(self) -> None:
+        """A new ZooKeeper session: re-create what died with the old one.
+
+        Unlike MidoNet's agent, which shut down after ``session_gracetime``,
+        this one keeps forwarding on its cached state throughout and only
+        restores its ephemeral keys (watches re-arm by themselves).
+        """
+        if self.keys is None:
+            return
+        restored = self.keys.restore()
+        LOG.warning("ZooKeeper session replaced; restored %d ephemeral keys", restored)
+
+    # -- local ports ---------------------------------------------------------
+    def _sync_ports(self) -> None:
+        if not self.ready or self.ovsdb is None:
+            return
+        ifaces = self.ovsdb.interfaces(self.bridge)
+        for ttype, name in TUNNEL_PORT_NAMES.items():
+            for i in ifaces:
+                if i.name == name and i.ofport > 0:
+                    self.tunnel_ofports[ttype] = i.ofport
+        usable = [Interface(i.name, i.ofport, i.iface_id, i.tunnel_key) for i in ifaces
+                  if i.type in ("", "system", "internal", "dummy", "tap")]
+        current_keys = {pid: b.tunnel_key for pid, b in self.bindings.items()}
+        desired = desired_bindings(self.cache, self.host_id, usable, current_keys)
+        for port_id, old in list(self.bindings.items()):
+            if desired.get(port_id) != old:
+                self._unbind(old)
+        for port_id, binding in desired.items():
+            if self.bindings.get(port_id) != binding:
+                self._bind(binding, ifaces)
+        self.remote.track(
+            (p.id, p.host_id) for p in self.cache.objects(Port)
+            if p.host_id is not None and p.host_id != self.host_id)
+        # Subscribe up front to the MAC tables of networks with local ports, so
+        # the first unicast after a remote host learned a MAC is not flooded.
+        for binding in self.bindings.values():
+            port = self.cache.get(Port, binding.port_id)
+            if port is not None and port.network_id is not None:
+                key = ("mac", port.network_id, port.vlan_id)
+                if key not in self._table_objs:
+                    self._subscribe_table(key)
+
+    def _bind(self, binding: LocalBinding, ifaces: list) -> None:
+        self.bindings[binding.port_id] = binding
+        self.ofport_to_port[binding.ofport] = binding.port_id
+        remembered = next((i.tunnel_key for i in ifaces if i.name == binding.interface), None)
+        if remembered != binding.tunnel_key:
+            self.ovsdb.set_interface_tunnel_key(binding.interface, binding.tunnel_key)
+        hosts.publish_port_active(self.keys, binding.port_id, binding.tunnel_key)
+        LOG.info("bound port %s to %s (ofport %d, tunnel key %#x)", binding.port_id,
+                 binding.interface, binding.ofport, binding.tunnel_key)
+        self._install_binding_flows(binding)
+        self._invalidate([tags.port(binding.port_id)])
+
+    def _unbind(self, binding: LocalBinding) -> None:
+        del self.bindings[binding.port_id]
+        if self.ofport_to_port.get(binding.ofport) == binding.port_id:
+            del self.ofport_to_port[binding.ofport]
+        if self.datapath is not None:
+            for table, match in self._binding_matches(binding):
+                self._send(parser.OFPFlowMod(
+                    self.datapath, table_id=table, command=ofp.OFPFC_DELETE_STRICT,
+                    priority=pl.PRIO_TUNNEL_INGRESS if table == pl.TABLE_CLASSIFY and
+                    "tunnel_id" in match else pl.PRIO_PORT_CLASSIFY,
+                    out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=match))
+        port = self.cache.get(Port, binding.port_id) if self.cache else None
+        if port is None or port.host_id != self.host_id:
+            hosts.withdraw_port_active(self.keys, binding.port_id)
+        LOG.info("unbound port %s from %s", binding.port_id, binding.interface)
+        self._invalidate([tags.port(binding.port_id)])
+        # flows of packets that came in on it
+        self._delete_flows_from_port(binding.ofport)
+
+    # -- OpenFlow ------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _switch_features(self, ev) -> None:
+        dp = ev.msg.datapath
+        LOG.info("integration bridge connected: dpid %016x", dp.id)
+        self.datapath = dp
+        self._send(parser.OFPSetConfig(dp, ofp.OFPC_FRAG_NORMAL, ofp.OFPCML_NO_BUFFER))
+        infra, mask = pl.origin_cookie(pl.Origin.INFRA, self.generation)
+        self._send(parser.OFPFlowMod(
+            dp, cookie=infra, table_id=pl.TABLE_CLASSIFY, priority=pl.PRIO_MISS,
+            match=parser.OFPMatch(), instructions=[]))
+        self._send(parser.OFPFlowMod(
+            dp, cookie=infra, table_id=pl.TABLE_SIMULATED, priority=pl.PRIO_MISS,
+            match=parser.OFPMatch(), instructions=[parser.OFPInstructionActions(
+                ofp.OFPIT_APPLY_ACTIONS,
+                [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)])]))
+        for binding in self.bindings.values():
+            self._install_binding_flows(binding)
+        # Flows of earlier agent runs keep traffic flowing; find them and
+        # remove them once this run had time to re-learn the same paths.
+        self._send(parser.OFPFlowStatsRequest(dp, table_id=pl.TABLE_SIMULATED))
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev) -> None:
+        for stat in ev.msg.body:
+            cookie = pl.Cookie.decode(stat.cookie) if stat.cookie >> 56 in (
+                o.value for o in pl.Origin) else None
+            if (cookie and cookie.origin is pl.Origin.SIMULATION
+                    and cookie.generation != self.generation):
+                self._stale_generations.add(cookie.generation)
+        if self._stale_generations and not (ev.msg.flags & ofp.OFPMPF_REPLY_MORE):
+            hub.spawn_after(RECONCILE_GRACE, self._remove_stale_flows)
+
+    def _remove_stale_flows(self) -> None:
+        if self.datapath is None:
+            return
+        for gen in sorted(self._stale_generations):
+            cookie, mask = pl.origin_cookie(pl.Origin.SIMULATION, gen)
+            self._send(parser.OFPFlowMod(
+                self.datapath, cookie=cookie, cookie_mask=mask, table_id=pl.TABLE_SIMULATED,
+                command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+            LOG.info("removed flows of flow generation %d", gen)
+        self._stale_generations.clear()
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [DEAD_DISPATCHER])
+    def _switch_gone(self, ev) -> None:
+        if ev.datapath is self.datapath:
+            LOG.warning("integration bridge disconnected")
+            self.datapath = None
+            self.flows = FlowIndex(self.flows.max_flows)
+
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    def _flow_removed(self, ev) -> None:
+        self.flows.remove(ev.msg.cookie)
+
+    def _send(self, msg: Any) -> None:
+        dp = self.datapath
+        if dp is not None:
+            dp.send_msg(msg)
+
+    def _binding_matches(self, b: LocalBinding) -> list[tuple[int, Any]]:
+        out = []
+        for ofport in self.tunnel_ofports.values():
+            out.append((pl.TABLE_CLASSIFY, parser.OFPMatch(in_port=ofport,
+                                                           tunnel_id=b.tunnel_key)))
+        out.append((pl.TABLE_CLASSIFY, parser.OFPMatch(in_port=b.ofport)))
+        return out
+
+    def _install_binding_flows(self, b: LocalBinding) -> None:
+        dp = self.datapath
+        if dp is None:
+            return
+        ingress, _ = pl.origin_cookie(pl.Origin.TUNNEL_INGRESS, self.generation)
+        infra, _ = pl.origin_cookie(pl.Origin.INFRA, self.generation)
+        for ofport in self.tunnel_ofports.values():
+            self._send(parser.OFPFlowMod(
+                dp, cookie=ingress, table_id=pl.TABLE_CLASSIFY,
+                priority=pl.PRIO_TUNNEL_INGRESS,
+                match=parser.OFPMatch(in_port=ofport, tunnel_id=b.tunnel_key),
+                instructions=[parser.OFPInstructionActions(
+                    ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(b.ofport, 0)])]))
+        self._send(parser.OFPFlowMod(
+            dp, cookie=infra, table_id=pl.TABLE_CLASSIFY, priority=pl.PRIO_PORT_CLASSIFY,
+            match=parser.OFPMatch(in_port=b.ofport),
+            instructions=[parser.OFPInstructionGotoTable(pl.TABLE_SIMULATED)]))
+
+    def _delete_flows_from_port(self, ofport: int) -> None:
+        if self.datapath is None:
+            return
+        self._send(parser.OFPFlowMod(
+            self.datapath, table_id=pl.TABLE_SIMULATED, command=ofp.OFPFC_DELETE,
+            out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+            match=parser.OFPMatch(in_port=ofport)))
+
+    def _invalidate(self, changed: list) -> None:
+        records = self.flows.invalidate(changed)
+        if not records or self.datapath is None:
+            return
+        for record in records:
+            self._send(parser.OFPFlowMod(
+                self.datapath, cookie=record.cookie, cookie_mask=pl.ALL_ONES,
+                table_id=pl.TABLE_SIMULATED, command=ofp.OFPFC_DELETE,
+                out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+        self.counters["flows_invalidated"] += len(records)
+
+    # -- packet-in: simulate and install --------------------------------------
+    def locate(self, port_id: uuid.UUID) -> LocalPort | RemotePort | None:
+        binding = self.bindings.get(port_id)
+        if binding is not None:
+            return LocalPort(binding.ofport)
+        active = self.remote.active.get(port_id) if self.remote else None
+        if active is None:
+            return None
+        host_id, key = active
+        for tz in self.cache.objects(TunnelZone):
+            if tz.ip_of(self.host_id) is None:
+                continue
+            ip = tz.ip_of(host_id)
+            ofport = self.tunnel_ofports.get(tz.type.value)
+            if ip is not None and ofport is not None:
+                return RemotePort(ofport, key, ip)
+        return None
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev) -> None:
+        msg = ev.msg
+        self.counters["packet_in"] += 1
+        if not self.ready:
+            self.counters["packet_in_not_ready"] += 1
+            return
+        in_ofport = msg.match.get("in_port")
+        port_id = self.ofport_to_port.get(in_ofport)
+        if port_id is None:
+            self.counters["packet_in_unknown_port"] += 1
+            return
+        try:
+            match = parse_frame(msg.data, port_id)
+        except MalformedPacket as e:
+            self.counters["malformed_packets"] += 1
+            LOG.debug("dropped a malformed frame from port %s: %s", port_id, e)
+            return
+        now = time.time()
+        try:
+            result = simulate(match, self.cache, self.state, now)
+        except Exception:  # noqa: BLE001 - one bad simulation must not stop the agent
+            self.counters["simulation_errors"] += 1
+            LOG.exception("simulation failed for a packet from port %s", port_id)
+            return
+        self._execute(msg, in_ofport, match, result, now)
+
+    def _execute(self, msg: Any, in_ofport: int, match: Any, result: SimulationResult,
+                 now: float) -> None:
+        for learned in self.state.apply_local(result, now):
+            marker = (("mac", learned.network_id, learned.vlan), learned.mac, learned.port_id)
+            if marker not in self._pending_learn:
+                self._pending_learn.add(marker)
+                self._enqueue("learn", learned)
+        dp = msg.datapath
+        kind = result.kind
+        actions: list = []
+        if kind is ResultKind.FORWARD:
+            try:
+                actions = build_actions(result.actions, match, in_ofport, self.locate)
+            except Untranslatable as e:
+                self.counters["untranslatable"] += 1
+                LOG.warning("cannot translate %r: %s", result, e)
+                return
+            self._install(dp, match, in_ofport, result, actions)
+        elif kind in (ResultKind.DROP, ResultKind.ERROR_DROP):
+            if result.drop_timeout:
+                self._install(dp, match, in_ofport, result, [])
+            self.counters["dropped"] += 1
+        if actions:
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_ofport, actions=actions,
+                data=msg.data))
+        for generated in result.generated:
+            out = build_actions([_to_port(generated.port_id)], match, ofp.OFPP_CONTROLLER,
+                                self.locate)
+            if out:
+                dp.send_msg(parser.OFPPacketOut(
+                    dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                    actions=out, data=generated.frame))
+
+    def _install(self, dp: Any, match: Any, in_ofport: int, result: SimulationResult,
+                 actions: list) -> None:
+        try:
+            ofmatch = build_match(match, result.wildcard, in_ofport)
+        except Untranslatable:
+            self.counters["uncacheable"] += 1
+            return
+        cookie = pl.Cookie(pl.Origin.SIMULATION, self.generation, next(self._serial)).encode()
+        idle = int(result.idle_timeout or 0) or self.conf.agent.flow_idle_timeout
+        hard = result.hard_timeout
+        if result.kind is not ResultKind.FORWARD:
+            hard = hard or self.conf.agent.drop_flow_hard_timeout
+            idle = 0
+        elif hard is None:
+            hard = self.conf.agent.flow_hard_timeout
+        instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] \
+            if actions else []
+        priority = (pl.PRIO_SIMULATED if actions else pl.PRIO_SIMULATED_DROP) + len(
+            result.wildcard)
+        dp.send_msg(parser.OFPFlowMod(
+            dp, cookie=cookie, table_id=pl.TABLE_SIMULATED, priority=priority,
+            idle_timeout=idle, hard_timeout=int(hard or 0), flags=ofp.OFPFF_SEND_FLOW_REM,
+            match=ofmatch, instructions=instructions))
+        deps = set(result.tags)
+        deps.update(tags.port(p) for p in result.egress_port_ids)
+        for evicted in self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
+                                                 repr(result), time.time())):
+            dp.send_msg(parser.OFPFlowMod(
+                dp, cookie=evicted, cookie_mask=pl.ALL_ONES, table_id=pl.TABLE_SIMULATED,
+                command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+        self.counters["flows_installed"] += 1
+
+
+def _to_port(port_id: uuid.UUID) -> Any:
+    from midonet_ryu.simulation.result import ToPort
+
+    return ToPort(port_id)

@@ -1,0 +1,126 @@
+"""The simulation's state, as the agent holds it.
+
+MAC and IPv4->MAC tables come from the NSDB state tables (shared by every
+agent); conntrack, NAT and SNAT leases are local for now (flow state
+distributes them later). A simulation must never wait on I/O, so a table the
+agent has not subscribed to yet reads as empty and the subscription is
+queued; when it loads, its entries arrive as change callbacks, which
+invalidate the flows simulated without them.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import uuid
+from collections.abc import Callable, Collection, Container, Mapping
+from typing import Any
+
+from midonet_ryu.simulation import tags
+from midonet_ryu.simulation.result import ArpLearned, MacLearned, SimulationResult
+from midonet_ryu.simulation.state import ArpEntry, InMemoryState, NatBinding, NatKey
+
+LOG = logging.getLogger(__name__)
+_EMPTY: Mapping[Any, Any] = {}
+
+TableKey = tuple[str, uuid.UUID, int | None]
+
+
+class AgentState:
+    """A ``StateView`` over NSDB tables plus local key tables."""
+
+    def __init__(self, request_table: Callable[[TableKey], None]) -> None:
+        self.local = InMemoryState()
+        self._tables: dict[TableKey, Mapping] = {}
+        self._requested: set[TableKey] = set()
+        self._request = request_table
+
+    def _get(self, key: TableKey) -> Mapping:
+        table = self._tables.get(key)
+        if table is not None:
+            return table
+        if key not in self._requested:
+            self._requested.add(key)
+            self._request(key)
+        return _EMPTY
+
+    def attach(self, key: TableKey, table: Mapping) -> None:
+        self._tables[key] = table
+
+    def detach(self, key: TableKey) -> Mapping | None:
+        self._requested.discard(key)
+        return self._tables.pop(key, None)
+
+    def tables(self) -> dict[TableKey, Mapping]:
+        return dict(self._tables)
+
+    # -- StateView -----------------------------------------------------------
+    def mac_table(self, network_id: uuid.UUID, vlan: int | None) -> Mapping[str, uuid.UUID]:
+        return self._get(("mac", network_id, vlan))
+
+    def ip4_mac_table(self, network_id: uuid.UUID) -> Mapping[int, str]:
+        return self._get(("ip4mac", network_id, None))
+
+    def arp_table(self, router_id: uuid.UUID) -> Mapping[int, ArpEntry | str]:
+        return self.local.arp_table(router_id)
+
+    @property
+    def conntrack(self) -> Container:
+        return self.local.conntrack
+
+    @property
+    def nat(self) -> Mapping[NatKey, NatBinding]:
+        return self.local.nat
+
+    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Collection[int]:
+        return self.local.snat_blocks(device_id, ip)
+
+    def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Container[int]:
+        return self.local.snat_ports_in_use(device_id, ip)
+
+    # -- writes --------------------------------------------------------------
+    def apply_local(self, result: SimulationResult, now: float) -> list[MacLearned]:
+        """Apply what stays local; return the MAC learnings for the NSDB."""
+        shared = []
+        for item in result.learned:
+            if type(item) is MacLearned:
+                table = self._tables.get(("mac", item.network_id, item.vlan))
+                if table is None or table.get(item.mac) != item.port_id:
+                    shared.append(item)
+            elif type(item) is ArpLearned:
+                self.local.set_arp(item.router_id, item.ip, item.mac)
+        for key, value in result.state_keys:
+            self.local.put_key(key, value, now)
+        return shared
+
+
+class IntKeyedIPv4(Mapping):
+    """Present a table keyed by ``IPv4Address`` to the engine, which keys IPs by int."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: Mapping) -> None:
+        self._table = table
+
+    def __getitem__(self, key: int) -> Any:
+        return self._table[ipaddress.IPv4Address(key)]
+
+    def get(self, key: int, default: Any = None) -> Any:
+        return self._table.get(ipaddress.IPv4Address(key), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int) and ipaddress.IPv4Address(key) in self._table
+
+    def __iter__(self):
+        return (int(k) for k in self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def table_change_tags(key: TableKey, entry_key: Any) -> list[tuple]:
+    kind, device_id, vlan = key
+    if kind == "mac":
+        return [tags.mac_entry(device_id, vlan, entry_key)]
+    if kind == "ip4mac":
+        return [tags.ip4_mac_entry(device_id, int(entry_key))]
+    return []

@@ -1,0 +1,73 @@
+"""Installed flows indexed by the tags of the simulation that made them.
+
+A topology or state change yields tags; ``invalidate`` returns exactly the
+cookies of the flows that depended on them, so the agent deletes those and
+nothing else. Bounded: past ``max_flows`` the oldest flows are evicted
+(returned to the caller, which deletes them from the switch too).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+
+@dataclasses.dataclass(slots=True)
+class FlowRecord:
+    cookie: int
+    tags: frozenset
+    match: Any  # what the flow matched, for inspection
+    summary: str = ""  # human-readable simulation outcome
+    installed_at: float = 0.0
+
+
+class FlowIndex:
+    def __init__(self, max_flows: int = 200_000) -> None:
+        self.max_flows = max_flows
+        self._flows: OrderedDict[int, FlowRecord] = OrderedDict()
+        self._by_tag: dict[Hashable, set[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def __contains__(self, cookie: int) -> bool:
+        return cookie in self._flows
+
+    def add(self, record: FlowRecord) -> list[int]:
+        """Index ``record``; returns cookies evicted to stay within bounds."""
+        self.remove(record.cookie)
+        self._flows[record.cookie] = record
+        for tag in record.tags:
+            self._by_tag.setdefault(tag, set()).add(record.cookie)
+        evicted = []
+        while len(self._flows) > self.max_flows:
+            oldest = next(iter(self._flows))
+            self.remove(oldest)
+            evicted.append(oldest)
+        return evicted
+
+    def remove(self, cookie: int) -> FlowRecord | None:
+        record = self._flows.pop(cookie, None)
+        if record is None:
+            return None
+        for tag in record.tags:
+            cookies = self._by_tag.get(tag)
+            if cookies is not None:
+                cookies.discard(cookie)
+                if not cookies:
+                    del self._by_tag[tag]
+        return record
+
+    def invalidate(self, tags: Iterable[Hashable]) -> list[FlowRecord]:
+        """Drop and return every flow tagged with any of ``tags``."""
+        cookies: set[int] = set()
+        for tag in tags:
+            cookies |= self._by_tag.get(tag, set())
+        return [r for r in (self.remove(c) for c in cookies) if r is not None]
+
+    def records(self) -> list[FlowRecord]:
+        return list(self._flows.values())
+
+    def tagged(self, tag: Hashable) -> int:
+        return len(self._by_tag.get(tag, ()))

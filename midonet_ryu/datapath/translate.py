@@ -1,0 +1,171 @@
+"""Simulation results to OpenFlow 1.3 matches and actions (pure).
+
+Virtual ports become datapath actions here: a port bound to this host is an
+``output``; a port bound elsewhere is ``set_field:tunnel_id`` (that port's
+tunnel key) + ``set_field:tun_ipv4_dst`` (its host's underlay address) +
+``output`` to the flow-based tunnel port; a port nobody serves is skipped.
+The match holds only the fields the simulation read (plus the OpenFlow
+prerequisites of those fields), so one flow serves every packet that would
+have taken the same path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+from midonet_ryu.simulation import addr
+from midonet_ryu.simulation.packet import (
+    FRAG_FIRST,
+    FRAG_LATER,
+    FRAG_NONE,
+    PROTO_SCTP,
+    PROTO_TCP,
+    PROTO_UDP,
+    FlowMatch,
+)
+from midonet_ryu.simulation.result import SetField, ToPort
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LocalPort:
+    ofport: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemotePort:
+    tunnel_ofport: int
+    tunnel_key: int
+    underlay_ip: str
+
+
+PortLocation = LocalPort | RemotePort
+PortLocator = Callable[[uuid.UUID], PortLocation | None]
+
+# FlowMatch fields that OpenFlow (with OVS's extensions) cannot match: a
+# result that depends on them is executed by packet-out only, never cached.
+UNMATCHABLE = frozenset({"icmp_id"})
+
+_IP_FIELDS = frozenset({"ip_src", "ip_dst", "ip_proto", "ip_tos", "ip_ttl", "ip_frag",
+                        "tp_src", "tp_dst", "icmp_type", "icmp_code", "icmp_id"})
+_ARP_FIELDS = frozenset({"arp_op", "arp_spa", "arp_tpa", "arp_sha", "arp_tha"})
+_L4_FIELDS = frozenset({"tp_src", "tp_dst"})
+_ICMP_FIELDS = frozenset({"icmp_type", "icmp_code"})
+_TP_NAMES = {PROTO_TCP: ("tcp_src", "tcp_dst"), PROTO_UDP: ("udp_src", "udp_dst"),
+             PROTO_SCTP: ("sctp_src", "sctp_dst")}
+# OVS's ip_frag bits: 1 = is a fragment, 2 = not the first one
+_FRAG_VALUE = {FRAG_NONE: (0, 3), FRAG_FIRST: (1, 3), FRAG_LATER: (3, 3)}
+
+
+class Untranslatable(ValueError):
+    """The result cannot be expressed as a flow; execute it per packet."""
+
+
+def _tp_name(proto: int | None, field: str) -> str:
+    names = _TP_NAMES.get(proto or -1)
+    if names is None:
+        raise Untranslatable(f"transport ports of IP protocol {proto}")
+    return names[0] if field == "tp_src" else names[1]
+
+
+def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> parser.OFPMatch:
+    """The OpenFlow match for the header ``fields`` a simulation read."""
+    fields = set(fields)
+    bad = fields & UNMATCHABLE
+    if bad:
+        raise Untranslatable(f"cannot match on {', '.join(sorted(bad))}")
+    fields.discard("in_port")
+    kw: dict[str, Any] = {"in_port": in_ofport}
+    if fields & (_IP_FIELDS | _ARP_FIELDS):
+        fields.add("eth_type")
+    if fields & (_L4_FIELDS | _ICMP_FIELDS):
+        fields.add("ip_proto")
+    for name in fields:
+        value = getattr(match, name)
+        if name == "eth_src":
+            kw["eth_src"] = value
+        elif name == "eth_dst":
+            kw["eth_dst"] = value
+        elif name == "eth_type":
+            kw["eth_type"] = value
+        elif name == "vlan_id":
+            kw["vlan_vid"] = ofp.OFPVID_NONE if value is None else (ofp.OFPVID_PRESENT | value)
+        elif name == "ip_src":
+            kw["ipv4_src"] = addr.int_to_ip(value)
+        elif name == "ip_dst":
+            kw["ipv4_dst"] = addr.int_to_ip(value)
+        elif name == "ip_proto":
+            kw["ip_proto"] = value
+        elif name == "ip_tos":
+            kw["ip_dscp"] = value >> 2
+        elif name == "ip_ttl":
+            kw["nw_ttl"] = value
+        elif name == "ip_frag":
+            kw["ip_frag"] = _FRAG_VALUE[value or FRAG_NONE]
+        elif name in _L4_FIELDS:
+            if value is not None:
+                kw[_tp_name(match.ip_proto, name)] = value
+        elif name == "icmp_type":
+            kw["icmpv4_type"] = value
+        elif name == "icmp_code":
+            kw["icmpv4_code"] = value
+        elif name in ("arp_op", "arp_sha", "arp_tha"):
+            kw[name] = value
+        elif name in ("arp_spa", "arp_tpa"):
+            kw[name] = addr.int_to_ip(value)
+    if match.eth_type not in (ETH_IPV4, ETH_ARP):
+        for key in [k for k in kw if k.startswith(("ipv4", "ip_", "arp", "tcp", "udp"))]:
+            del kw[key]
+    return parser.OFPMatch(**{k: v for k, v in kw.items() if v is not None})
+
+
+def set_field_action(name: str, value: Any, match: FlowMatch) -> parser.OFPActionSetField:
+    if name in ("eth_src", "eth_dst"):
+        return parser.OFPActionSetField(**{name: value})
+    if name in ("ip_src", "ip_dst"):
+        key = "ipv4_src" if name == "ip_src" else "ipv4_dst"
+        return parser.OFPActionSetField(**{key: addr.int_to_ip(value)})
+    if name in _L4_FIELDS:
+        return parser.OFPActionSetField(**{_tp_name(match.ip_proto, name): value})
+    if name == "ip_ttl":
+        return parser.OFPActionSetField(nw_ttl=value)
+    if name == "vlan_id":
+        return parser.OFPActionSetField(vlan_vid=ofp.OFPVID_PRESENT | value)
+    raise Untranslatable(f"cannot rewrite {name}")
+
+
+def build_actions(result_actions: Iterable[Any], match: FlowMatch, in_ofport: int,
+                  locate: PortLocator) -> list[Any]:
+    """OpenFlow actions for a result's virtual actions, in order.
+
+    Tunnel outputs set the tunnel metadata right before each output, so
+    floods to several remote ports each carry their own key.
+    """
+    out: list[Any] = []
+    for action in result_actions:
+        if isinstance(action, ToPort):
+            where = locate(action.port_id)
+            if where is None:
+                continue
+            if isinstance(where, LocalPort):
+                port = ofp.OFPP_IN_PORT if where.ofport == in_ofport else where.ofport
+                out.append(parser.OFPActionOutput(port, 0))
+            else:
+                out.append(parser.OFPActionSetField(tunnel_id=where.tunnel_key))
+                out.append(parser.OFPActionSetField(tun_ipv4_dst=where.underlay_ip))
+                out.append(parser.OFPActionOutput(where.tunnel_ofport, 0))
+        elif isinstance(action, SetField):
+            if action.name == "vlan_id" and action.value is None:
+                out.append(parser.OFPActionPopVlan())
+            else:
+                out.append(set_field_action(action.name, action.value, match))
+        else:
+            raise Untranslatable(f"unknown virtual action {action!r}")
+    return out

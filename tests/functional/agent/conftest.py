@@ -1,0 +1,1 @@
+from tools.lab.fixtures import *  # noqa: F401,F403

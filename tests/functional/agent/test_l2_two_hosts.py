@@ -1,0 +1,149 @@
+"""Two hypervisors, one virtual network: VMs exchange frames through real
+agents, real Open vSwitch instances and a real tunnel."""
+import re
+import time
+
+import pytest
+
+from tools.lab import frames
+from tools.lab.cloud import Cloud
+from tools.lab.procs import wait_until
+
+pytestmark = pytest.mark.functional
+
+IP_A, IP_B, IP_C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+
+
+@pytest.fixture
+def cloud(zookeeper):
+    c = Cloud(2, zookeeper=zookeeper).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def l2(cloud):
+    """VM A on host 1, VMs B and C on host 2, one network."""
+    hv1, hv2 = cloud.hosts
+    net = cloud.network("demo")
+    pa, a = cloud.vm(hv1, net, "vm-a")
+    pb, b = cloud.vm(hv2, net, "vm-b")
+    pc, c = cloud.vm(hv2, net, "vm-c", bind_by="iface-id")
+    for hv, port in ((hv1, pa), (hv2, pb), (hv2, pc)):
+        cloud.wait_bound(hv, port)
+    cloud.wait_converged([pa, pb, pc])
+    return cloud, net, (pa, a), (pb, b), (pc, c)
+
+
+def udp(src, dst, sip, dip, n=0):
+    return frames.ipv4_udp(src.mac, dst.mac, sip, dip, 40000 + n, 7)
+
+
+def only_udp(frames_in):
+    return [f for f in frames_in if frames.matches(f, ipv4_proto=17)]
+
+
+def test_broadcast_reaches_every_other_port_and_unicast_flows_after_learning(l2):
+    cloud, net, (pa, a), (pb, b), (pc, c) = l2
+    # A broadcasts: B and C (both remote, on host 2) get it, A does not.
+    a.send(frames.arp_request(a.mac, IP_A, IP_B))
+    for vm in (b, c):
+        got = vm.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+        assert frames.matches(got, ethernet_src=a.mac)
+    assert a.recv_all(0.5) == []
+    # B answers A by unicast: only A gets it (host 2 knows A's port from the
+    # MAC table host 1 wrote when it learned A).
+    wait_until(lambda: _mac_known(cloud, net, a.mac), 5, what="A's MAC in the NSDB")
+    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    reply = a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
+    assert frames.matches(reply, ethernet_src=b.mac, ethernet_dst=a.mac)
+    assert c.recv_all(0.5) == []
+    # Now unicast both ways, several frames each way.
+    for n in range(5):
+        a.send(udp(a, b, IP_A, IP_B, n))
+        b.send(udp(b, a, IP_B, IP_A, n))
+    got_b = only_udp(b.recv_all(1.5))
+    got_a = only_udp(a.recv_all(0.5))
+    assert len(got_b) == 5 and len(got_a) == 5
+    assert all(frames.matches(f, ethernet_dst=b.mac) for f in got_b)
+    assert only_udp(c.recv_all(0.3)) == []
+
+
+def test_tunnel_flow_carries_the_remote_port_key_and_host(l2):
+    cloud, net, (pa, a), (pb, b), _ = l2
+    hv1, hv2 = cloud.hosts
+    a.send(frames.arp_request(a.mac, IP_A, IP_B))
+    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
+    wait_until(lambda: _mac_known(cloud, net, b.mac), 5, what="B's MAC in the NSDB")
+    a.send(udp(a, b, IP_A, IP_B))
+    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    # B's tunnel key as host 2 installed it for tunnel ingress
+    keys2 = {m.group(1) for m in (re.search(r"tun_id=(0x[0-9a-f]+),in_port=\d+ "
+                                            r"actions=output:(\d+)", line) for line in
+                                  hv2.ovs.dump_flows()) if m
+             and m.group(2) == str(hv2.ovs.ofport("vm-b"))}
+    assert len(keys2) == 1
+    key_b = keys2.pop()
+    flows = wait_until(lambda: [f for f in hv1.ovs.dump_flows()
+                                if f"dl_dst={b.mac}" in f and "tun_dst" in f], 5,
+                       what="tunnel flow to B on host 1")
+    assert f"set_field:{key_b}->tun_id" in flows[0]
+    assert f"set_field:{hv2.ip}->tun_dst" in flows[0]
+    assert "table=1" in flows[0]
+
+
+def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
+    cloud, net, (pa, a), (pb, b), (pc, c) = l2
+    hv1, hv2 = cloud.hosts
+    a.send(frames.arp_request(a.mac, IP_A, IP_B))
+    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+    wait_until(lambda: _mac_known(cloud, net, a.mac), 5, what="A's MAC in the NSDB")
+    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
+    wait_until(lambda: _mac_known(cloud, net, b.mac), 5, what="B's MAC in the NSDB")
+    # establish A <-> B flows on both hosts
+    a.send(udp(a, b, IP_A, IP_B))
+    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    b.send(udp(b, a, IP_B, IP_A))
+    a.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    c.drain()
+
+    hv1.agent.kill()
+    hv2.agent.kill()
+    assert not hv1.agent.alive() and not hv2.agent.alive()
+    for n in range(20):  # established traffic, agents down
+        a.send(udp(a, b, IP_A, IP_B, n))
+        b.send(udp(b, a, IP_B, IP_A, n))
+        time.sleep(0.01)
+    assert len(only_udp(b.recv_all(1.5))) == 20
+    assert len(only_udp(a.recv_all(0.5))) == 20
+
+    for hv in (hv1, hv2):
+        hv.agent.start()
+    for hv in (hv1, hv2):
+        hv.agent.wait_log("agent ready", 30)
+    # learning works again: a new VM on host 1 is learned and reached
+    pd, d = cloud.vm(hv1, net, "vm-d")
+    cloud.wait_bound(hv1, pd)
+    cloud.wait_converged([pa, pb, pc, pd])
+    d.send(frames.arp_request(d.mac, "198.51.100.4", IP_C))
+    c.expect(lambda f: frames.matches(f, arp_opcode=1, ethernet_src=d.mac), 10)
+    wait_until(lambda: _mac_known(cloud, net, d.mac), 5, what="D's MAC in the NSDB")
+    c.send(udp(c, d, IP_C, "198.51.100.4"))
+    assert frames.matches(d.expect(lambda f: frames.matches(f, ipv4_proto=17), 5),
+                          ethernet_src=c.mac)
+    # and the established path still works after the restart
+    a.send(udp(a, b, IP_A, IP_B, 99))
+    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+
+
+def _mac_known(cloud, net, mac):
+    from midonet_ryu.nsdb.state_table import StateTables
+
+    table = StateTables(cloud.client, cloud.store.paths).bridge_mac_table(net.id, 0)
+    try:
+        return mac in table
+    finally:
+        table.stop()

@@ -1,0 +1,145 @@
+"""A small cloud in one process tree: ZooKeeper, N hypervisors (OVS on the
+dummy datapath, wired by a dummy underlay) and one real agent per hypervisor.
+
+Used by the functional tests, the benchmarks and the sandbox. ``Cloud``
+owns nothing it did not start: everything is ended by PID in ``stop()``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+
+from kazoo.client import KazooClient
+
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.store import Store
+from midonet_ryu.topology.model import Host, Network, Port
+from tools.lab.agent import AgentProcess
+from tools.lab.ovs import OvsInstance, Underlay, VmPort
+from tools.lab.procs import wait_until
+from tools.lab.zookeeper import TemporaryZooKeeper, ZooKeeperServer
+
+
+class Hypervisor:
+    def __init__(self, name: str, ovs: OvsInstance, agent: AgentProcess, ip: str) -> None:
+        self.name = name
+        self.ovs = ovs
+        self.agent = agent
+        self.ip = ip
+
+    @property
+    def host_id(self) -> uuid.UUID:
+        return self.agent.host_id
+
+
+class Cloud:
+    def __init__(self, n_hosts: int = 2, workdir: str | None = None,
+                 zookeeper: ZooKeeperServer | None = None, root_key: str | None = None,
+                 tunnel_type: str = "vxlan", agent_extra: dict | None = None) -> None:
+        self.workdir = workdir or tempfile.mkdtemp(prefix="mr-cloud-")
+        self._own_workdir = workdir is None
+        self._own_zk = zookeeper is None
+        self.zk = zookeeper
+        self.root_key = root_key or f"/midonet-{uuid.uuid4().hex[:8]}"
+        self.n_hosts = n_hosts
+        self.tunnel_type = tunnel_type
+        self.agent_extra = agent_extra or {}
+        self.hosts: list[Hypervisor] = []
+        self.client: KazooClient | None = None
+        self.store: Store | None = None
+        self.underlay: Underlay | None = None
+        self._instances: list[OvsInstance] = []
+
+    def start(self, wait_agents: bool = True) -> Cloud:
+        try:
+            if self.zk is None:
+                self.zk = TemporaryZooKeeper().start()
+            self.client = KazooClient(hosts=self.zk.hosts, timeout=10)
+            self.client.start(timeout=15)
+            self.store = Store(self.client, Paths(self.root_key))
+            instances = self._instances
+            for i in range(self.n_hosts):
+                inst = OvsInstance(f"hv{i + 1}", os.path.join(self.workdir, f"hv{i + 1}"))
+                instances.append(inst)
+                inst.start()
+            self.underlay = Underlay(instances).wire()
+            for inst in instances:
+                agent = AgentProcess(
+                    os.path.join(self.workdir, f"agent-{inst.name}"), self.zk.hosts,
+                    inst.ovsdb_connection, self.underlay.ip_of(inst), root_key=self.root_key,
+                    tunnel_type=self.tunnel_type, extra=self.agent_extra)
+                self.hosts.append(Hypervisor(inst.name, inst, agent,
+                                             self.underlay.ip_of(inst)))
+            for hv in self.hosts:
+                hv.agent.start(wait=False)
+            if wait_agents:
+                for hv in self.hosts:
+                    self.wait_agent_ready(hv)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_agent_ready(self, hv: Hypervisor, timeout: float = 30.0) -> None:
+        hv.agent.wait_listening(timeout)
+        hv.agent.wait_log("agent ready", timeout)
+        wait_until(lambda: self.store.find(Host, hv.host_id) is not None, timeout,
+                   what=f"{hv.name} registered")
+
+    # -- topology helpers ------------------------------------------------------
+    def network(self, name: str = "net", **fields) -> Network:
+        return self.store.create(Network(id=uuid.uuid4(), name=name, **fields))
+
+    def vm(self, hv: Hypervisor, network: Network, name: str, mac: str | None = None,
+           bind_by: str = "name", **port_fields) -> tuple[Port, VmPort]:
+        """A virtual port bound to ``hv`` and a VM plugged into its br-int.
+
+        ``bind_by="name"`` binds by interface name; ``"iface-id"`` leaves the
+        interface name out and tags the OVS interface with
+        ``external_ids:iface-id`` instead, as OpenStack does.
+        """
+        port_id = uuid.uuid4()
+        iface = name if bind_by == "name" else None
+        port = self.store.create(Port(id=port_id, network_id=network.id, host_id=hv.host_id,
+                                      interface_name=iface, **port_fields))
+        vm = hv.ovs.add_vm_port(name, mac=mac,
+                                iface_id=str(port_id) if bind_by == "iface-id" else None)
+        return port, vm
+
+    def wait_bound(self, hv: Hypervisor, port: Port, timeout: float = 15.0) -> None:
+        hv.agent.wait_log(f"bound port {port.id}", timeout)
+
+    def knows(self, hv: Hypervisor, port: Port) -> bool:
+        """``hv``'s agent can deliver to ``port`` (bound there, or reachable)."""
+        try:
+            ports = hv.agent.ctl("ports")
+        except (OSError, RuntimeError, ValueError):
+            return False
+        pid = str(port.id)
+        return pid in ports["local"] or ports["remote"].get(pid, {}).get("reachable", False)
+
+    def wait_converged(self, ports: list[Port], timeout: float = 15.0) -> None:
+        """Every running agent can deliver to every one of ``ports``."""
+        for hv in self.hosts:
+            if hv.agent.alive():
+                for port in ports:
+                    wait_until(lambda hv=hv, port=port: self.knows(hv, port), timeout,
+                               what=f"{hv.name} to reach port {port.id}")
+
+    def stop(self) -> None:
+        for hv in self.hosts:
+            try:
+                hv.agent.stop()
+            except Exception:  # noqa: BLE001 - keep tearing down
+                pass
+        for inst in self._instances:
+            inst.stop()
+        if self.client is not None:
+            self.client.stop()
+            self.client.close()
+        if self._own_zk and self.zk is not None:
+            self.zk.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
