@@ -99,6 +99,27 @@ class ClusterProcess:
             self.proc.kill()
             self.proc.wait(5)
 
+    def health(self, timeout: float = 5.0) -> dict:
+        """Ask the daemon (SIGUSR1) for its health line in the log and parse it."""
+        import json
+
+        before = self.tail(100000).count(" health ")
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = [line for line in self.tail(100000).splitlines() if " health " in line]
+            if len(lines) > before:
+                return json.loads(lines[-1].split(" health ", 1)[1])
+            time.sleep(0.05)
+        raise TimeoutError("no health report")
+
+    def rss_kb(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 

@@ -43,6 +43,7 @@ def _eventlet_client(hosts: str, session_timeout_ms: int):  # noqa: ANN202 - Kaz
 
 def main(argv: list[str] | None = None) -> int:
     _patch()
+    import json
     import logging
     import signal
     import threading
@@ -70,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("signal %d: stopping", signum)
         stop.set()
 
+    def on_usr1(signum: int, frame: object) -> None:
+        log.info("health %s", json.dumps(node.health(), sort_keys=True, default=str))
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_usr1)
     node.start()
     log.info("midonet-cluster running: %s", ", ".join(s.name for s in node.running) or "idle")
     while not stop.wait(1.0):

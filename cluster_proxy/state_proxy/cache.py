@@ -29,6 +29,10 @@ from midonet_ryu.stateproxy import messages as m
 
 LOG = logging.getLogger(__name__)
 
+AHEAD_PATIENCE = 3.0
+"""Seconds a subscriber ahead of the cache waits before getting a snapshot anyway
+(a table re-created under it has versions that will never catch up)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class TableKey:
@@ -106,6 +110,7 @@ class TableCache:
         self.subscribers: set[Any] = set()
         self.closed = False
         self.created_at = time.monotonic()
+        self.idle_since: float | None = None
 
     # -- input ------------------------------------------------------------------------------
     def sink(self, item: tuple) -> None:
@@ -239,12 +244,17 @@ class TableCache:
                 sub.sent_version = self.version
 
     # -- output -----------------------------------------------------------------------------
-    def catch_up(self, base: int | None) -> CatchUp | None:
+    def catch_up(self, base: int | None, waited: float = 0.0) -> CatchUp | None:
         """What brings a subscriber at ``base`` (None: nothing) to the current version.
 
-        None while the cache is not synced with ZooKeeper.
+        None while the cache is not synced with ZooKeeper, and for a while
+        (``AHEAD_PATIENCE``) when the subscriber is ahead of the cache (it read
+        ZooKeeper directly): the cache is about to receive those changes, and
+        answering now would move the subscriber backwards.
         """
         if not self.synced:
+            return None
+        if base is not None and base > self.version and waited < AHEAD_PATIENCE:
             return None
         floor = self.log_floor
         if base is not None and floor is not None and floor <= base <= self.version:

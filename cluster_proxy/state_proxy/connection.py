@@ -16,6 +16,7 @@ import collections
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +35,8 @@ SEND_CHUNK = 256 * 1024
 class Subscription:
     """A client's subscription to one table cache (implements cache.Subscriber)."""
 
-    __slots__ = ("sid", "request_id", "conn", "cache", "sent_version", "lagging", "ended")
+    __slots__ = ("sid", "request_id", "conn", "cache", "sent_version", "lagging", "ended",
+                 "since")
 
     def __init__(self, sid: int, request_id: int, conn: Connection, cache: Any,
                  base_version: int | None) -> None:
@@ -45,6 +47,7 @@ class Subscription:
         self.sent_version = base_version
         self.lagging = True  # the first catch-up is its initial snapshot/diff
         self.ended = False
+        self.since = time.monotonic()
 
     def push(self, bodies: list[bytes]) -> None:
         self.conn.push_update(self, bodies)
@@ -127,7 +130,7 @@ class Connection:
         for sub in list(self.subs.values()):
             if not sub.lagging or sub.ended:
                 continue
-            catch_up = sub.cache.catch_up(sub.sent_version)
+            catch_up = sub.cache.catch_up(sub.sent_version, time.monotonic() - sub.since)
             if catch_up is None:
                 continue  # cache not synced yet: it wakes us when it is
             sub.lagging = False

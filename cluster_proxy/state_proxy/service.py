@@ -38,6 +38,7 @@ from midonet_ryu.stateproxy import messages as m
 LOG = logging.getLogger(__name__)
 
 REQUEST_QUEUE_SIZE = 4096
+SEND_BUFFER = 256 * 1024
 
 
 @dataclasses.dataclass
@@ -48,6 +49,7 @@ class ServerOptions:
     max_queue: int = 1024
     change_log_size: int = 65536
     nsdb_grace: float = 5.0
+    cache_linger: float = 30.0
     address: str = "0.0.0.0"
     advertise: str | None = None
     port: int = 2346
@@ -70,6 +72,7 @@ class ServerOptions:
             max_queue=c.state_proxy_max_subscriber_queue_size,
             change_log_size=c.state_proxy_change_log_size,
             nsdb_grace=c.state_proxy_nsdb_grace,
+            cache_linger=c.state_proxy_cache_linger,
             address=c.state_proxy_server_address,
             advertise=c.state_proxy_advertise_address,
             port=c.state_proxy_server_port,
@@ -214,6 +217,9 @@ class StateProxyService(ClusterService):
                 continue
             self._last_activity = time.monotonic()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A fixed send buffer (no autotuning to megabytes) keeps a stalled
+            # subscriber's backlog in our bounded queue, where it is coalesced.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             conn = Connection(sock, peer, self)
             conn.worker = next(self._conn_counter) % len(self._request_queues)
             self.connections.add(conn)
@@ -249,6 +255,7 @@ class StateProxyService(ClusterService):
         with self._lock:
             cache = self.caches.get(key)
             if cache is not None and not cache.closed:
+                cache.idle_since = None
                 return cache
             path = table_path(self.paths, spec, object_id, args)
             worker = self._cache_queues[next(self._cache_counter) % len(self._cache_queues)]
@@ -261,11 +268,16 @@ class StateProxyService(ClusterService):
         return cache
 
     def release(self, sub: Subscription) -> None:
+        """A subscription ended. A cache left without subscribers lingers for
+        ``cache_linger`` seconds, so a client that reconnects soon gets a diff."""
         cache = sub.cache
         with self._lock:
             cache.subscribers.discard(sub)
-            if cache.subscribers or cache.closed:
-                return
+            if not cache.subscribers and not cache.closed:
+                cache.idle_since = time.monotonic()
+
+    def _close_cache(self, cache: TableCache) -> None:
+        with self._lock:
             cache.closed = True
             if self.caches.get(cache.key) is cache:
                 del self.caches[cache.key]
@@ -284,14 +296,12 @@ class StateProxyService(ClusterService):
                 LOG.exception("state table cache %s failed", cache.key)
 
     def _grace_ticker(self) -> None:
+        """Ends caches whose ZooKeeper stayed away too long, and idle caches."""
         while not self._stopped.wait(0.5):
             now = time.monotonic()
             for cache in list(self.caches.values()):
-                if cache.expire_if_lost(now, self.options.nsdb_grace):
-                    with self._lock:
-                        cache.closed = True
-                        if self.caches.get(cache.key) is cache:
-                            del self.caches[cache.key]
-                        watch = self.watches.pop(cache.key, None)
-                    if watch is not None:
-                        watch.stop()
+                idle = cache.idle_since
+                if cache.expire_if_lost(now, self.options.nsdb_grace) or (
+                        idle is not None and now - idle >= self.options.cache_linger
+                        and not cache.subscribers):
+                    self._close_cache(cache)

@@ -55,6 +55,13 @@ OPTS = [
         "last_version; older versions get a snapshot.",
     ),
     cfg.FloatOpt(
+        "state_proxy_cache_linger",
+        default=30.0,
+        min=0.0,
+        help="Seconds a table cache outlives its last subscriber, so clients that "
+        "reconnect (to this proxy) resume with a diff instead of a snapshot.",
+    ),
+    cfg.FloatOpt(
         "state_proxy_nsdb_grace",
         default=5.0,
         min=0.0,

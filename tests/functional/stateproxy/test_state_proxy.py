@@ -1,0 +1,231 @@
+"""The State Proxy with real ZooKeeper, real midonet-cluster processes and real clients."""
+import random
+import threading
+import time
+import uuid
+
+import pytest
+from conftest import RawStateClient, wait_for, zk_view
+
+from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+from midonet_ryu.nsdb.state_table import StateTable
+from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy.client import CONNECTED, HARD, StateProxyClient
+
+pytestmark = pytest.mark.functional
+
+
+class Recorder:
+    """Replays a table's change callbacks: any lost or doubled update shows as a
+    callback whose old value is not what the replica holds."""
+
+    def __init__(self, table):
+        self.replica = {}
+        self.errors = []
+        table.add_callback(self)
+
+    def __call__(self, key, old, new):
+        if self.replica.get(key) != old:
+            self.errors.append((key, self.replica.get(key), old, new))
+        if new is None:
+            self.replica.pop(key, None)
+        else:
+            self.replica[key] = new
+
+
+def churn(zookeeper, new_client, paths, net, writers=3, ops=150, stop=None, seed=0):
+    """Several writers learning, moving and forgetting MACs concurrently."""
+    def work(i):
+        rnd = random.Random(seed * 100 + i)
+        table = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
+        for _ in range(ops):
+            if stop is not None and stop.is_set():
+                return
+            mac = f"aa:00:00:00:{rnd.randrange(4):02x}:{rnd.randrange(64):02x}"
+            if rnd.random() < 0.2:
+                table.remove(mac)
+            else:
+                table.add(mac, uuid.UUID(int=rnd.randrange(1 << 64)))
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def proxy_client(zk, paths, **kw):
+    opts = dict(soft_reconnect_delay=0.2, max_soft_reconnect_attempts=5,
+                hard_reconnect_delay=0.5, read_timeout=3.0)
+    opts.update(kw)
+    return StateProxyClient(zk, paths, **opts).start()
+
+
+def converged(client, table, path):
+    """Same contents as ZooKeeper. The version may trail the cversion by changes that
+    altered no value (a writer pruning its superseded entry): the proxy does not
+    spend a message on those."""
+    truth, cversion = zk_view(client, MAC_TABLE, path)
+    return dict(table) == truth and 0 < table.version <= cversion
+
+
+def test_subscribers_equal_zookeeper_after_concurrent_churn(
+        zookeeper, new_client, paths, cluster_factory):
+    cluster_factory(root=paths.root)
+    net = uuid.uuid4()
+    zk = new_client()
+    subscribers = [proxy_client(new_client(), paths) for _ in range(2)]
+    tables = [s.table(MAC_TABLE, net, ("0",)) for s in subscribers]
+    recorders = [Recorder(t) for t in tables]
+    for t in tables:
+        assert t.wait_ready(10) and t.source == "proxy"
+    for t in churn(zookeeper, new_client, paths, net):
+        t.join()
+    for t in tables:
+        wait_for(lambda t=t: converged(zk, t, t.path), what="subscriber = ZooKeeper")
+    assert len(tables[0]) > 50
+    for r, t in zip(recorders, tables, strict=True):
+        assert r.errors == [] and r.replica == dict(t)
+    for s in subscribers:
+        s.stop()
+
+
+def test_clients_move_to_another_proxy_then_fall_back_and_return(
+        zookeeper, new_client, paths, cluster_factory):
+    proxies = [cluster_factory(root=paths.root) for _ in range(2)]
+    net = uuid.uuid4()
+    zk = new_client()
+    client = proxy_client(new_client(), paths)
+    states = []
+    client.add_listener(states.append)
+    table = client.table(MAC_TABLE, net, ("0",))
+    recorder = Recorder(table)
+    assert table.wait_ready(10)
+    stop = threading.Event()
+    writers = churn(zookeeper, new_client, paths, net, writers=2, ops=100000, stop=stop)
+    try:
+        # Kill the proxy in use, mid-stream: the client moves within the soft phase.
+        time.sleep(0.5)
+        used = next(p for p in proxies if p.port == client.endpoint[1])
+        used.kill()
+        wait_for(lambda: client.state == CONNECTED and client.endpoint[1] != used.port,
+                 what="move to the other proxy")
+        assert HARD not in states
+        time.sleep(0.5)
+        # Kill them all: the client falls back to ZooKeeper and keeps converging.
+        for p in proxies:
+            p.kill()
+        wait_for(lambda: client.state == HARD and table.source == "direct", timeout=15,
+                 what="fallback to ZooKeeper")
+        time.sleep(0.5)
+        # A proxy returns: the client goes back to it.
+        proxies[0].start()
+        wait_for(lambda: client.state == CONNECTED and table.source == "proxy", timeout=15,
+                 what="return to the proxy")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for w in writers:
+            w.join()
+    wait_for(lambda: converged(zk, table, table.path), what="convergence after the moves")
+    assert recorder.errors == [] and recorder.replica == dict(table)
+    client.stop()
+
+
+def test_differential_resubscribe_sends_only_the_diff(new_client, paths, cluster_factory):
+    proxy = cluster_factory(root=paths.root)
+    net = uuid.uuid4()
+    writer = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
+    for i in range(300):
+        writer.add(f"aa:00:00:00:{i // 256:02x}:{i % 256:02x}", uuid.uuid4())
+    raw = RawStateClient(proxy.port)
+    raw.subscribe(MAC_TABLE, net, ("0",))
+    assert isinstance(raw.recv().body, m.Acknowledge)
+    kind, version, entries = raw.recv_update()
+    assert kind == m.UpdateType.SNAPSHOT and len(entries) == 300
+    raw.close()
+    moved = uuid.uuid4()
+    writer.add("aa:00:00:00:00:01", moved)         # a move
+    writer.remove("aa:00:00:00:00:02")              # a removal
+    writer.add("bb:00:00:00:00:01", moved)          # an addition
+    raw = RawStateClient(proxy.port)
+    raw.subscribe(MAC_TABLE, net, ("0",), last_version=version)
+    assert isinstance(raw.recv().body, m.Acknowledge)
+    cversion = zk_view(new_client(), MAC_TABLE, writer.path)[1]
+    changed, received, new_version = {}, 0, 0
+    while new_version < cversion - 1:  # the last change (a pruned entry) alters no value
+        kind, new_version, entries = raw.recv_update()
+        assert kind == m.UpdateType.RELATIVE
+        received += len(entries)
+        changed.update({e.key.to(MAC_TABLE.key): e.value.to(MAC_TABLE.value) if e.value
+                        else None for e in entries})
+    assert changed == {"aa:00:00:00:00:01": moved, "aa:00:00:00:00:02": None,
+                       "bb:00:00:00:00:01": moved}
+    assert received == 3
+    raw.close()
+
+
+def test_slow_subscriber_is_bounded_then_caught_up(new_client, paths, cluster_factory):
+    proxy = cluster_factory(root=paths.root, state_proxy_max_subscriber_queue_size=32)
+    net = uuid.uuid4()
+    writer = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
+    slow = RawStateClient(proxy.port, rcvbuf=4096)
+    slow.subscribe(MAC_TABLE, net, ("0",))
+    time.sleep(0.5)
+    rss_before = proxy.rss_kb()
+    keys = [f"aa:00:00:00:{i // 256:02x}:{i % 256:02x}" for i in range(1000)]
+    for round_ in range(20):  # 20000 single-entry changes the subscriber does not read
+        for key in keys:
+            writer.writer.client.create_async(
+                f"{writer.path}/{key},{uuid.UUID(int=round_)},2147483647")
+    wait_for(lambda: zk_view(new_client(), MAC_TABLE, writer.path)[1] >= 20000, timeout=30)
+    time.sleep(1.0)
+    health = proxy.health()["services"]["state_proxy"]
+    assert health["queued_messages"] <= 32 + 2
+    assert proxy.rss_kb() - rss_before < 16 * 1024
+    # Once it reads, it is caught up: far fewer messages than changes.
+    truth, cversion = zk_view(new_client(), MAC_TABLE, writer.path)
+    view, version, messages = {}, 0, 0
+    deadline = time.monotonic() + 20
+    while (view != truth or version != cversion) and time.monotonic() < deadline:
+        resp = slow.recv(10)
+        messages += 1
+        body = resp.body
+        if isinstance(body, m.Notify) and isinstance(body.body, m.Update):
+            if body.body.type == m.UpdateType.SNAPSHOT and body.body.begin:
+                view = {}
+            for e in body.body.entries:
+                key = e.key.to(MAC_TABLE.key)
+                if e.value is None:
+                    view.pop(key, None)
+                else:
+                    view[key] = e.value.to(MAC_TABLE.value)
+            version = body.body.current_version
+    assert view == truth and version == cversion
+    assert messages < 10000
+    slow.close()
+
+
+def test_bad_input_gets_errors_not_crashes(new_client, paths, cluster_factory):
+    proxy = cluster_factory(root=paths.root)
+    raw = RawStateClient(proxy.port)
+    raw.send_raw(b"\x03\xff\xff\xff")                      # a frame that is not a request
+    assert raw.recv().body.code == m.ErrorCode.UNKNOWN_MESSAGE
+    raw.send_raw(b"\x04\x08\x05\x7a\x00")                  # a request of an unknown kind
+    assert raw.recv().body == m.Error(m.ErrorCode.UNKNOWN_MESSAGE, "unknown request")
+    raw.send(m.Subscribe("org.example.Thing", uuid.uuid4(), "", "", "no_table"))
+    assert raw.recv().body.code == m.ErrorCode.INVALID_ARGUMENT
+    raw.send(m.Subscribe(MAC_TABLE.object_class, uuid.uuid4(), "", "", "mac_table", ()))
+    assert raw.recv().body.code == m.ErrorCode.INVALID_ARGUMENT  # mac_table needs a VLAN
+    raw.send(m.Unsubscribe(77))
+    assert raw.recv().body.code == m.ErrorCode.NO_SUBSCRIPTION
+    raw.send(m.Ping())
+    assert isinstance(raw.recv().body, m.Pong)               # still usable
+    raw.send_raw(b"\xff\xff\xff\x7f")                      # announces a 268 MB frame
+    resp = raw.recv()
+    assert resp is not None and resp.body.code == m.ErrorCode.UNKNOWN_PROTOCOL
+    assert raw.recv() is None                               # and is disconnected
+    raw.close()
+    other = RawStateClient(proxy.port)                      # the server lives on
+    other.send(m.Ping())
+    assert isinstance(other.recv().body, m.Pong)
+    other.close()
+    assert proxy.proc.poll() is None
