@@ -19,7 +19,7 @@ from typing import Any
 
 from midonet_ryu.simulation import nat, tags
 from midonet_ryu.simulation.cache import deps_of
-from midonet_ryu.simulation.conditions import CompiledCondition, compile_condition
+from midonet_ryu.simulation.conditions import compile_condition, compile_rules
 from midonet_ryu.simulation.context import Context, SimulationError
 from midonet_ryu.simulation.frames import icmp_unreachable
 from midonet_ryu.simulation.packet import ETH_IPV4, PROTO_ICMP
@@ -35,24 +35,41 @@ _LITERAL, _JUMP, _NAT = RuleType.LITERAL_RULE, RuleType.JUMP_RULE, RuleType.NAT_
 ICMP_CODE_ADMIN_PROHIBITED = 13
 
 
-class CompiledRule:
-    __slots__ = ("rule", "condition", "action", "type")
+class CompiledChain:
+    """A chain's rules, the generated function that finds the first matching
+    one (see :func:`conditions.compile_rules`), and the tags of what it reads."""
 
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
-        self.condition: CompiledCondition = compile_condition(rule.condition)
-        self.action = rule.action
-        self.type = rule.type
+    __slots__ = ("rules", "first_match", "tags")
+
+    def __init__(self, rules: tuple[Rule, ...], first_match: Any, tag_set: frozenset) -> None:
+        self.rules = rules
+        self.first_match = first_match
+        self.tags = tag_set
 
 
-def compiled_chain(ctx: Context, chain_id: uuid.UUID) -> tuple[CompiledRule, ...] | None:
+def compiled_chain(ctx: Context, chain_id: uuid.UUID) -> CompiledChain | None:
     def build() -> tuple[Any, Any]:
-        chain = ctx.topology.get(Chain, chain_id)
+        view = ctx.topology
+        chain = view.get(Chain, chain_id)
         if chain is None:
             return None, ((Chain, chain_id, None),)
-        rules = [ctx.topology.get(Rule, rid) for rid in chain.rule_ids]
-        present = [r for r in rules if r is not None]
-        return tuple(CompiledRule(r) for r in present), deps_of([chain, *present])
+        rules: list[Rule] = []
+        parts = []
+        deps: list[Any] = list(deps_of([chain]))
+        tag_set = {tags.chain(chain_id)}
+        for rid in chain.rule_ids:
+            rule = view.get(Rule, rid)
+            deps.append((Rule, rid, rule))
+            tag_set.add(tags.rule(rid))
+            if rule is None:
+                continue
+            cond = compile_condition(rule.condition, view, prefix=f"r{len(rules)}_")
+            deps += cond.deps
+            tag_set.update(tags.device(g) for g in cond.group_ids)
+            rules.append(rule)
+            parts.append(cond)
+        return (CompiledChain(tuple(rules), compile_rules(parts), frozenset(tag_set)),
+                tuple(deps))
 
     return ctx.cache.get(("chain", chain_id), build)
 
@@ -64,34 +81,39 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
         raise SimulationError(f"rule chain jump loop through chain {chain_id}")
     if len(stack) >= MAX_JUMP_DEPTH:
         raise SimulationError(f"rule chains nested deeper than {MAX_JUMP_DEPTH}")
-    ctx.tags.add(tags.chain(chain_id))
-    rules = compiled_chain(ctx, chain_id)
-    if rules is None:
+    compiled = compiled_chain(ctx, chain_id)
+    if compiled is None:
+        ctx.tags.add(tags.chain(chain_id))
         return RETURN, None  # a missing chain filters nothing
+    ctx.tags |= compiled.tags
     stack.append(chain_id)
     try:
-        for cr in rules:
-            if not cr.condition.matches(ctx):
-                continue
-            rtype = cr.type
-            action = cr.action
+        rules = compiled.rules
+        first_match = compiled.first_match
+        i = first_match(ctx, 0)
+        while i >= 0:
+            rule = rules[i]
+            rtype = rule.type
+            action = rule.action
             if rtype is _JUMP:
-                target = cr.rule.jump_chain_id
-                if target is None:
-                    continue
-                sub, rule = run_chain(ctx, target, device_id, stack)
-                if sub is ACCEPT or sub is DROP or sub is REJECT:
-                    return sub, rule
+                target = rule.jump_chain_id
+                if target is not None:
+                    sub, by = run_chain(ctx, target, device_id, stack)
+                    if sub is ACCEPT or sub is DROP or sub is REJECT:
+                        return sub, by
+                i = first_match(ctx, i + 1)
                 continue
             if rtype is _NAT:
-                applied = nat.apply_rule(ctx, cr.rule, device_id)
+                applied = nat.apply_rule(ctx, rule, device_id)
                 if not applied:
+                    i = first_match(ctx, i + 1)
                     continue
                 if applied is not True:  # "drop" or "snat_exhausted"
-                    return DROP, cr.rule
+                    return DROP, rule
             if action is CONTINUE:
+                i = first_match(ctx, i + 1)
                 continue
-            return action, cr.rule
+            return action, rule
         return RETURN, None
     finally:
         stack.pop()

@@ -146,7 +146,12 @@ def _pick_snat(ctx: Context, device_id: uuid.UUID,
             if first is None:
                 first = (ip, tp_lo, tp_hi)
             used = state.snat_ports_in_use(device_id, ip)
-            for block in sorted(state.snat_blocks(device_id, ip)):
+            blocks = state.snat_blocks(device_id, ip)
+            nblocks = len(blocks)
+            # Start at a block picked by the hash so a crowded table is not
+            # scanned from its first block every time.
+            for k in range(nblocks):
+                block = blocks[(h + k) % nblocks]
                 lo = max(block * SNAT_BLOCK_SIZE, tp_lo)
                 hi = min(block * SNAT_BLOCK_SIZE + SNAT_BLOCK_SIZE - 1, tp_hi)
                 if lo > hi:

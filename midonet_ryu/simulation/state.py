@@ -15,14 +15,15 @@ Key formats (see doc/simulation.md):
   accepted as a never-expiring entry).
 * Conntrack: ``ConntrackKey -> anything`` (presence is what counts).
 * NAT: ``NatKey -> NatBinding``.
-* SNAT leases: per (device, ip int), the leased block numbers (block ``b``
-  covers ports ``64*b .. 64*b+63``) and the ports in use.
+* SNAT leases: per (device, ip int), the leased block numbers in ascending
+  order (block ``b`` covers ports ``64*b .. 64*b+63``) and the ports in use.
 """
 from __future__ import annotations
 
+import bisect
 import enum
 import uuid
-from collections.abc import Collection, Container, Hashable, Mapping
+from collections.abc import Container, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SimulationResult
@@ -92,7 +93,9 @@ class StateView(Protocol):
     @property
     def nat(self) -> Mapping[NatKey, NatBinding]: ...
 
-    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Collection[int]: ...
+    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Sequence[int]:
+        """Leased block numbers for (device, ip), in ascending order."""
+        ...
 
     def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Container[int]: ...
 
@@ -119,7 +122,7 @@ class InMemoryState:
         self._conntrack: dict[ConntrackKey, float] = {}
         self._nat: dict[NatKey, NatBinding] = {}
         self._key_expiry: dict[Hashable, float] = {}
-        self._blocks: dict[tuple[uuid.UUID, int], set[int]] = {}
+        self._blocks: dict[tuple[uuid.UUID, int], list[int]] = {}
         self._ports_used: dict[tuple[uuid.UUID, int], set[int]] = {}
 
     # --- StateView ----------------------------------------------------------
@@ -141,7 +144,7 @@ class InMemoryState:
     def nat(self) -> Mapping[NatKey, NatBinding]:
         return self._nat
 
-    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Collection[int]:
+    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Sequence[int]:
         return self._blocks.get((device_id, ip), ())
 
     def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Container[int]:
@@ -171,7 +174,15 @@ class InMemoryState:
         _bound(table, self.max_macs)
 
     def lease_snat_block(self, device_id: uuid.UUID, ip: int, block: int) -> None:
-        self._blocks.setdefault((device_id, ip), set()).add(block)
+        blocks = self._blocks.setdefault((device_id, ip), [])
+        i = bisect.bisect_left(blocks, block)
+        if i == len(blocks) or blocks[i] != block:
+            blocks.insert(i, block)
+
+    def release_snat_block(self, device_id: uuid.UUID, ip: int, block: int) -> None:
+        blocks = self._blocks.get((device_id, ip), [])
+        if block in blocks:
+            blocks.remove(block)
 
     def put_key(self, key: Hashable, value: Any, now: float) -> None:
         """Store a conntrack or NAT key, refreshing its TTL."""

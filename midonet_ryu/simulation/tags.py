@@ -47,7 +47,7 @@ def chain(chain_id: uuid.UUID) -> Tag:
 
 
 def rule(rule_id: uuid.UUID) -> Tag:
-    return ("rule", rule_id)
+    return ("device", rule_id)
 
 
 def ip_addr_group(group_id: uuid.UUID) -> Tag:
