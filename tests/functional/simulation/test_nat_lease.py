@@ -1,0 +1,89 @@
+"""SNAT port-block leasing against a real ZooKeeper."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from kazoo.client import KazooClient
+
+from midonet_ryu.nsdb.nat_lease import NatLeaser, blocks_for
+from midonet_ryu.nsdb.paths import Paths
+
+pytestmark = pytest.mark.functional
+
+DEV = uuid.UUID(int=0xABC)
+IP = "192.0.2.1"
+
+
+@pytest.fixture
+def agents(zk_server, zk_root):
+    clients = []
+
+    def make() -> NatLeaser:
+        client = KazooClient(hosts=zk_server.hosts, timeout=10)
+        client.start(timeout=15)
+        clients.append(client)
+        return NatLeaser(client, Paths(zk_root))
+
+    yield make
+    for c in clients:
+        c.stop()
+        c.close()
+
+
+def test_two_agents_never_get_the_same_block(agents):
+    a, b = agents(), agents()
+    got = [a.lease(DEV, IP, 1024, 1279), b.lease(DEV, IP, 1024, 1279),
+           a.lease(DEV, IP, 1024, 1279), b.lease(DEV, IP, 1024, 1279)]
+    assert sorted(got) == [16, 17, 18, 19]
+    assert a.lease(DEV, IP, 1024, 1279) is None  # range exhausted
+    assert b.lease(DEV, IP, 1024, 1279) is None
+
+
+def test_released_block_is_reused_least_recently_released_first(agents):
+    a, b = agents(), agents()
+    blocks = [a.lease(DEV, IP, 1024, 1215) for _ in range(3)]  # 16, 17, 18
+    assert sorted(blocks) == [16, 17, 18]
+    a.release(DEV, IP, 17)
+    time.sleep(0.05)
+    a.release(DEV, IP, 16)
+    assert b.lease(DEV, IP, 1024, 1215) == 17  # released first -> least recently used
+    assert b.lease(DEV, IP, 1024, 1215) == 16
+
+
+def test_never_used_blocks_come_before_released_ones(agents):
+    a = agents()
+    first = a.lease(DEV, IP, 1024, 1151)  # blocks 16, 17
+    a.release(DEV, IP, first)
+    assert a.lease(DEV, IP, 1024, 1151) != first
+
+
+def test_blocks_of_a_dead_agent_come_back(agents, zk_server, zk_root):
+    a, b = agents(), agents()
+    assert a.lease(DEV, IP, 1024, 1087) == 16
+    assert b.lease(DEV, IP, 1024, 1087) is None
+    a.client.stop()  # session closed: its ephemeral 'taken' nodes vanish
+    assert b.lease(DEV, IP, 1024, 1087) == 16
+
+
+def test_release_does_not_free_another_agents_block(agents):
+    a, b = agents(), agents()
+    assert a.lease(DEV, IP, 1024, 1087) == 16
+    b.release(DEV, IP, 16)
+    assert b.lease(DEV, IP, 1024, 1087) is None
+
+
+def test_restore_after_session_loss(agents):
+    a = agents()
+    block = a.lease(DEV, IP, 1024, 1087)
+    taken = a._ip_path(DEV, IP) + f"/{block}/taken"
+    a.client.delete(taken)  # as if the session had expired
+    assert a.restore() == 1
+    assert a.client.exists(taken) is not None
+
+
+def test_bad_range_is_rejected():
+    with pytest.raises(ValueError):
+        blocks_for(2000, 1000)
+    assert list(blocks_for(1024, 1087)) == [16]
