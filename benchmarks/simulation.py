@@ -23,6 +23,7 @@ Scenarios:
 from __future__ import annotations
 
 import gc
+import resource
 import time
 import tracemalloc
 import uuid
@@ -216,5 +217,6 @@ def run(quick: bool) -> dict:
 
     out["memory_10k_ports_bytes"] = _memory(10_000)
     out["memory_10k_ports_mb"] = round(out["memory_10k_ports_bytes"] / 2**20, 1)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["targets"] = "l2 >= 50000/s, stateful routed >= 15000/s"
     return out
