@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from midonet_ryu.simulation.errors import SimulationError
 from midonet_ryu.topology.base import ModelObject
 from midonet_ryu.topology.snapshot import TopologySnapshot, TopologyView
 
@@ -55,7 +56,10 @@ class DeviceCache:
             if all(get(cls, oid) is obj for cls, oid, obj in entry.deps):
                 entry.generation = gen
                 return entry.value
-        value, deps = compile_fn()
+        try:
+            value, deps = compile_fn()
+        except ValueError as e:  # a malformed address, CIDR or MAC in the model
+            raise SimulationError(f"cannot compile {key[0]} {key[1]}: {e}") from None
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = _Entry(value, deps, gen)

@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from midonet_ryu.simulation.cache import DeviceCache
+from midonet_ryu.simulation.errors import SimulationError
 from midonet_ryu.simulation.packet import FIELD_BIT, FlowMatch
 from midonet_ryu.simulation.result import ArpLearned, Generated, MacLearned, SnatBlockRequest
 from midonet_ryu.simulation.state import StateView
@@ -22,8 +23,7 @@ _HASH_FIELDS = (FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"
                 | FIELD_BIT["tp_src"] | FIELD_BIT["tp_dst"] | FIELD_BIT["icmp_id"])
 
 
-class SimulationError(Exception):
-    """The topology is broken for this packet (loop, dangling reference); ERROR_DROP."""
+__all__ = ["Context", "SimulationError", "MAX_DEVICES_TRAVERSED"]
 
 
 class Context:

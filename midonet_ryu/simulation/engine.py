@@ -163,8 +163,9 @@ def _output_actions(ctx: Context, outs: tuple[Port, ...]) -> tuple[Action, ...]:
     ]
     inner_vlan = m.vlan_id
     current = orig.vlan_id
-    if len(outs) > 1:
-        outs = tuple(sorted(outs, key=lambda p: (p.vlan_id is None) != (current is None)))
+    if len(outs) > 1:  # ports needing the frame's own tag first: fewer SetFields
+        outs = tuple(sorted(outs, key=lambda p: (None if p.vlan_id is not None else inner_vlan)
+                            != current))
     for p in outs:
         want = None if p.vlan_id is not None else inner_vlan
         if want != current:

@@ -80,3 +80,27 @@ def test_port_without_device_is_an_error_drop():
     m.in_port = lonely.id
     res = s.simulate(m)
     assert res.kind is ResultKind.ERROR_DROP and "no device" in res.reason
+
+
+def test_malformed_addresses_in_the_model_are_an_error_drop_not_a_crash():
+    r = build_routed()
+    r.s.update(r.s.get(Port, r.rport_b.id), port_subnet="10.0.2.0/99")
+    res = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, r.b1.ip))
+    assert res.kind is ResultKind.ERROR_DROP and "cannot compile router" in res.reason
+
+
+def test_router_arp_request_is_answered_by_bridge_suppression_and_learned():
+    """The full resolution loop the agent runs with simulate_generated."""
+    r = build_routed()
+    s = r.s
+    target = ip_to_int("10.0.2.77")
+    s.state.set_ip4_mac(r.net_b.id, target, "02:77:77:77:77:77")
+    first = s.simulate(s.udp(r.a1, r.rport_a.port_mac, target))
+    (arp,) = first.generated
+    answered = simulate_generated(arp.port_id, arp.frame, s.topology, s.state, s.now)
+    assert answered.kind is ResultKind.CONSUMED
+    (reply,) = answered.generated
+    learned = simulate_generated(reply.port_id, reply.frame, s.topology, s.state, s.now)
+    s.state.apply(learned, s.now)
+    assert learned.learned[0].mac == "02:77:77:77:77:77"
+    assert s.simulate(s.udp(r.a1, r.rport_a.port_mac, target)).kind is ResultKind.FORWARD
