@@ -50,8 +50,9 @@ class Subscriber(Protocol):
     sent_version: int | None
     lagging: bool
 
-    def push(self, bodies: list[bytes]) -> None:
-        """Queue encoded Update bodies, or mark the subscription lagging if full."""
+    def push(self, fields: list[bytes]) -> None:
+        """Queue encoded updates (``messages.shared_update_field``), or mark the
+        subscription lagging if its queue is full."""
 
     def need_catch_up(self) -> None:
         """The subscription is out of step: catch it up when its connection can."""
@@ -111,6 +112,7 @@ class TableCache:
         self.closed = False
         self.created_at = time.monotonic()
         self.idle_since: float | None = None
+        self.last_round = 0.0
 
     # -- input ------------------------------------------------------------------------------
     def sink(self, item: tuple) -> None:
@@ -141,6 +143,8 @@ class TableCache:
                     changes.append(change)
                     self._record(change, self.version)
             elif kind == "snapshot":
+                if self.metrics is not None:
+                    self.metrics.inc("state_proxy.zk_child_reads")
                 stat = item[2]
                 version = stat.cversion if stat is not None else 0
                 diff = self.state.replace(item[1])
@@ -231,15 +235,15 @@ class TableCache:
                 entries.append(self._removal(change.key, change.old.version if change.old else 0))
             else:
                 entries.append(self.encoded[change.key])
-        bodies = list(CatchUp(m.UpdateType.RELATIVE, self.version, entries).bodies(
-            self.batch_size))
+        fields = [m.shared_update_field(body) for body in CatchUp(
+            m.UpdateType.RELATIVE, self.version, entries).bodies(self.batch_size)]
         for sub in list(self.subscribers):
             if sub.lagging:
                 continue
             if sub.sent_version != before:
                 sub.lagging = True  # it missed something: catch it up instead
                 continue
-            sub.push(bodies)
+            sub.push(fields)
             if not sub.lagging:
                 sub.sent_version = self.version
 

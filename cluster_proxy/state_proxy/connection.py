@@ -36,7 +36,7 @@ class Subscription:
     """A client's subscription to one table cache (implements cache.Subscriber)."""
 
     __slots__ = ("sid", "request_id", "conn", "cache", "sent_version", "lagging", "ended",
-                 "since")
+                 "since", "framer")
 
     def __init__(self, sid: int, request_id: int, conn: Connection, cache: Any,
                  base_version: int | None) -> None:
@@ -48,9 +48,10 @@ class Subscription:
         self.lagging = True  # the first catch-up is its initial snapshot/diff
         self.ended = False
         self.since = time.monotonic()
+        self.framer = m.NotifyFramer(request_id, sid)
 
-    def push(self, bodies: list[bytes]) -> None:
-        self.conn.push_update(self, bodies)
+    def push(self, fields: list[bytes]) -> None:
+        self.conn.push_update(self, fields)
 
     def need_catch_up(self) -> None:
         self.conn.wake()
@@ -82,6 +83,8 @@ class Connection:
         self.catch_ups = 0
         self.overflows = 0
         self.worker = 0  # index of the request worker serving this connection
+        self.sending = False  # the writer holds popped data it has not sent yet
+        self.raw = getattr(sock, "fd", sock)  # the OS socket under eventlet's green one
 
     # -- queue ------------------------------------------------------------------------------
     def _append(self, item: Any) -> None:
@@ -103,11 +106,28 @@ class Connection:
             return
         self._append(frame(m.encode_response(response)))
 
-    def push_update(self, sub: Subscription, bodies: list[bytes]) -> None:
+    def push_update(self, sub: Subscription, fields: list[bytes]) -> None:
+        """Queue (or send right away) update fields made by ``shared_update_field``."""
         if self.closed or sub.ended:
             return
         with self.cond:
-            need = len(self.queue) + len(bodies)
+            if not self.queue and not self.sending and self.raw is not None:
+                # Fast path: nothing queued, so try the socket right away without
+                # waking the writer (most updates to a healthy subscriber).
+                data = b"".join([sub.framer.frame(f) for f in fields])
+                try:
+                    sent = self.raw.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    sent = 0  # the writer finds the error and closes
+                self.bytes_sent += sent
+                self.frames_sent += len(fields)
+                if sent < len(data):
+                    self.queue.append(data[sent:])
+                    self.cond.notify()
+                return
+            need = len(self.queue) + len(fields)
             while need > self.capacity and self.capacity < self.max_capacity:
                 self.capacity = min(self.capacity * 2, self.max_capacity)
             if need > self.capacity:
@@ -115,15 +135,15 @@ class Connection:
                 self.overflows += 1
                 self.service.metrics.inc("state_proxy.subscriber_overflows")
                 return
-            for body in bodies:
-                self.queue.append(frame(m.encode_notify_update(sub.request_id, sub.sid, body)))
+            for f in fields:
+                self.queue.append(sub.framer.frame(f))
             self.cond.notify()
 
     def _catch_up_frames(self, sub: Subscription, catch_up: Any) -> Iterator[bytes]:
         for body in catch_up.bodies(self.batch_size):
             if sub.ended:
                 return
-            yield frame(m.encode_notify_update(sub.request_id, sub.sid, body))
+            yield sub.framer.frame(m.shared_update_field(body))
 
     def _schedule_catch_ups(self) -> None:
         """With an empty queue, give each lagging subscription its catch-up."""
@@ -171,12 +191,14 @@ class Connection:
                                 size += len(data)
                         except StopIteration:
                             self.queue.popleft()
+                    self.sending = bool(chunks)
                 if chunks:
                     data = b"".join(chunks)
                     sock.sendall(data)
                     self.bytes_sent += len(data)
                     self.frames_sent += len(chunks)
-                    self.service.metrics.inc("state_proxy.bytes_sent", len(data))
+                    with self.cond:
+                        self.sending = False
         except TimeoutError:
             LOG.warning("state proxy client %s blocked writes for %.0fs; disconnecting",
                         self.peer, self.channel_timeout)

@@ -39,6 +39,8 @@ LOG = logging.getLogger(__name__)
 
 REQUEST_QUEUE_SIZE = 4096
 SEND_BUFFER = 256 * 1024
+ROUND_SPACING_PER_SUBSCRIBER = 50e-6
+MAX_ROUND_SPACING = 0.01
 
 
 @dataclasses.dataclass
@@ -286,12 +288,21 @@ class StateProxyService(ClusterService):
             watch.stop()
 
     def _cache_worker(self, q: queue.Queue) -> None:
+        """Runs cache rounds. Rounds of one cache are spaced by a time proportional to
+        its subscribers, so under churn the fan-out cost (a send per subscriber per
+        round) stays bounded and changes coalesce; an idle table pays nothing."""
         while True:
             cache = q.get()
             if cache is None:
                 return
+            spacing = min(ROUND_SPACING_PER_SUBSCRIBER * len(cache.subscribers),
+                          MAX_ROUND_SPACING)
+            wait = cache.last_round + spacing - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            cache.last_round = time.monotonic()
             try:
-                cache.process(time.monotonic())
+                cache.process(cache.last_round)
             except Exception:  # noqa: BLE001 - keep serving the other tables
                 LOG.exception("state table cache %s failed", cache.key)
 

@@ -23,6 +23,7 @@ from midonet_ryu.stateproxy.protowire import (
     VARINT,
     DecodeError,
     as_int32,
+    encode_varint,
     expect,
     field_bytes,
     field_string,
@@ -294,6 +295,31 @@ def encode_notify_update(request_id: int, subscription_id: int, update_body: byt
     """A whole ProxyResponse carrying ``update_body`` (shared by all subscribers)."""
     notify = field_varint(1, subscription_id) + field_bytes(4, update_body)
     return field_varint(1, request_id) + field_bytes(2, notify)
+
+
+class NotifyFramer:
+    """Frames notifications for one subscription with its header fields pre-encoded.
+
+    The fan-out hot path: per subscriber and update only two varints are
+    computed; the update body (``shared_update_field``) is encoded once for all.
+    """
+
+    __slots__ = ("_rid", "_sid")
+
+    def __init__(self, request_id: int, subscription_id: int) -> None:
+        self._rid = field_varint(1, request_id) + b"\x12"  # notify = field 2, LENGTH
+        self._sid = field_varint(1, subscription_id)
+
+    def frame(self, update_field: bytes) -> bytes:
+        """A length-prefixed ProxyResponse around ``shared_update_field(body)``."""
+        notify = self._sid + update_field
+        payload = self._rid + encode_varint(len(notify)) + notify
+        return encode_varint(len(payload)) + payload
+
+
+def shared_update_field(update_body: bytes) -> bytes:
+    """Notify field 4 (update) around an encoded Update, shared by all subscribers."""
+    return b"\x22" + encode_varint(len(update_body)) + update_body
 
 
 def encode_response(resp: ProxyResponse) -> bytes:

@@ -55,6 +55,8 @@ def test_shared_update_body_equals_full_encoding():
                                 [m.encode_entry(entry.key, entry.value, entry.version)])
     full = m.ProxyResponse(5, m.Notify(6, m.Update(m.UpdateType.RELATIVE, 4, True, True, (entry,))))
     assert m.encode_notify_update(5, 6, body) == m.encode_response(full)
+    framer = m.NotifyFramer(5, 6)
+    assert framer.frame(m.shared_update_field(body)) == frame(m.encode_response(full))
 
 
 def test_unknown_body_decodes_as_none_but_missing_id_is_an_error():
