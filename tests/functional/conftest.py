@@ -7,6 +7,7 @@ from kazoo.client import KazooClient
 
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import Store
+from tools.lab.fixtures import *  # noqa: F401,F403 - the lab's fixtures (ovs_hosts, ...)
 from tools.lab.zookeeper import TemporaryZooKeeper
 
 
@@ -15,6 +16,12 @@ def zk_server():
     server = TemporaryZooKeeper().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def zookeeper(zk_server):
+    """One ZooKeeper for the session: tests isolate themselves by root path."""
+    return zk_server
 
 
 @pytest.fixture

@@ -22,8 +22,10 @@ class AgentProcess:
     def __init__(self, workdir: str, zookeeper_hosts: str, ovsdb_connection: str,
                  underlay_ip: str, root_key: str = "/midonet", host_id: uuid.UUID | None = None,
                  tunnel_zones: tuple[str, ...] = ("default",), tunnel_type: str = "vxlan",
-                 extra: dict[str, dict[str, str]] | None = None) -> None:
+                 extra: dict[str, dict[str, str]] | None = None,
+                 command: list[str] | None = None) -> None:
         self.workdir = workdir
+        self.command = command or agent_command()
         os.makedirs(workdir, exist_ok=True)
         self.host_id = host_id or uuid.uuid4()
         self.of_port = free_port()
@@ -58,7 +60,7 @@ class AgentProcess:
     def start(self, wait: bool = True, timeout: float = 30.0) -> AgentProcess:
         out = open(os.path.join(self.workdir, "stdout.log"), "ab")
         self.proc = subprocess.Popen(
-            agent_command() + ["--config-file", self.config_path], cwd=REPO,
+            self.command + ["--config-file", self.config_path], cwd=REPO,
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         out.close()

@@ -85,6 +85,8 @@ class Cloud:
     def wait_agent_ready(self, hv: Hypervisor, timeout: float = 30.0) -> None:
         hv.agent.wait_listening(timeout)
         hv.agent.wait_log("agent ready", timeout)
+        wait_until(lambda: self._status(hv).get("switch_connected"), timeout,
+                   what=f"{hv.name}'s br-int to connect to its agent")
         wait_until(lambda: self.store.find(Host, hv.host_id) is not None, timeout,
                    what=f"{hv.name} registered")
 
@@ -110,6 +112,13 @@ class Cloud:
 
     def wait_bound(self, hv: Hypervisor, port: Port, timeout: float = 15.0) -> None:
         hv.agent.wait_log(f"bound port {port.id}", timeout)
+
+    @staticmethod
+    def _status(hv: Hypervisor) -> dict:
+        try:
+            return hv.agent.ctl("status")
+        except (OSError, RuntimeError, ValueError):
+            return {}
 
     def knows(self, hv: Hypervisor, port: Port) -> bool:
         """``hv``'s agent can deliver to ``port`` (bound there, or reachable)."""

@@ -103,11 +103,9 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
     a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
     wait_until(lambda: _mac_known(cloud, net, b.mac), 5, what="B's MAC in the NSDB")
-    # establish A <-> B flows on both hosts
-    a.send(udp(a, b, IP_A, IP_B))
-    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
-    b.send(udp(b, a, IP_B, IP_A))
-    a.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    # establish A <-> B: unicast flows installed on both hosts
+    _establish(hv1, a, b, IP_A, IP_B)
+    _establish(hv2, b, a, IP_B, IP_A)
     c.drain()
 
     hv1.agent.kill()
@@ -123,7 +121,7 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     for hv in (hv1, hv2):
         hv.agent.start()
     for hv in (hv1, hv2):
-        hv.agent.wait_log("agent ready", 30)
+        cloud.wait_agent_ready(hv)
     # learning works again: a new VM on host 1 is learned and reached
     pd, d = cloud.vm(hv1, net, "vm-d")
     cloud.wait_bound(hv1, pd)
@@ -132,11 +130,24 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     c.expect(lambda f: frames.matches(f, arp_opcode=1, ethernet_src=d.mac), 10)
     wait_until(lambda: _mac_known(cloud, net, d.mac), 5, what="D's MAC in the NSDB")
     c.send(udp(c, d, IP_C, "198.51.100.4"))
-    assert frames.matches(d.expect(lambda f: frames.matches(f, ipv4_proto=17), 5),
-                          ethernet_src=c.mac)
+    got = d.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    assert frames.matches(got, ethernet_src=c.mac)
     # and the established path still works after the restart
     a.send(udp(a, b, IP_A, IP_B, 99))
     b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+
+
+def _establish(hv, src, dst, sip, dip, timeout=10.0):
+    """Send src -> dst until ``hv`` holds a unicast flow for it (a flood flow
+    may come first, while the agent has not yet heard of dst's MAC)."""
+    def unicast_flow():
+        src.send(udp(src, dst, sip, dip))
+        dst.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+        return [f for f in hv.ovs.dump_flows()
+                if f"dl_dst={dst.mac}" in f and f.count("output:") == 1]
+
+    wait_until(unicast_flow, timeout, 0.1, what=f"unicast flow to {dst.name} on {hv.name}")
+    dst.drain()
 
 
 def _mac_known(cloud, net, mac):

@@ -1,1 +1,0 @@
-from tools.lab.fixtures import *  # noqa: F401,F403

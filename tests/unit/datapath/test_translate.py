@@ -1,0 +1,80 @@
+"""Simulation results become the OpenFlow a user sees in dump-flows."""
+import uuid
+
+import pytest
+from os_ken.ofproto import ofproto_v1_3 as ofp
+
+from midonet_ryu.datapath.pipeline import Cookie, Origin
+from midonet_ryu.datapath.translate import (
+    LocalPort,
+    RemotePort,
+    Untranslatable,
+    build_actions,
+    build_match,
+)
+from midonet_ryu.simulation.addr import ip_to_int
+from midonet_ryu.simulation.packet import parse_frame
+from midonet_ryu.simulation.result import SetField, ToPort
+from tools.lab import frames
+
+A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+
+def match_of(frame):
+    return parse_frame(frame, A)
+
+
+def udp_frame():
+    return frames.ipv4_udp("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
+                           "198.51.100.2", 1000, 53)
+
+
+def test_match_has_only_read_fields_plus_prerequisites():
+    m = build_match(match_of(udp_frame()), {"in_port", "eth_dst", "tp_dst"}, 7)
+    fields = dict(m.items())
+    assert fields == {"in_port": 7, "eth_dst": "02:00:00:00:00:02", "eth_type": 0x0800,
+                      "ip_proto": 17, "udp_dst": 53}
+
+
+def test_vlan_untagged_matches_absence_of_tag():
+    m = build_match(match_of(udp_frame()), {"vlan_id"}, 1)
+    assert dict(m.items())["vlan_vid"] == ofp.OFPVID_NONE
+
+
+def test_unmatchable_field_refuses_a_flow():
+    icmp = frames.ipv4_icmp_echo("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
+                                 "198.51.100.2")
+    with pytest.raises(Untranslatable):
+        build_match(match_of(icmp), {"icmp_id"}, 1)
+
+
+def locate(port):
+    return {A: LocalPort(3), B: LocalPort(4),
+            C: RemotePort(tunnel_ofport=1, tunnel_key=0x100007, underlay_ip="192.0.2.2")}.get(
+        port)
+
+
+def test_local_remote_and_unknown_outputs():
+    acts = build_actions([ToPort(B), ToPort(C), ToPort(uuid.uuid4())], match_of(udp_frame()),
+                         3, locate)
+    text = [str(a) for a in acts]
+    assert "port=4" in text[0]
+    assert "tunnel_id=1048583" in text[1] and "192.0.2.2" in text[2] and "port=1" in text[3]
+    assert len(acts) == 4  # the unknown port is skipped
+
+
+def test_output_to_ingress_port_uses_in_port():
+    acts = build_actions([ToPort(A)], match_of(udp_frame()), 3, locate)
+    assert acts[0].port == ofp.OFPP_IN_PORT
+
+
+def test_rewrites_precede_outputs():
+    acts = build_actions([SetField("ip_dst", ip_to_int("203.0.113.5")), SetField("tp_dst", 80),
+                          ToPort(B)], match_of(udp_frame()), 3, locate)
+    assert "203.0.113.5" in str(acts[0]) and "udp_dst" in str(acts[1])
+
+
+def test_cookie_round_trip():
+    c = Cookie(Origin.SIMULATION, 513, 123456)
+    assert Cookie.decode(c.encode()) == c
+    assert c.encode() >> 56 == Origin.SIMULATION
