@@ -23,6 +23,7 @@ from midonet_ryu.simulation.conditions import compile_condition, compile_rules
 from midonet_ryu.simulation.context import Context, SimulationError
 from midonet_ryu.simulation.frames import icmp_unreachable
 from midonet_ryu.simulation.packet import ETH_IPV4, PROTO_ICMP
+from midonet_ryu.simulation.result import ICMP_ERROR_DROP_TIMEOUT
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.rules import Chain, Rule, RuleAction, RuleType
 
@@ -128,7 +129,7 @@ def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple
         return ("drop", None, f"dropped by rule {rule.id if rule else '?'}")
     if action is REJECT:
         _reject(ctx)
-        return ("drop", 0.0, f"rejected by rule {rule.id if rule else '?'}")
+        return ("drop", ICMP_ERROR_DROP_TIMEOUT, f"rejected by rule {rule.id if rule else '?'}")
     return None
 
 

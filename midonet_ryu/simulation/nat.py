@@ -147,6 +147,8 @@ def _pick_snat(ctx: Context, device_id: uuid.UUID,
                 first = (ip, tp_lo, tp_hi)
             used = state.snat_ports_in_use(device_id, ip)
             blocks = state.snat_blocks(device_id, ip)
+            if type(blocks) is not list and type(blocks) is not tuple:
+                blocks = sorted(blocks)  # adapters may hand out a set
             nblocks = len(blocks)
             # Start at a block picked by the hash so a crowded table is not
             # scanned from its first block every time.

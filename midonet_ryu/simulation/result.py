@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 DROP_HARD_TIMEOUT = 60.0  # ordinary drop flows
 ERROR_DROP_HARD_TIMEOUT = 5.0  # loops, missing topology, simulation errors
 ARP_WAIT_DROP_TIMEOUT = 0.0  # unknown next hop: drop this packet, install no flow
+ICMP_ERROR_DROP_TIMEOUT = 5.0  # unreachable/prohibited answered: also rate-limits the ICMP
 FORWARD_IDLE_TIMEOUT = 60.0  # normal flows (idle)
 STATEFUL_HARD_TIMEOUT = 30.0  # half of the state-key TTL, so state is refreshed
 

@@ -53,7 +53,7 @@ from midonet_ryu.simulation.packet import (
     ICMP_ECHO_REQUEST,
     PROTO_ICMP,
 )
-from midonet_ryu.simulation.result import ArpLearned
+from midonet_ryu.simulation.result import ARP_WAIT_DROP_TIMEOUT, ICMP_ERROR_DROP_TIMEOUT, ArpLearned
 from midonet_ryu.simulation.routing import RouteEntry, RoutingTable, entry
 from midonet_ryu.simulation.state import ArpEntry
 from midonet_ryu.topology.model import Port
@@ -165,7 +165,7 @@ def process(ctx: Context, in_port: Port) -> tuple:
     ctx.wc |= _TTL
     if m.ip_ttl is not None and m.ip_ttl <= 1:
         _icmp_error(ctx, rp, "ttl")
-        return ("drop", 0.0, "TTL expired")
+        return ("drop", 0.0, "TTL expired")  # no flow: every traceroute probe is answered
 
     table = cr.table
     if table.has_src_routes:
@@ -173,8 +173,7 @@ def process(ctx: Context, in_port: Port) -> tuple:
     route = table.lookup(dst, m.ip_src, ctx.hash5)
     if route is None or route.next_hop is NextHop.REJECT:
         _icmp_error(ctx, rp, "unreachable")
-        return ("drop", 0.0 if route is None else None, "no route" if route is None
-                else "reject route")
+        return ("drop", ICMP_ERROR_DROP_TIMEOUT, "no route" if route is None else "reject route")
     if route.route_id is not None:
         ctx.tags.add(tags.device(route.route_id))
     if route.next_hop is NextHop.BLACKHOLE:
@@ -194,7 +193,7 @@ def process(ctx: Context, in_port: Port) -> tuple:
     next_hop = route.gateway if route.gateway is not None else m.ip_dst
     mac = _next_hop_mac(ctx, router, out, next_hop)
     if mac is None:
-        return ("drop", 0.0, "next hop MAC unknown; ARP request sent")
+        return ("drop", ARP_WAIT_DROP_TIMEOUT, "next hop MAC unknown; ARP request sent")
     if m.ip_ttl is not None:
         m.ip_ttl -= 1
     m.eth_src = out.mac

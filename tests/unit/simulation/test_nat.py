@@ -219,3 +219,20 @@ def test_snat_over_an_address_range_spreads_and_stays_unique(n_ips):
         f = fields(g.out(sport=sport))
         seen.add((f["ip_src"], f["tp_src"]))
     assert len(seen) == 64 * n_ips
+
+
+def test_state_adapters_may_return_blocks_as_a_set():
+    g = Gateway(lease=False)
+    real = g.s.state
+
+    class SetBlocks:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def snat_blocks(self, device_id, ip):
+            return set(real.snat_blocks(device_id, ip))
+
+    real.lease_snat_block(g.r.router.id, IP(PUBLIC), 30)
+    g.s.state = SetBlocks()
+    res = g.out()
+    assert 30 * 64 <= fields(res)["tp_src"] < 31 * 64

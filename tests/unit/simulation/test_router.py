@@ -105,7 +105,7 @@ def test_other_traffic_to_router_is_dropped(routed):
 def test_ttl_expiry_sends_time_exceeded(routed):
     r = routed
     res = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, r.b1.ip, ttl=1))
-    assert res.kind is ResultKind.DROP
+    assert res.kind is ResultKind.DROP and res.drop_timeout == 0.0  # every probe answered
     (gen,) = res.generated
     err = parse_frame(gen.frame, None)
     assert (err.icmp_type, err.ip_src, err.ip_dst) == (11, IP("10.0.1.1"), r.a1.ip)
@@ -115,6 +115,7 @@ def test_no_route_sends_net_unreachable(routed):
     r = routed
     res = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, IP("192.168.7.7")))
     assert res.kind is ResultKind.DROP and res.reason == "no route"
+    assert res.drop_timeout == 5.0  # a short drop flow also rate-limits the ICMP
     err = parse_frame(res.generated[0].frame, None)
     assert (err.icmp_type, err.icmp_code) == (3, 0)
 
