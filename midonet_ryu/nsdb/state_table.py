@@ -240,6 +240,8 @@ class TableWriter(Generic[K, V]):
         """Learn ``key -> value``: an entry that dies with this session. Returns its version.
 
         Blocks for one ZooKeeper round trip (plus one delete per superseded own entry).
+        Not retried on ConnectionLoss (a blind retry of a sequential create could leave
+        an orphan entry): the caller learns again on the next packet.
         """
         name = enc.encode_name(self.spec, key, value)
         created = self._create(name, ephemeral=True, sequence=True).rsplit("/", 1)[1]
@@ -259,7 +261,7 @@ class TableWriter(Generic[K, V]):
         """Add an entry that outlives this session (version 2147483647); idempotent."""
         name = enc.encode_name(self.spec, key, value, enc.PERSISTENT_VERSION)
         try:
-            self._create(name, ephemeral=False, sequence=False)
+            self.client.retry(self._create, name, ephemeral=False, sequence=False)
         except NodeExistsError:
             pass
 
@@ -287,7 +289,7 @@ class TableWriter(Generic[K, V]):
 
     def _delete(self, name: str) -> bool:
         try:
-            self.client.delete(f"{self.path}/{name}")
+            self.client.retry(self.client.delete, f"{self.path}/{name}")
             return True
         except NoNodeError:
             return False

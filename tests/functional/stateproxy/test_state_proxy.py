@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from conftest import RawStateClient, wait_for, zk_view
+from kazoo.exceptions import KazooException
 
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
@@ -42,10 +43,13 @@ def churn(zookeeper, new_client, paths, net, writers=3, ops=150, stop=None, seed
             if stop is not None and stop.is_set():
                 return
             mac = f"aa:00:00:00:{rnd.randrange(4):02x}:{rnd.randrange(64):02x}"
-            if rnd.random() < 0.2:
-                table.remove(mac)
-            else:
-                table.add(mac, uuid.UUID(int=rnd.randrange(1 << 64)))
+            try:
+                if rnd.random() < 0.2:
+                    table.remove(mac)
+                else:
+                    table.add(mac, uuid.UUID(int=rnd.randrange(1 << 64)))
+            except KazooException:
+                time.sleep(0.1)  # ZooKeeper failing over: an agent learns again later
     threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
     for t in threads:
         t.start()
