@@ -22,7 +22,7 @@ from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.conditions import compile_condition, compile_rules
 from midonet_ryu.simulation.context import Context, SimulationError
 from midonet_ryu.simulation.frames import icmp_unreachable
-from midonet_ryu.simulation.packet import ETH_IPV4, PROTO_ICMP
+from midonet_ryu.simulation.packet import ETH_IPV4, FIELD_BIT, PROTO_ICMP
 from midonet_ryu.simulation.result import ICMP_ERROR_DROP_TIMEOUT
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.rules import Chain, Rule, RuleAction, RuleType
@@ -34,6 +34,7 @@ ACCEPT, CONTINUE, DROP, JUMP, REJECT, RETURN = (
 )
 _LITERAL, _JUMP, _NAT = RuleType.LITERAL_RULE, RuleType.JUMP_RULE, RuleType.NAT_RULE
 ICMP_CODE_ADMIN_PROHIBITED = 13
+_REJECT_FIELDS = FIELD_BIT["eth_type"] | FIELD_BIT["ip_proto"] | FIELD_BIT["icmp_type"]
 
 
 class CompiledChain:
@@ -139,6 +140,7 @@ def _reject(ctx: Context) -> None:
     On a bridge (no IP of its own) a REJECT is a plain drop, as in MidoNet.
     """
     m = ctx.match
+    ctx.wc |= _REJECT_FIELDS  # whether an ICMP is sent depends on them
     if m.eth_type != ETH_IPV4 or m.ip_src is None:
         return
     if m.ip_proto == PROTO_ICMP and m.icmp_type not in (0, 8):

@@ -63,6 +63,7 @@ _L2 = FIELD_BIT["eth_dst"] | FIELD_BIT["eth_type"]
 _DST = FIELD_BIT["ip_dst"]
 _SRC = FIELD_BIT["ip_src"]
 _TTL = FIELD_BIT["ip_ttl"]
+_ICMP = FIELD_BIT["ip_proto"] | FIELD_BIT["icmp_type"]
 ICMP_NET_UNREACHABLE = 0
 
 
@@ -256,6 +257,7 @@ def _learn(ctx: Context, router: Router, ip: int, mac: str) -> None:
 def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> tuple:
     """A packet for the router itself: answer echo requests, drop the rest."""
     m = ctx.match
+    ctx.wc |= _ICMP
     if m.ip_proto == PROTO_ICMP and m.icmp_type == ICMP_ECHO_REQUEST and in_rp.mac:
         ctx.generate(in_rp.port.id, icmp_echo_reply(m, in_rp.mac, m.ip_dst))
         return ("consumed", "ICMP echo to the router answered")
@@ -264,6 +266,7 @@ def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> tuple:
 
 def _icmp_error(ctx: Context, rp: RouterPort, what: str) -> None:
     m = ctx.match
+    ctx.wc |= _ICMP  # whether an error is sent depends on it
     if rp.mac is None or rp.ip is None:
         return
     if m.ip_proto == PROTO_ICMP and m.icmp_type not in (0, 8):
