@@ -10,7 +10,9 @@ compiled from are still the very same (immutable) instances: so a change
 costs one re-validation per device, not a recompilation of everything.
 
 A view without ``generation`` (a plain ``TopologySnapshot``, which tests
-mutate freely) gets no cross-call caching: correct, just slower.
+mutate freely) still gets a cache, but every entry is re-validated once per
+simulation: correct, and cheaper than recompiling, but a bridge of N ports
+then costs O(N) per simulation. Live views should expose ``generation``.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ MAX_ENTRIES = 100_000
 class _Entry:
     __slots__ = ("value", "deps", "generation")
 
-    def __init__(self, value: Any, deps: Deps, generation: int | None) -> None:
+    def __init__(self, value: Any, deps: Deps, generation: object) -> None:
         self.value = value
         self.deps = deps
         self.generation = generation
@@ -44,7 +46,9 @@ class DeviceCache:
     def __init__(self, topology: TopologyView) -> None:
         self.topology = topology
         self.entries: dict[tuple[str, Any], _Entry] = {}
-        self.generation: int | None = getattr(topology, "generation", None)
+        # The token entries are valid for: the view's generation, or a fresh
+        # object per simulation when the view has none.
+        self.generation: object = getattr(topology, "generation", None)
 
     def get(self, key: tuple[str, Any], compile_fn: Callable[[], tuple[Any, Deps]]) -> Any:
         entry = self.entries.get(key)
@@ -70,10 +74,7 @@ _CACHES: weakref.WeakKeyDictionary[Any, DeviceCache] = weakref.WeakKeyDictionary
 
 
 def cache_for(topology: TopologyView) -> DeviceCache:
-    """The cache of ``topology`` for this simulation (fresh if it has no generation)."""
-    gen = getattr(topology, "generation", None)
-    if gen is None:
-        return DeviceCache(topology)
+    """The cache of ``topology``, set up for one simulation."""
     try:
         cache = _CACHES.get(topology)
     except TypeError:  # not weak-referenceable: no cross-call cache
@@ -81,7 +82,8 @@ def cache_for(topology: TopologyView) -> DeviceCache:
     if cache is None:
         cache = DeviceCache(topology)
         _CACHES[topology] = cache
-    cache.generation = gen
+    gen = getattr(topology, "generation", None)
+    cache.generation = object() if gen is None else gen
     return cache
 
 
