@@ -12,6 +12,7 @@ from midonet_ryu.nsdb.state_encoding import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import messages as m
 from midonet_ryu.stateproxy.client import CONNECTED, HARD, StateProxyClient
+from midonet_ryu.stateproxy.framing import frame
 
 pytestmark = pytest.mark.functional
 
@@ -228,6 +229,17 @@ def test_bad_input_gets_errors_not_crashes(new_client, paths, cluster_factory):
     assert resp is not None and resp.body.code == m.ErrorCode.UNKNOWN_PROTOCOL
     assert raw.recv() is None                               # and is disconnected
     raw.close()
+    # Random garbage from many connections: errors or disconnections, never a crash.
+    rnd = random.Random(7)
+    for _ in range(30):
+        fuzz = RawStateClient(proxy.port)
+        for _ in range(20):
+            payload = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40)))
+            try:
+                fuzz.send_raw(frame(payload) if rnd.random() < 0.8 else payload)
+            except OSError:
+                break
+        fuzz.close()
     other = RawStateClient(proxy.port)                      # the server lives on
     other.send(m.Ping())
     assert isinstance(other.recv().body, m.Pong)
