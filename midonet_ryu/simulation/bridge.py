@@ -159,8 +159,10 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
                 out = ("flood", None)
             elif pid == in_port.id:
                 return ("drop", None, "destination MAC is on the ingress port")
-            else:
+            elif _carries(ctx.topology.get(Port, pid), nid, vlan):
                 out = ("port", pid)
+            else:  # a stale entry (port gone, moved or of another VLAN): flood
+                out = ("flood", None)
 
     if network.outbound_filter_id is not None:
         ctx.out_port = out[1] if out[0] == "port" else None
@@ -171,6 +173,12 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
         ctx.tags.add(tags.flood(nid, vlan))
         return ("flood", tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
     return out
+
+
+def _carries(port: Port | None, network_id: uuid.UUID, vlan: int | None) -> bool:
+    """Whether ``port`` is a port of the network that carries ``vlan``."""
+    return (port is not None and port.network_id == network_id
+            and (port.vlan_id is None or port.vlan_id == vlan))
 
 
 def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,

@@ -189,6 +189,11 @@ def _result(ctx: Context, kind: ResultKind, actions: tuple[Action, ...],
     keys = ctx.keys
     if keys:
         ctx.tags.update(tags.state_key(k) for k in keys)
+        if kind is not ResultKind.FORWARD and ctx.created:
+            # A packet that goes nowhere must not hold NAT ports or conntrack
+            # entries: keep only the keys it merely used.
+            keys = {k: v for k, v in keys.items() if k not in ctx.created}
+            ctx.created.clear()
     return SimulationResult(
         kind,
         actions=actions,

@@ -164,3 +164,19 @@ def test_cost_is_independent_of_unrelated_ports():
     r = s.simulate(s.udp(vms[0], vms[1].mac, 1))
     assert r.actions == (ToPort(vms[1].port_id),)
     assert len(r.tags) <= 5
+
+
+def test_stale_mac_entry_to_a_foreign_port_floods_instead():
+    s, n, (a, b, c) = three_vms()
+    other_net = s.network()
+    foreign = s.vm_port(other_net)
+    s.state.learn_mac(n.id, None, b.mac, foreign.port_id)
+    r = s.simulate(s.udp(a, b.mac, b.ip))
+    assert {x.port_id for x in r.actions} == {b.port_id, c.port_id}
+
+
+def test_stale_mac_entry_to_an_access_port_of_another_vlan_floods_instead():
+    s, n, trunk, v10a, v10b, v20 = vlan_bridge()
+    s.state.learn_mac(n.id, 10, "02:99:99:99:99:99", v20.port_id)
+    r = s.simulate(s.udp(v10a, "02:99:99:99:99:99", 1))
+    assert ToPort(v20.port_id) not in r.actions

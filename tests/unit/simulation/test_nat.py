@@ -236,3 +236,16 @@ def test_state_adapters_may_return_blocks_as_a_set():
     g.s.state = SetBlocks()
     res = g.out()
     assert 30 * 64 <= fields(res)["tp_src"] < 31 * 64
+
+
+def test_a_translated_packet_that_is_dropped_afterwards_holds_no_port():
+    g = Gateway()
+    s = g.s
+    from midonet_ryu.topology.model import Port
+
+    drop_all = s.chain(rule(RuleAction.DROP))
+    s.update(s.get(Port, g.uplink.id), outbound_filter_id=drop_all.id)
+    res = g.out()
+    assert res.kind is ResultKind.DROP
+    assert res.created_keys == frozenset() and res.state_keys == ()
+    assert not [k for k in s.state.nat if k.type is NatKeyType.FWD_SNAT]
