@@ -119,7 +119,8 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
         ctx.wc |= _ETH_TYPE
     if network.dhcp_ids and in_port.peer_id is None and match.eth_type == ETH_IPV4:
         if dhcp.is_dhcp_request(ctx):
-            outcome = dhcp.answer(ctx, network, in_port.id)
+            outcome = dhcp.answer(ctx, network, in_port.id,
+                                  None if in_port.vlan_id is not None else match.vlan_id)
             if outcome is not None:
                 return outcome
 

@@ -74,8 +74,12 @@ def is_dhcp_request(ctx: Context) -> bool:
     return m.ip_proto == PROTO_UDP and m.tp_dst == 67
 
 
-def answer(ctx: Context, network: Network, in_port_id: uuid.UUID) -> tuple | None:
-    """Answer a DHCP client message, or None to let the bridge handle it."""
+def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
+           reply_vlan: int | None) -> tuple | None:
+    """Answer a DHCP client message, or None to let the bridge handle it.
+
+    ``reply_vlan`` is the tag the reply carries on the wire (None on access
+    ports, whose frames are untagged outside the bridge)."""
     m = ctx.match
     try:
         options = parse_dhcp_options(l4_payload(m))
@@ -95,7 +99,7 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID) -> tuple | Non
         wanted = options.get(50)
         if wanted is not None and len(wanted) == 4 and _U32.unpack(wanted)[0] != host.ip:
             frame = dhcp_reply(DHCP_NAK, xid, chaddr, 0, host.server, SERVER_MAC, [],
-                               m.vlan_id)
+                               reply_vlan)
             ctx.generate(in_port_id, frame)
             return ("consumed", "DHCP NAK: requested address is not the host's")
     opts: list[tuple[int, bytes]] = [(1, _U32.pack(host.mask)), (51, _U32.pack(host.lease))]
@@ -107,5 +111,5 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID) -> tuple | Non
         opts.append((26, struct.pack("!H", host.mtu)))
     reply_type = DHCP_OFFER if msg_type == DHCP_DISCOVER else DHCP_ACK
     ctx.generate(in_port_id, dhcp_reply(reply_type, xid, chaddr, host.ip, host.server,
-                                        SERVER_MAC, opts, m.vlan_id))
+                                        SERVER_MAC, opts, reply_vlan))
     return ("consumed", "DHCP OFFER sent" if reply_type == DHCP_OFFER else "DHCP ACK sent")

@@ -12,7 +12,8 @@ with the flow hash, so the choice is deterministic for a flow.
 
 If the bound member becomes unhealthy the next packet picks another one
 (the flow is tagged with every member of the pool, so the agent
-re-simulates when health changes). No healthy member: drop.
+re-simulates when health changes). No healthy member: drop. Fragments to
+a VIP are dropped: later fragments carry no port to balance on.
 Replies from a member (source = member address) are translated back to
 the VIP before the router's filters see them.
 """
@@ -25,7 +26,7 @@ from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.context import Context
-from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_LATER, PROTO_TCP
+from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_NONE, PROTO_TCP
 from midonet_ryu.simulation.state import NatBinding, NatKey, NatKeyType
 from midonet_ryu.topology.lb import (
     LBStatus,
@@ -57,13 +58,14 @@ class CompiledVip:
 
 
 class CompiledLB:
-    __slots__ = ("lb", "vips", "member_ips")
+    __slots__ = ("lb", "vips", "member_ips", "vip_ips")
 
     def __init__(self, lb: LoadBalancer, vips: dict[tuple[int, int], CompiledVip],
                  member_ips: frozenset[int]) -> None:
         self.lb = lb
         self.vips = vips
         self.member_ips = member_ips
+        self.vip_ips = frozenset(ip for ip, _port in vips)
 
 
 def compile_lb(ctx: Context, lb_id: uuid.UUID) -> CompiledLB | None:
@@ -120,7 +122,11 @@ def process(ctx: Context, router: Router) -> tuple | None:
         return None
     m = ctx.match
     ctx.wc |= _VIP_FIELDS
-    if m.ip_proto != PROTO_TCP or m.ip_frag == FRAG_LATER:
+    if m.ip_frag is not None and m.ip_frag != FRAG_NONE:
+        if m.ip_dst in clb.vip_ips:
+            return ("drop", None, "fragmented packet to a VIP cannot be balanced")
+        return None
+    if m.ip_proto != PROTO_TCP:
         return None
     lb_id = clb.lb.id
     cv = clb.vips.get((m.ip_dst, m.tp_dst))

@@ -80,3 +80,15 @@ def test_malformed_dhcp_is_dropped():
     frame = frames.udp_frame(vm.mac, "ff:ff:ff:ff:ff:ff", 0, 0xFFFFFFFF, 68, 67, b"junk")
     res = s.simulate(parse_frame(frame, vm.port_id))
     assert res.kind is ResultKind.DROP and "malformed" in res.reason
+
+
+def test_reply_on_an_access_port_is_untagged():
+    s = Scenario()
+    net = s.network()
+    vm = s.vm_port(net, vlan_id=30)
+    dhcp = Dhcp(id=uuid.uuid4(), network_id=net.id, subnet_address="10.0.0.0/24",
+                server_address="10.0.0.2", hosts=(DhcpHost(vm.mac, "10.0.0.5"),))
+    s.put(dhcp)
+    s.update(s.get(Network, net.id), dhcp_ids=(dhcp.id,))
+    gen, m, _msg, opts = reply_of(ask(s, vm, DHCP_DISCOVER))
+    assert m.vlan_id is None and opts[53] == bytes([DHCP_OFFER])

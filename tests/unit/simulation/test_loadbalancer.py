@@ -138,3 +138,14 @@ def test_non_vip_traffic_is_untouched():
     res = lb.s.simulate(lb.s.tcp(lb.r.a1, lb.r.rport_a.port_mac, lb.r.b1.ip, dport=80))
     f = {a.name: a.value for a in res.actions if isinstance(a, SetField)}
     assert f.get("ip_dst") is None and not res.stateful
+
+
+def test_fragments_to_a_vip_are_dropped():
+    from midonet_ryu.simulation.packet import FRAG_LATER
+
+    lb = LB()
+    first = lb.s.tcp(lb.r.a1, lb.r.rport_a.port_mac, ip_to_int(VIP), dport=80, frag=0x2000)
+    assert lb.s.simulate(first).kind is ResultKind.DROP
+    later = lb.s.tcp(lb.r.a1, lb.r.rport_a.port_mac, ip_to_int(VIP), frag=0x0010)
+    assert later.ip_frag == FRAG_LATER
+    assert lb.s.simulate(later).kind is ResultKind.DROP
