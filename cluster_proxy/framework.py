@@ -117,7 +117,12 @@ class ClusterNode:
             service = cls(self.context)
             service.name = name
             LOG.info("starting cluster service %s", name)
-            service.start()
+            try:
+                service.start()
+            except Exception:
+                LOG.exception("cluster service %s failed to start; stopping the others", name)
+                self.stop()
+                raise
             self.running.append(service)
         if not self.running:
             LOG.warning("no cluster service enabled")

@@ -245,3 +245,35 @@ def test_bad_input_gets_errors_not_crashes(new_client, paths, cluster_factory):
     assert isinstance(other.recv().body, m.Pong)
     other.close()
     assert proxy.proc.poll() is None
+
+
+def test_clean_shutdown_ends_subscriptions_and_unregisters(new_client, paths, cluster_factory):
+    proxies = [cluster_factory(root=paths.root) for _ in range(2)]
+    zk = new_client()
+    base = paths.discovery("state-proxy")
+    wait_for(lambda: len(zk.get_children(base)) == 2, what="both proxies registered")
+    net = uuid.uuid4()
+    writer = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
+    writer.add_persistent("aa:00:00:00:00:01", net)
+    client = proxy_client(new_client(), paths)
+    table = client.table(MAC_TABLE, net, ("0",))
+    assert table.wait_ready(10)
+    states = []
+    client.add_listener(states.append)
+    used = next(p for p in proxies if p.port == client.endpoint[1])
+    other = next(p for p in proxies if p is not used)
+    raw = RawStateClient(used.port)
+    raw.subscribe(MAC_TABLE, net, ("0",))
+    raw.recv()
+    raw.recv_update()
+    used.stop()  # SIGTERM
+    assert used.proc.returncode == 0
+    assert len(zk.get_children(base)) == 1
+    assert raw.recv().body.body.code == m.CompletedCode.SERVER_SHUTDOWN
+    wait_for(lambda: client.state == CONNECTED and client.endpoint[1] == other.port,
+             what="move to the remaining proxy")
+    assert HARD not in states
+    writer.add_persistent("aa:00:00:00:00:02", net)
+    wait_for(lambda: len(table) == 2, what="updates from the remaining proxy")
+    raw.close()
+    client.stop()
