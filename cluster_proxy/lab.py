@@ -45,9 +45,9 @@ class ClusterProcess:
         lines = ["[zookeeper]", f"zookeeper_hosts = {self.zk_hosts}", f"root_key = {self.root}",
                  "session_timeout = 6000", "[cluster]", "state_proxy_server_address = 127.0.0.1",
                  f"state_proxy_server_port = {self.port}",
-                 "state_proxy_server_shutdown_timeout = 2",
-                 "state_proxy_server_bind_retry_interval = 1"]
-        lines += [f"{k} = {v}" for k, v in self.cluster_opts.items()]
+                 "state_proxy_server_shutdown_timeout = 2"]
+        opts = {"state_proxy_server_bind_retry_interval": 1, **self.cluster_opts}
+        lines += [f"{k} = {v}" for k, v in opts.items()]
         path = os.path.join(self.dir, "cluster.conf")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -277,3 +277,30 @@ def test_clean_shutdown_ends_subscriptions_and_unregisters(new_client, paths, cl
     wait_for(lambda: len(table) == 2, what="updates from the remaining proxy")
     raw.close()
     client.stop()
+
+
+def test_bind_retries_while_the_port_is_taken(zookeeper, paths):
+    import socket
+
+    from cluster_proxy.lab import ClusterProcess
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    cp = ClusterProcess(zookeeper.hosts, root=paths.root, port=port,
+                        state_proxy_server_bind_retry_interval=0.3)
+    try:
+        cp.start(wait=False)
+        time.sleep(2.0)
+        assert cp.proc.poll() is None  # alive, waiting for the port
+        assert cp.health()["services"]["state_proxy"]["listening"] is False
+        blocker.close()
+        cp.wait_listening(10)
+        raw = RawStateClient(port)
+        raw.send(m.Ping())
+        assert isinstance(raw.recv().body, m.Pong)
+        raw.close()
+    finally:
+        blocker.close()
+        cp.cleanup()
