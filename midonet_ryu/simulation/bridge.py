@@ -111,6 +111,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
     if in_port.vlan_id is not None:
         if vlan is None:
             vlan = match.vlan_id = in_port.vlan_id
+            ctx.written |= _VLAN
         elif vlan != in_port.vlan_id:
             return ("drop", None, f"VLAN {vlan} on access port of VLAN {in_port.vlan_id}")
 

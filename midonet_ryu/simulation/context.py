@@ -30,7 +30,7 @@ class Context:
     __slots__ = (
         "match", "orig", "topology", "state", "now", "cache", "wc", "tags", "learned",
         "keys", "created", "generated", "stateful", "devices", "snat_requests",
-        "ingress_device", "forward_flow", "in_port", "out_port", "flow_hash",
+        "ingress_device", "forward_flow", "in_port", "out_port", "flow_hash", "written",
     )
 
     def __init__(self, match: FlowMatch, topology: TopologyView, state: StateView, now: float,
@@ -42,6 +42,7 @@ class Context:
         self.now = now
         self.cache = cache
         self.wc = FIELD_BIT["in_port"]
+        self.written = 0  # bits of the header fields a device rewrote
         self.tags: set[Hashable] = set()
         self.learned: list[MacLearned | ArpLearned] = []
         self.keys: dict[Hashable, Any] = {}

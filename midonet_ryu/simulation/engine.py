@@ -15,7 +15,7 @@ from midonet_ryu.simulation import bridge, conntrack, tags
 from midonet_ryu.simulation import router as router_sim
 from midonet_ryu.simulation.cache import cache_for
 from midonet_ryu.simulation.context import MAX_DEVICES_TRAVERSED, Context, SimulationError
-from midonet_ryu.simulation.packet import MATCH_FIELDS, FlowMatch, parse_frame
+from midonet_ryu.simulation.packet import FIELD_BIT, MATCH_FIELDS, FlowMatch, parse_frame
 from midonet_ryu.simulation.result import (
     DROP_HARD_TIMEOUT,
     ERROR_DROP_HARD_TIMEOUT,
@@ -32,6 +32,8 @@ from midonet_ryu.topology.snapshot import TopologyView
 # Fields a device may rewrite; the VLAN is handled per egress port.
 _REWRITABLE = ("eth_src", "eth_dst", "ip_src", "ip_dst", "ip_ttl", "tp_src", "tp_dst", "icmp_id")
 _WILDCARDS: dict[int, frozenset[str]] = {}
+_VLAN_BIT = FIELD_BIT["vlan_id"]
+_REWRITABLE_BITS = tuple((name, FIELD_BIT[name]) for name in _REWRITABLE)
 
 
 def simulate(match: FlowMatch, topology: TopologyView, state: StateView,
@@ -115,6 +117,9 @@ def _walk(ctx: Context) -> tuple:
                 if verdict is not None:
                     return verdict
             if out.peer_id is not None:
+                if out.vlan_id is not None:
+                    ctx.match.vlan_id = None  # an access port pops its VLAN
+                    ctx.written |= _VLAN_BIT
                 peer = get(Port, out.peer_id)
                 if peer is None:
                     raise SimulationError(f"port {out.id} linked to missing {out.peer_id}")
@@ -156,11 +161,18 @@ def _output_actions(ctx: Context, outs: tuple[Port, ...]) -> tuple[Action, ...]:
     if not outs:
         return ()
     m, orig = ctx.match, ctx.orig
-    actions: list[Action] = [
-        SetField(name, getattr(m, name))
-        for name in _REWRITABLE
-        if getattr(m, name) != getattr(orig, name)
-    ]
+    actions: list[Action] = []
+    written = ctx.written
+    for name, bit in _REWRITABLE_BITS:
+        value = getattr(m, name)
+        if value != getattr(orig, name):
+            actions.append(SetField(name, value))
+        elif written & bit and not ctx.wc & bit:
+            # Rewritten to what this packet happened to carry already: the
+            # flow may only skip the SetField if it matches that value.
+            ctx.wc |= bit
+    if written & _VLAN_BIT:
+        ctx.wc |= _VLAN_BIT  # the tag decisions below compare with the original
     inner_vlan = m.vlan_id
     current = orig.vlan_id
     if len(outs) > 1:  # ports needing the frame's own tag first: fewer SetFields

@@ -40,6 +40,8 @@ from midonet_ryu.topology.router import Router
 
 _VIP_FIELDS = (FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"] | FIELD_BIT["tp_dst"]
                | FIELD_BIT["ip_frag"])
+_DST_REWRITE = FIELD_BIT["ip_dst"] | FIELD_BIT["tp_dst"]
+_SRC_REWRITE = FIELD_BIT["ip_src"] | FIELD_BIT["tp_src"]
 _TUPLE = (FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"]
           | FIELD_BIT["tp_src"] | FIELD_BIT["tp_dst"])
 
@@ -166,6 +168,7 @@ def _to_member(ctx: Context, cv: CompiledVip, lb_id: uuid.UUID) -> tuple | None:
     ctx.add_key(rkey, NatBinding(cv.ip, cv.port), created)
     m.ip_dst = binding.ip
     m.tp_dst = binding.port
+    ctx.written |= _DST_REWRITE
     return None
 
 
@@ -183,4 +186,5 @@ def _reverse(ctx: Context, lb_id: uuid.UUID) -> None:
             ctx.add_key(key, binding, False)
             m.ip_src = binding.ip
             m.tp_src = binding.port
+            ctx.written |= _SRC_REWRITE
             return

@@ -42,7 +42,13 @@ def ports_of(m: Any) -> tuple[int, int]:
     return m.tp_src or 0, m.tp_dst or 0
 
 
-def _set_src(m: Any, ip: int, port: int) -> None:
+_SRC_BITS = FIELD_BIT["ip_src"] | FIELD_BIT["tp_src"] | FIELD_BIT["icmp_id"]
+_DST_BITS = FIELD_BIT["ip_dst"] | FIELD_BIT["tp_dst"] | FIELD_BIT["icmp_id"]
+
+
+def _set_src(ctx: Context, ip: int, port: int) -> None:
+    m = ctx.match
+    ctx.written |= _SRC_BITS
     m.ip_src = ip
     if m.ip_proto == PROTO_ICMP:
         if m.icmp_id is not None:
@@ -51,7 +57,9 @@ def _set_src(m: Any, ip: int, port: int) -> None:
         m.tp_src = port
 
 
-def _set_dst(m: Any, ip: int, port: int) -> None:
+def _set_dst(ctx: Context, ip: int, port: int) -> None:
+    m = ctx.match
+    ctx.written |= _DST_BITS
     m.ip_dst = ip
     if m.ip_proto == PROTO_ICMP:
         if m.icmp_id is not None:
@@ -75,8 +83,10 @@ def apply_rule(ctx: Context, rule: Rule, device_id: uuid.UUID) -> bool | str:
         ip = ip_to_int(targets[0].nw_start)
         if data.dnat:
             ctx.match.ip_dst = ip
+            ctx.written |= FIELD_BIT["ip_dst"]
         else:
             ctx.match.ip_src = ip
+            ctx.written |= FIELD_BIT["ip_src"]
         return True
     return forward(ctx, device_id, data.dnat, targets)
 
@@ -106,11 +116,11 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
             return "snat_exhausted"
     if dnat:
         rval = NatBinding(m.ip_dst, dport)
-        _set_dst(m, binding.ip, binding.port)
+        _set_dst(ctx, binding.ip, binding.port)
         rtype = NatKeyType.REV_DNAT
     else:
         rval = NatBinding(m.ip_src, sport)
-        _set_src(m, binding.ip, binding.port)
+        _set_src(ctx, binding.ip, binding.port)
         rtype = NatKeyType.REV_SNAT
     # The reply's tuple, as it will arrive: reversed translated tuple.
     s2, d2 = ports_of(m)
@@ -189,7 +199,7 @@ def reverse(ctx: Context, device_id: uuid.UUID, dnat: bool) -> bool:
         return False
     ctx.add_key(key, binding, False)
     if dnat:
-        _set_src(m, binding.ip, binding.port)
+        _set_src(ctx, binding.ip, binding.port)
     else:
-        _set_dst(m, binding.ip, binding.port)
+        _set_dst(ctx, binding.ip, binding.port)
     return True

@@ -64,6 +64,8 @@ _DST = FIELD_BIT["ip_dst"]
 _SRC = FIELD_BIT["ip_src"]
 _TTL = FIELD_BIT["ip_ttl"]
 _ICMP = FIELD_BIT["ip_proto"] | FIELD_BIT["icmp_type"]
+_ROUTED_WRITES = (FIELD_BIT["eth_src"] | FIELD_BIT["eth_dst"] | FIELD_BIT["vlan_id"]
+                  | FIELD_BIT["ip_ttl"])
 ICMP_NET_UNREACHABLE = 0
 
 
@@ -199,6 +201,8 @@ def process(ctx: Context, in_port: Port) -> tuple:
         m.ip_ttl -= 1
     m.eth_src = out.mac
     m.eth_dst = mac
+    m.vlan_id = None  # a routed frame leaves untagged; the next bridge decides
+    ctx.written |= _ROUTED_WRITES
     return ("port", out.port.id)
 
 

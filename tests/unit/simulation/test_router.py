@@ -229,3 +229,39 @@ def test_thousand_route_router_picks_the_right_route():
     res = s.simulate(s.udp(vm, ra.port_mac, ip_to_int("172.16.5.9")))  # i=5 -> gw .7
     assert res.actions[-1] == ToPort(up.id)
     assert SetField("eth_dst", "02:77:00:00:00:07") in res.actions
+
+
+def test_router_on_a_vlan_of_a_trunked_network():
+    """The router's bridge port is an access port of VLAN 10: routed frames enter
+    and leave VLAN 10 there, and do not carry the tag into the other network."""
+    s = Scenario()
+    net_a, net_b = s.network(), s.network()
+    router = s.router()
+    rport_a = s.router_port(router, "10.0.1.1", "10.0.1.0/24")
+    bport = s.port(net_a, vlan_id=10)
+    s.link(rport_a.id, bport.id)
+    s.attach(router, net_b, "10.0.2.1", "10.0.2.0/24")
+    vm_a = s.vm_port(net_a, "10.0.1.10", vlan_id=10)
+    other_vlan = s.vm_port(net_a, "10.0.1.20", vlan_id=20)
+    trunk = s.vm_port(net_a)
+    vm_b = s.vm_port(net_b, "10.0.2.10")
+    s.learn(net_b, vm_b)
+    s.learn(net_a, vm_a, vlan=10)
+    s.arp(router, "10.0.2.10", vm_b.mac)
+    s.arp(router, "10.0.1.10", vm_a.mac)
+    out = s.simulate(s.udp(vm_a, rport_a.port_mac, vm_b.ip))
+    assert out.actions[-1] == ToPort(vm_b.port_id)
+    assert not any(isinstance(a, SetField) and a.name == "vlan_id" for a in out.actions)
+    rport_b = [p for p in s.get(type(router), router.id).port_ids if p != rport_a.id][0]
+    back = s.simulate(s.udp(vm_b, s.get(type(rport_a), rport_b).port_mac, vm_a.ip))
+    assert back.actions[-1] == ToPort(vm_a.port_id)
+    assert not any(isinstance(a, SetField) and a.name == "vlan_id" for a in back.actions)
+    # the router's ARP request floods VLAN 10 only: the trunk (tagged) and vm_a
+    s.state.forget_mac(net_a.id, 10, vm_a.mac)
+    miss = s.simulate(s.udp(vm_b, s.get(type(rport_a), rport_b).port_mac,
+                            ip_to_int("10.0.1.99")))
+    (arp,) = miss.generated
+    flood = simulate_generated(arp.port_id, arp.frame, s.topology, s.state, s.now)
+    outs = [a.port_id for a in flood.actions if isinstance(a, ToPort)]
+    assert set(outs) == {vm_a.port_id, trunk.port_id} and other_vlan.port_id not in outs
+    assert SetField("vlan_id", 10) in flood.actions
