@@ -57,10 +57,6 @@ class Context:
         self.out_port: uuid.UUID | None = None
         self.flow_hash: int | None = None
 
-    def read(self, mask: int) -> None:
-        """Record that the simulation depended on the fields in ``mask``."""
-        self.wc |= mask
-
     def hash5(self) -> int:
         """A deterministic flow hash (ECMP, load balancing, SNAT port choice).
 

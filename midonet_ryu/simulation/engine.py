@@ -142,10 +142,10 @@ def _flood_filter(ctx: Context, ports: tuple[Port, ...]) -> tuple[Port, ...]:
         if not p.admin_state_up:
             continue
         if p.outbound_filter_id is not None:
-            saved = ctx.match.copy()
+            saved, written = ctx.match.copy(), ctx.written
             ctx.out_port = p.id
             verdict = bridge.ctx_filter(ctx, p.outbound_filter_id, p.network_id)
-            ctx.match = saved
+            ctx.match, ctx.written = saved, written
             if verdict is not None:
                 continue
         kept.append(p)

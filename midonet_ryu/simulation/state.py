@@ -29,6 +29,8 @@ from typing import Any, NamedTuple, Protocol
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SimulationResult
 
 STATE_KEY_TTL = 60.0  # MidoNet's DEFAULT_EXPIRATION for conntrack/NAT keys
+ARP_EXPIRATION = 90.0  # a learned router ARP entry is unusable after this
+ARP_STALE = 60.0  # ... and refreshed (an ARP request is sent) after this
 SNAT_BLOCK_SIZE = 64
 
 
@@ -206,7 +208,8 @@ class InMemoryState:
             if type(item) is MacLearned:
                 self.learn_mac(item.network_id, item.vlan, item.mac, item.port_id)
             elif type(item) is ArpLearned:
-                self.set_arp(item.router_id, item.ip, item.mac)
+                self.set_arp(item.router_id, item.ip,
+                             ArpEntry(item.mac, now + ARP_EXPIRATION, now + ARP_STALE))
         for key, val in result.state_keys:
             self.put_key(key, val, now)
 

@@ -265,3 +265,20 @@ def test_router_on_a_vlan_of_a_trunked_network():
     outs = [a.port_id for a in flood.actions if isinstance(a, ToPort)]
     assert set(outs) == {vm_a.port_id, trunk.port_id} and other_vlan.port_id not in outs
     assert SetField("vlan_id", 10) in flood.actions
+
+
+def test_learned_arp_entries_go_stale_then_expire(routed):
+    r = routed
+    vm_ip = IP("10.0.2.60")
+    reply = frames.arp_reply(r.b2.mac, vm_ip, r.rport_b.port_mac, IP("10.0.2.1"))
+    r.s.simulate(parse_frame(reply, r.b2.port_id))  # learned at now
+    start = r.s.now
+    r.s.now = start + 30
+    fresh = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, vm_ip))
+    assert fresh.kind is ResultKind.FORWARD and fresh.generated == ()
+    r.s.now = start + 61
+    stale = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, vm_ip))
+    assert stale.kind is ResultKind.FORWARD and len(stale.generated) == 1  # refresh request
+    r.s.now = start + 91
+    gone = r.s.simulate(r.s.udp(r.a1, r.rport_a.port_mac, vm_ip))
+    assert gone.kind is ResultKind.DROP and len(gone.generated) == 1
