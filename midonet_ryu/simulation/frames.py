@@ -74,7 +74,8 @@ def _ip_payload(match: Any) -> bytes:
     """The original IP packet, from the raw frame when there is one."""
     frame = getattr(match, "frame", None)
     if frame is not None:
-        return frame[match.l3_offset:]
+        packet = frame[match.l3_offset:]
+        return packet[:int.from_bytes(packet[2:4], "big")]  # without Ethernet padding
     # Synthesize a header from the match (tests build matches by hand).
     l4 = b""
     if match.tp_src is not None:

@@ -105,3 +105,12 @@ def test_icmp_error_quotes_original_header():
 def test_ipv4_checksum_is_valid():
     frame = frames.udp_frame(A, B, IP_A, IP_B, 1, 2)
     assert frames.checksum(frame[14:34]) == 0
+
+
+def test_echo_reply_ignores_ethernet_padding():
+    request = frames.icmp_echo_request(A, B, IP_A, IP_B, ident=3, payload=b"abc")
+    padded = request + b"\x00" * (60 - len(request))
+    m = parse_frame(padded, PORT)
+    reply = frames.icmp_echo_reply(m, B, IP_B)
+    assert reply[14 + 28:] == b"abc"
+    assert frames.checksum(reply[14 + 20:]) == 0
