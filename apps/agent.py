@@ -136,7 +136,8 @@ class MidonetAgent(app_manager.OSKenApp):
 
     def _boot_steps(self) -> None:
         c = self.conf
-        controller = f"tcp:{c.agent.openflow_listen_address}:{c.agent.openflow_listen_port}"
+        controller = c.agent.openflow_controller_target or (
+            f"tcp:{c.agent.openflow_listen_address}:{c.agent.openflow_listen_port}")
         self.ovsdb = Ovsdb(c.agent.ovsdb_connection, c.agent.ovsdb_timeout)
         self.ovsdb.ensure_integration_bridge(self.bridge, c.agent.datapath_type, controller)
         for ttype in TUNNEL_PORT_NAMES:

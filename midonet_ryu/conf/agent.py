@@ -32,6 +32,12 @@ OPTS = [
         help="Port the agent's OpenFlow controller listens on.",
     ),
     cfg.StrOpt(
+        "openflow_controller_target",
+        help="How Open vSwitch reaches the agent, e.g. 'tcp:127.0.0.1:6653' or "
+        "'unix:/var/run/openvswitch/midonet.sock'; defaults to tcp: on "
+        "openflow_listen_address and openflow_listen_port.",
+    ),
+    cfg.StrOpt(
         "underlay_ip",
         help="This host's tunnel endpoint address, used in every tunnel zone not named "
         "in tunnel_zone_underlay. Required unless underlay_interface is set.",

@@ -23,12 +23,13 @@ class AgentProcess:
                  underlay_ip: str, root_key: str = "/midonet", host_id: uuid.UUID | None = None,
                  tunnel_zones: tuple[str, ...] = ("default",), tunnel_type: str = "vxlan",
                  extra: dict[str, dict[str, str]] | None = None,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, of_port: int | None = None,
+                 datapath_type: str = "dummy") -> None:
         self.workdir = workdir
         self.command = command or agent_command()
         os.makedirs(workdir, exist_ok=True)
         self.host_id = host_id or uuid.uuid4()
-        self.of_port = free_port()
+        self.of_port = of_port or free_port()
         self.config_path = os.path.join(workdir, "midonet_ryu.conf")
         self.log_path = os.path.join(workdir, "agent.log")
         sections: dict[str, dict[str, str]] = {
@@ -37,7 +38,7 @@ class AgentProcess:
                           "session_timeout": "10000", "connect_retry_interval": "0.5"},
             "host": {"host_id": str(self.host_id),
                      "host_id_file": os.path.join(workdir, "host_id")},
-            "agent": {"ovsdb_connection": ovsdb_connection, "datapath_type": "dummy",
+            "agent": {"ovsdb_connection": ovsdb_connection, "datapath_type": datapath_type,
                       "openflow_listen_address": "127.0.0.1",
                       "openflow_listen_port": str(self.of_port), "underlay_ip": underlay_ip,
                       "tunnel_zones": ",".join(tunnel_zones), "tunnel_type": tunnel_type,

@@ -17,8 +17,9 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.topology.model import Host, Network, Port
 from tools.lab.agent import AgentProcess
+from tools.lab.netns import NetnsLab, NetnsVm
 from tools.lab.ovs import OvsInstance, Underlay, VmPort
-from tools.lab.procs import wait_until
+from tools.lab.procs import free_port, wait_until
 from tools.lab.zookeeper import TemporaryZooKeeper, ZooKeeperServer
 
 
@@ -37,7 +38,8 @@ class Hypervisor:
 class Cloud:
     def __init__(self, n_hosts: int = 2, workdir: str | None = None,
                  zookeeper: ZooKeeperServer | None = None, root_key: str | None = None,
-                 tunnel_type: str = "vxlan", agent_extra: dict | None = None) -> None:
+                 tunnel_type: str = "vxlan", agent_extra: dict | None = None,
+                 netns: bool = False) -> None:
         self.workdir = workdir or tempfile.mkdtemp(prefix="mr-cloud-")
         self._own_workdir = workdir is None
         self._own_zk = zookeeper is None
@@ -46,6 +48,10 @@ class Cloud:
         self.n_hosts = n_hosts
         self.tunnel_type = tunnel_type
         self.agent_extra = agent_extra or {}
+        # netns: hypervisors in network namespaces on the netdev datapath, with
+        # VMs that have a kernel stack (real ping/TCP); else the dummy datapath.
+        self.netns = netns
+        self.netns_lab: NetnsLab | None = None
         self.hosts: list[Hypervisor] = []
         self.client: KazooClient | None = None
         self.store: Store | None = None
@@ -60,18 +66,29 @@ class Cloud:
             self.client.start(timeout=15)
             self.store = Store(self.client, Paths(self.root_key))
             instances = self._instances
-            for i in range(self.n_hosts):
-                inst = OvsInstance(f"hv{i + 1}", os.path.join(self.workdir, f"hv{i + 1}"))
-                instances.append(inst)
-                inst.start()
-            self.underlay = Underlay(instances).wire()
+            if self.netns:
+                self.netns_lab = NetnsLab(self.workdir, self.n_hosts).start()
+                instances.extend(self.netns_lab.hosts)
+                ips = {inst.name: self.netns_lab.ip_of(inst) for inst in instances}
+            else:
+                for i in range(self.n_hosts):
+                    inst = OvsInstance(f"hv{i + 1}", os.path.join(self.workdir, f"hv{i + 1}"))
+                    instances.append(inst)
+                    inst.start()
+                self.underlay = Underlay(instances).wire()
+                ips = {inst.name: self.underlay.ip_of(inst) for inst in instances}
             for inst in instances:
+                of_port = free_port()
+                extra = {section: dict(values) for section, values in self.agent_extra.items()}
+                if self.netns:
+                    extra.setdefault("agent", {})["openflow_controller_target"] = (
+                        inst.controller_relay(of_port))
                 agent = AgentProcess(
                     os.path.join(self.workdir, f"agent-{inst.name}"), self.zk.hosts,
-                    inst.ovsdb_connection, self.underlay.ip_of(inst), root_key=self.root_key,
-                    tunnel_type=self.tunnel_type, extra=self.agent_extra)
-                self.hosts.append(Hypervisor(inst.name, inst, agent,
-                                             self.underlay.ip_of(inst)))
+                    inst.ovsdb_connection, ips[inst.name], root_key=self.root_key,
+                    tunnel_type=self.tunnel_type, extra=extra, of_port=of_port,
+                    datapath_type="netdev" if self.netns else "dummy")
+                self.hosts.append(Hypervisor(inst.name, inst, agent, ips[inst.name]))
             for hv in self.hosts:
                 hv.agent.start(wait=False)
             if wait_agents:
@@ -110,6 +127,15 @@ class Cloud:
                                 iface_id=str(port_id) if bind_by == "iface-id" else None)
         return port, vm
 
+    def kernel_vm(self, hv: Hypervisor, network: Network, name: str, cidr: str,
+                  gateway: str | None = None, **port_fields) -> tuple[Port, NetnsVm]:
+        """A VM with a kernel stack (netns clouds): bound by iface-id, as os-vif does."""
+        port_id = uuid.uuid4()
+        port = self.store.create(Port(id=port_id, network_id=network.id, host_id=hv.host_id,
+                                      **port_fields))
+        vm = hv.ovs.add_vm(name, cidr, iface_id=str(port_id), gateway=gateway)
+        return port, vm
+
     def wait_bound(self, hv: Hypervisor, port: Port, timeout: float = 15.0) -> None:
         hv.agent.wait_log(f"bound port {port.id}", timeout)
 
@@ -143,8 +169,11 @@ class Cloud:
                 hv.agent.stop()
             except Exception:  # noqa: BLE001 - keep tearing down
                 pass
-        for inst in self._instances:
-            inst.stop()
+        if self.netns_lab is not None:
+            self.netns_lab.stop()
+        else:
+            for inst in self._instances:
+                inst.stop()
         if self.client is not None:
             self.client.stop()
             self.client.close()
