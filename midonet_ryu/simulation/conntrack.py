@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.context import Context
-from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_LATER, PROTO_ICMP
+from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_LATER, PROTO_ICMP, FlowMatch
 from midonet_ryu.simulation.state import ConntrackKey
 
 _TUPLE = (FIELD_BIT["eth_type"] | FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"]
@@ -21,7 +21,7 @@ _TUPLE = (FIELD_BIT["eth_type"] | FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"]
           | FIELD_BIT["icmp_id"] | FIELD_BIT["ip_frag"])
 
 
-def _ports(m) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _ports(m: FlowMatch) -> tuple[int, int]:
     if m.ip_proto == PROTO_ICMP:
         ident = m.icmp_id or 0
         return ident, ident
