@@ -53,7 +53,7 @@ def start_with_retry(client: KazooClient, connect_timeout: float = 10.0,
         try:
             client.start(timeout=connect_timeout)
             return
-        except (KazooTimeoutError, OSError) as e:
+        except (KazooTimeoutError, client.handler.timeout_exception, OSError) as e:
             try:
                 client.stop()
             except Exception:  # noqa: BLE001 - best effort cleanup before a retry
