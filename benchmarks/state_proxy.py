@@ -114,6 +114,10 @@ def _worker_main(argv: list[str]) -> None:
             table = client.table(MAC_TABLE, NET, ("0",))
             table.add_callback(on_change)
             table.wait_ready(60)
+            deadline = time.monotonic() + 60
+            while (table.source != "proxy" or table.sid is None or table.updates_applied == 0) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)  # it may read ZooKeeper until the proxy has answered
             get_bytes = lambda: client.bytes_received  # noqa: E731
             get_reads = lambda: 0  # noqa: E731
         ready.set()

@@ -6,7 +6,9 @@ States, after MidoNet's ``StateProxyClient``:
 * **soft reconnection**: the connection was lost (or none could be made);
   subscriptions are kept, tables keep their last state, and the client tries
   proxies (a different one first) every ``soft_reconnect_delay`` for up to
-  ``max_soft_reconnect_attempts`` attempts;
+  ``max_soft_reconnect_attempts`` attempts. A table opened while no proxy is
+  connected has no state to keep: it reads ZooKeeper until a proxy connects,
+  so an agent never starts with empty tables;
 * **hard phase** ("dormant"): tables read ZooKeeper directly; the client tries a
   proxy every ``hard_reconnect_delay`` and switches back when one answers.
 
@@ -137,14 +139,17 @@ class ProxiedStateTable(StateTableView[K, V]):
                            self.version if self.ready.is_set() else None)
 
     # -- direct mode (runs on kazoo threads) ---------------------------------------------------
-    def _go_direct(self, force: bool = False) -> None:
-        """Read ZooKeeper directly: in the hard phase, or (``force``) when the proxy
-        refused this table."""
+    def _go_direct(self, reason: str = "hard") -> None:
+        """Read ZooKeeper directly. ``reason``: "hard" (no proxy for too long),
+        "refused" (the proxy refused this table) or "new" (a table opened while no
+        proxy is connected has no state to keep, so it reads ZooKeeper until one is)."""
         with self.lock:
             if self._direct is not None or self.stopped:
                 return
-            if not force and self.client.state != HARD:
+            if reason == "hard" and self.client.state != HARD:
                 return  # a proxy came back before this task ran
+            if reason == "new" and self.source != "none":
+                return  # already subscribed to a proxy that just connected
             self.source = "direct"
             self.sid = None
             self._snapshot = None
@@ -300,10 +305,10 @@ class StateProxyClient:
         with self._lock:
             self.tables.add(table)
             state = self.state
-        if state == HARD:
-            table._go_direct()
-        elif state == CONNECTED:
+        if state == CONNECTED:
             self._subscribe([table])
+        else:
+            table._go_direct("new")
 
     def _unregister(self, table: ProxiedStateTable) -> None:
         with self._lock:
@@ -481,7 +486,7 @@ class StateProxyClient:
             if table is not None:
                 LOG.warning("state proxy refused table %s: %s %s; reading ZooKeeper instead",
                             table.path, body.code.name, body.description)
-                self._queues[table.worker].put(lambda t=table: t._go_direct(force=True))
+                self._queues[table.worker].put(lambda t=table: t._go_direct("refused"))
             else:
                 LOG.warning("state proxy error: %s %s", body.code.name, body.description)
 

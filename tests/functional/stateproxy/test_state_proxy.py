@@ -64,6 +64,13 @@ def proxy_client(zk, paths, **kw):
     return StateProxyClient(zk, paths, **opts).start()
 
 
+def on_proxy(client, table):
+    """Wait until ``table`` is fed by a proxy (it may read ZooKeeper until one connects)."""
+    assert table.wait_ready(10)
+    wait_for(lambda: client.state == CONNECTED and table.source == "proxy"
+             and table.sid is not None, what="table on the proxy")
+
+
 def converged(client, table, path):
     """Same contents as ZooKeeper. The version may trail the cversion by changes that
     altered no value (a writer pruning its superseded entry): the proxy does not
@@ -80,8 +87,8 @@ def test_subscribers_equal_zookeeper_after_concurrent_churn(
     subscribers = [proxy_client(new_client(), paths) for _ in range(2)]
     tables = [s.table(MAC_TABLE, net, ("0",)) for s in subscribers]
     recorders = [Recorder(t) for t in tables]
-    for t in tables:
-        assert t.wait_ready(10) and t.source == "proxy"
+    for s, t in zip(subscribers, tables, strict=True):
+        on_proxy(s, t)
     for t in churn(zookeeper, new_client, paths, net):
         t.join()
     for t in tables:
@@ -103,7 +110,7 @@ def test_clients_move_to_another_proxy_then_fall_back_and_return(
     client.add_listener(states.append)
     table = client.table(MAC_TABLE, net, ("0",))
     recorder = Recorder(table)
-    assert table.wait_ready(10)
+    on_proxy(client, table)
     stop = threading.Event()
     writers = churn(zookeeper, new_client, paths, net, writers=2, ops=100000, stop=stop)
     try:
@@ -257,7 +264,7 @@ def test_clean_shutdown_ends_subscriptions_and_unregisters(new_client, paths, cl
     writer.add_persistent("aa:00:00:00:00:01", net)
     client = proxy_client(new_client(), paths)
     table = client.table(MAC_TABLE, net, ("0",))
-    assert table.wait_ready(10)
+    on_proxy(client, table)
     states = []
     client.add_listener(states.append)
     used = next(p for p in proxies if p.port == client.endpoint[1])
@@ -304,3 +311,21 @@ def test_bind_retries_while_the_port_is_taken(zookeeper, paths):
     finally:
         blocker.close()
         cp.cleanup()
+
+
+def test_tables_opened_without_a_proxy_read_zookeeper_then_move_to_one(
+        new_client, paths, cluster_factory):
+    net = uuid.uuid4()
+    zk = new_client()
+    writer = StateTable(zk, paths, MAC_TABLE, net, ("0",))
+    writer.add_persistent("aa:00:00:00:00:01", net)
+    client = proxy_client(new_client(), paths, max_soft_reconnect_attempts=1000)
+    table = client.table(MAC_TABLE, net, ("0",))
+    recorder = Recorder(table)
+    assert table.wait_ready(5) and table.source == "direct" and len(table) == 1
+    cluster_factory(root=paths.root)
+    wait_for(lambda: client.state == CONNECTED and table.source == "proxy", what="proxy")
+    writer.add_persistent("aa:00:00:00:00:02", net)
+    wait_for(lambda: converged(zk, table, table.path) and len(table) == 2)
+    assert recorder.errors == [] and table.updates_applied >= 1
+    client.stop()

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from conftest import RawStateClient, wait_for, zk_view
-from test_state_proxy import Recorder, churn, converged, proxy_client
+from test_state_proxy import Recorder, churn, converged, on_proxy, proxy_client
 
 from midonet_ryu.nsdb.client import make_client
 from midonet_ryu.nsdb.paths import Paths
@@ -41,7 +41,7 @@ def test_leader_failover_under_churn(cluster_factory):
         client = proxy_client(new_client(), paths)
         table = client.table(MAC_TABLE, net, ("0",))
         recorder = Recorder(table)
-        assert table.wait_ready(15)
+        on_proxy(client, table)
         stop = threading.Event()
         writers = churn(None, new_client, paths, net, writers=2, ops=100000, stop=stop)
         time.sleep(0.5)
@@ -75,7 +75,8 @@ def test_zookeeper_outage_completes_subscriptions_and_recovers(cluster_factory):
         client = proxy_client(started(server.hosts), paths, max_soft_reconnect_attempts=1000)
         clients.append(client.zk)
         table = client.table(MAC_TABLE, net, ("0",))
-        assert table.wait_ready(10) and len(table) == 1
+        on_proxy(client, table)
+        assert len(table) == 1
         raw = RawStateClient(proxy.port)
         raw.subscribe(MAC_TABLE, net, ("0",))
         assert isinstance(raw.recv().body, m.Acknowledge)
