@@ -87,12 +87,14 @@ def assign_tunnel_keys(wanted: Mapping[uuid.UUID, Interface],
     """
     keys: dict[uuid.UUID, int] = {}
     used: set[int] = set()
-    for port_id in sorted(wanted):
-        for key in (current.get(port_id), wanted[port_id].tunnel_key):
-            if _valid_local_key(key) and key not in used:
+    # Keys in use now win over keys remembered on interfaces, which win over
+    # new ones: a running flow's key never changes under it.
+    for source in (lambda p: current.get(p), lambda p: wanted[p].tunnel_key):
+        for port_id in sorted(wanted):
+            key = source(port_id)
+            if port_id not in keys and _valid_local_key(key) and key not in used:
                 keys[port_id] = key
                 used.add(key)
-                break
     for port_id in sorted(wanted):
         if port_id in keys:
             continue

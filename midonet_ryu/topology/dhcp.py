@@ -31,4 +31,5 @@ class Dhcp(ModelObject):
     hosts: tuple[DhcpHost, ...] = ()
 
 
-declare_binding("Network", "dhcp_ids", OnDelete.CASCADE, "Dhcp", "network_id", OnDelete.CLEAR)
+declare_binding("Network", "dhcp_ids", OnDelete.CASCADE, "Dhcp", "network_id", OnDelete.CLEAR,
+                backref="left")

@@ -70,9 +70,10 @@ class Vip(ModelObject):
 
 
 declare_binding("Router", "load_balancer_id", OnDelete.CASCADE, "LoadBalancer", "router_id",
-                OnDelete.CLEAR)
+                OnDelete.CLEAR, backref="left")
 declare_binding("LoadBalancer", "pool_ids", OnDelete.CASCADE, "Pool", "load_balancer_id",
-                OnDelete.CLEAR)
+                OnDelete.CLEAR, backref="left")
 declare_binding("Pool", "pool_member_ids", OnDelete.CASCADE, "PoolMember", "pool_id",
-                OnDelete.CLEAR)
-declare_binding("Pool", "vip_ids", OnDelete.CASCADE, "Vip", "pool_id", OnDelete.CLEAR)
+                OnDelete.CLEAR, backref="left")
+declare_binding("Pool", "vip_ids", OnDelete.CASCADE, "Vip", "pool_id", OnDelete.CLEAR,
+                backref="left")

@@ -50,7 +50,9 @@ class Route(ModelObject):
     router_id: uuid.UUID | None = None
 
 
-declare_binding("Router", "port_ids", OnDelete.CASCADE, "Port", "router_id", OnDelete.CLEAR)
-declare_binding("Router", "route_ids", OnDelete.CASCADE, "Route", "router_id", OnDelete.CLEAR)
+declare_binding("Router", "port_ids", OnDelete.CASCADE, "Port", "router_id", OnDelete.CLEAR,
+                backref="left")
+declare_binding("Router", "route_ids", OnDelete.CASCADE, "Route", "router_id", OnDelete.CLEAR,
+                backref="left")
 declare_binding("Port", "route_ids", OnDelete.CASCADE, "Route", "next_hop_port_id",
-                OnDelete.CLEAR)
+                OnDelete.CLEAR, backref="left")

@@ -160,13 +160,14 @@ class IPAddrGroup(ModelObject):
     ip_addr_ports: tuple[IPAddrPorts, ...] = ()
 
 
-declare_binding("Chain", "rule_ids", OnDelete.CASCADE, "Rule", "chain_id", OnDelete.CLEAR)
+declare_binding("Chain", "rule_ids", OnDelete.CASCADE, "Rule", "chain_id", OnDelete.CLEAR,
+                backref="left")
 declare_binding("Rule", "jump_chain_id", OnDelete.CLEAR, "Chain", "jump_rule_ids",
-                OnDelete.CASCADE)
+                OnDelete.CASCADE, backref="right")
 declare_binding("PortGroup", "port_ids", OnDelete.CLEAR, "Port", "port_group_ids",
                 OnDelete.CLEAR)
 for _kind, _dir in (("Network", "network"), ("Router", "router"), ("Port", "port")):
     declare_binding(_kind, "inbound_filter_id", OnDelete.CLEAR, "Chain", f"{_dir}_inbound_ids",
-                    OnDelete.CLEAR)
+                    OnDelete.CLEAR, backref="right")
     declare_binding(_kind, "outbound_filter_id", OnDelete.CLEAR, "Chain",
-                    f"{_dir}_outbound_ids", OnDelete.CLEAR)
+                    f"{_dir}_outbound_ids", OnDelete.CLEAR, backref="right")
