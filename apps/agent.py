@@ -14,6 +14,7 @@ topology.
 from __future__ import annotations
 
 import collections
+import ipaddress
 import itertools
 import logging
 import os
@@ -36,7 +37,14 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import config as agent_config
 from apps import control
-from apps.agent_state import AgentState, IntKeyedIPv4, TableKey, table_change_tags
+from apps.agent_state import (
+    AgentState,
+    IntKeyedIPv4,
+    RouterArpView,
+    TableKey,
+    nsdb_arp_entry,
+    table_change_tags,
+)
 from apps.host_identity import resolve_host_id
 from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
 from apps.remote_ports import RemotePorts
@@ -52,15 +60,17 @@ from midonet_ryu.datapath.translate import (
 )
 from midonet_ryu.nsdb import hosts
 from midonet_ryu.nsdb.client import make_client, start_with_retry
+from midonet_ryu.nsdb.nat_lease import NatLeaser
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_keys import StateKeys
 from midonet_ryu.nsdb.state_table import StateTables
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.nsdb.topology_cache import TopologyCache
 from midonet_ryu.simulation import tags
-from midonet_ryu.simulation.engine import simulate
+from midonet_ryu.simulation.engine import simulate, simulate_generated
 from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
-from midonet_ryu.simulation.result import ResultKind, SimulationResult
+from midonet_ryu.simulation.result import MacLearned, ResultKind, SimulationResult, ToPort
+from midonet_ryu.simulation.rewrite import apply_actions
 from midonet_ryu.topology import base as model_base
 from midonet_ryu.topology.model import Port, TunnelZone, TunnelZoneType
 
@@ -68,6 +78,7 @@ LOG = logging.getLogger(__name__)
 
 GENERATION_KEY = "midonet-generation"
 SYNC_INTERVAL = 1.0
+MAX_GENERATED_DEPTH = 4
 RECONCILE_GRACE = 10.0
 
 
@@ -104,6 +115,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self._table_objs: dict[TableKey, Any] = {}
         self.state = AgentState(lambda key: self._enqueue("table", key))
         self.remote: RemotePorts | None = None
+        self.leaser: NatLeaser | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def start(self):
@@ -162,6 +174,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self._join_tunnel_zones()
         self.remote = RemotePorts(self.zk, self.paths, self._remote_port_changed)
         self.tables = StateTables(self.zk, self.paths)
+        self.leaser = NatLeaser(self.zk, self.paths)
         self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
                                    self._topology_changed)
         self.cache.start()
@@ -228,6 +241,9 @@ class MidonetAgent(app_manager.OSKenApp):
         while True:
             hub.sleep(SYNC_INTERVAL)
             self._enqueue("sync")
+            expired = self.state.local.expire(time.time())
+            if expired:
+                self.counters["state_keys_expired"] += expired
 
     def _worker(self) -> None:
         while True:
@@ -251,21 +267,35 @@ class MidonetAgent(app_manager.OSKenApp):
             self._subscribe_table(item[1])
         elif kind == "learn":
             self._write_learned(item[1])
+        elif kind == "snat":
+            self._lease_snat(item[1])
         elif kind == "session_lost":
             self._recover_session()
 
     # -- topology and state changes -------------------------------------------
     def _topology_changed(self, kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> None:
-        changed = [tags.device(obj_id)]
+        """Invalidate what depended on the object and on the devices holding it.
+
+        A route, rule, port or pool member changes its parent's behaviour, so
+        every single-valued reference of the object (router_id, chain_id,
+        network_id, ...) is treated as a changed device too.
+        """
+        changed = {tags.device(obj_id)}
+        for obj in (old, new):
+            if obj is None:
+                continue
+            for name in obj.__dataclass_fields__:
+                value = getattr(obj, name)
+                if isinstance(value, uuid.UUID) and name != "id":
+                    changed.add(tags.device(value))
         if kind == "Port":
-            changed.append(tags.port(obj_id))
-            for obj in (old, new):
-                if obj is not None and obj.network_id is not None:
-                    changed.append(tags.device(obj.network_id))
+            changed.add(tags.port(obj_id))
             self._enqueue("sync")
+        elif kind == "Rule":
+            changed.add(tags.rule(obj_id))
         elif kind in ("Host", "TunnelZone"):
             self._enqueue("sync")
-        self._enqueue("invalidate", changed)
+        self._enqueue("invalidate", list(changed))
 
     def _remote_port_changed(self, port_id: uuid.UUID) -> None:
         self._enqueue("invalidate", [tags.port(port_id)])
@@ -286,6 +316,9 @@ class MidonetAgent(app_manager.OSKenApp):
         elif kind == "ip4mac":
             table = self.tables.bridge_ip4_mac_table(device_id)
             view = IntKeyedIPv4(table)
+        elif kind == "arp":
+            table = self.tables.router_arp_table(device_id)
+            view = RouterArpView(table)
         else:
             return
         table.add_callback(self._table_changed(key))
@@ -295,18 +328,40 @@ class MidonetAgent(app_manager.OSKenApp):
         self._invalidate([tags.device(device_id)])
 
     def _write_learned(self, learned: Any) -> None:
-        key = ("mac", learned.network_id, learned.vlan)
-        marker = (key, learned.mac, learned.port_id)
+        """Write a MAC or ARP learning to the shared NSDB table (one round trip)."""
+        marker = _learn_marker(learned)
         try:
+            if type(learned) is MacLearned:
+                key: TableKey = ("mac", learned.network_id, learned.vlan)
+                entry_key, value = learned.mac, learned.port_id
+            else:
+                key = ("arp", learned.router_id, None)
+                entry_key = ipaddress.IPv4Address(learned.ip)
+                value = nsdb_arp_entry(learned.mac, time.time())
             table = self._table_objs.get(key)
             if table is None:
                 self._subscribe_table(key)
                 table = self._table_objs.get(key)
-            if table is not None and table.get(learned.mac) != learned.port_id:
-                table.add(learned.mac, learned.port_id)
-                self.counters["macs_learned"] += 1
+            if table is None:
+                return
+            if type(learned) is MacLearned and table.get(entry_key) == value:
+                return
+            table.add(entry_key, value)
+            self.counters["macs_learned" if type(learned) is MacLearned
+                          else "arps_learned"] += 1
         finally:
             self._pending_learn.discard(marker)
+
+    def _lease_snat(self, request: Any) -> None:
+        ip = str(ipaddress.IPv4Address(request.ip))
+        block = self.leaser.lease(request.device_id, ip, request.port_start, request.port_end)
+        if block is None:
+            self.counters["snat_exhausted"] += 1
+            LOG.warning("no free SNAT port block on %s for %s", request.device_id, ip)
+            return
+        self.state.local.lease_snat_block(request.device_id, request.ip, block)
+        self.counters["snat_blocks_leased"] += 1
+        self._invalidate([tags.snat_block(request.device_id, request.ip)])
 
     def _recover_session(self) -> None:
         """A new ZooKeeper session: re-create what died with the old one.
@@ -317,7 +372,7 @@ class MidonetAgent(app_manager.OSKenApp):
         """
         if self.keys is None:
             return
-        restored = self.keys.restore()
+        restored = self.keys.restore() + (self.leaser.restore() if self.leaser else 0)
         LOG.warning("ZooKeeper session replaced; restored %d ephemeral keys", restored)
 
     # -- local ports ---------------------------------------------------------
@@ -534,37 +589,82 @@ class MidonetAgent(app_manager.OSKenApp):
 
     def _execute(self, msg: Any, in_ofport: int, match: Any, result: SimulationResult,
                  now: float) -> None:
-        for learned in self.state.apply_local(result, now):
-            marker = (("mac", learned.network_id, learned.vlan), learned.mac, learned.port_id)
-            if marker not in self._pending_learn:
-                self._pending_learn.add(marker)
-                self._enqueue("learn", learned)
+        self._share_learnings(result)
         dp = msg.datapath
         kind = result.kind
-        actions: list = []
         if kind is ResultKind.FORWARD:
             try:
                 actions = build_actions(result.actions, match, in_ofport, self.locate)
-            except Untranslatable as e:
-                self.counters["untranslatable"] += 1
-                LOG.warning("cannot translate %r: %s", result, e)
-                return
-            self._install(dp, match, in_ofport, result, actions)
+            except Untranslatable:
+                # a rewrite OpenFlow cannot express (the ICMP echo id of NAT):
+                # run it in userspace, packet by packet, and cache no flow
+                self.counters["userspace_executions"] += 1
+                self._send_userspace(dp, msg.data, result.actions)
+            else:
+                self._install(dp, match, in_ofport, result, actions)
+                if actions:
+                    dp.send_msg(parser.OFPPacketOut(
+                        dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_ofport, actions=actions,
+                        data=msg.data))
         elif kind in (ResultKind.DROP, ResultKind.ERROR_DROP):
             if result.drop_timeout:
                 self._install(dp, match, in_ofport, result, [])
             self.counters["dropped"] += 1
-        if actions:
-            dp.send_msg(parser.OFPPacketOut(
-                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_ofport, actions=actions,
-                data=msg.data))
-        for generated in result.generated:
-            out = build_actions([_to_port(generated.port_id)], match, ofp.OFPP_CONTROLLER,
-                                self.locate)
+        self._send_generated(dp, result, now)
+
+    def _share_learnings(self, result: SimulationResult) -> None:
+        for learned in self.state.apply_local(result, time.time()):
+            marker = _learn_marker(learned)
+            if marker not in self._pending_learn:
+                self._pending_learn.add(marker)
+                self._enqueue("learn", learned)
+        for request in result.snat_requests:
+            self._enqueue("snat", request)
+
+    def _send_userspace(self, dp: Any, frame: bytes, actions: Any) -> None:
+        try:
+            outputs = apply_actions(frame, actions)
+        except ValueError as e:  # MalformedPacket is a ValueError
+            self.counters["userspace_errors"] += 1
+            LOG.debug("cannot execute %r in userspace: %s", actions, e)
+            return
+        for port_id, out_frame in outputs:
+            out = build_actions([ToPort(port_id)], None, ofp.OFPP_CONTROLLER, self.locate)
             if out:
                 dp.send_msg(parser.OFPPacketOut(
                     dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                    actions=out, data=generated.frame))
+                    actions=out, data=out_frame))
+
+    def _send_generated(self, dp: Any, result: SimulationResult, now: float,
+                        depth: int = 0) -> None:
+        """Emit the frames a simulation generated (ARP, ICMP, DHCP replies).
+
+        A frame generated on an interior port (a router's ARP request towards
+        a bridge) enters the topology at the peer port and is simulated from
+        there; its result is executed in userspace, never cached as a flow.
+        """
+        for generated in result.generated:
+            port = self.cache.get(Port, generated.port_id)
+            if port is not None and port.peer_id is not None:
+                if depth >= MAX_GENERATED_DEPTH:
+                    self.counters["generated_loops"] += 1
+                    continue
+                try:
+                    sub = simulate_generated(generated.port_id, generated.frame, self.cache,
+                                             self.state, now)
+                except Exception:  # noqa: BLE001 - one bad frame must not stop the agent
+                    self.counters["simulation_errors"] += 1
+                    LOG.exception("simulating a generated frame failed")
+                    continue
+                if sub is None:
+                    continue
+                self._share_learnings(sub)
+                if sub.kind is ResultKind.FORWARD:
+                    self._send_userspace(dp, generated.frame, sub.actions)
+                self._send_generated(dp, sub, now, depth + 1)
+            else:
+                self._send_userspace(dp, generated.frame, [ToPort(generated.port_id)])
+            self.counters["generated_packets"] += 1
 
     def _install(self, dp: Any, match: Any, in_ofport: int, result: SimulationResult,
                  actions: list) -> None:
@@ -599,7 +699,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.counters["flows_installed"] += 1
 
 
-def _to_port(port_id: uuid.UUID) -> Any:
-    from midonet_ryu.simulation.result import ToPort
-
-    return ToPort(port_id)
+def _learn_marker(learned: Any) -> tuple:
+    if type(learned) is MacLearned:
+        return ("mac", learned.network_id, learned.vlan, learned.mac, learned.port_id)
+    return ("arp", learned.router_id, learned.ip, learned.mac)

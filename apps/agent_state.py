@@ -61,7 +61,7 @@ class AgentState:
         return self._get(("ip4mac", network_id, None))
 
     def arp_table(self, router_id: uuid.UUID) -> Mapping[int, ArpEntry | str]:
-        return self.local.arp_table(router_id)
+        return self._get(("arp", router_id, None))
 
     @property
     def conntrack(self) -> Container:
@@ -78,16 +78,17 @@ class AgentState:
         return self.local.snat_ports_in_use(device_id, ip)
 
     # -- writes --------------------------------------------------------------
-    def apply_local(self, result: SimulationResult, now: float) -> list[MacLearned]:
-        """Apply what stays local; return the MAC learnings for the NSDB."""
-        shared = []
+    def apply_local(self, result: SimulationResult, now: float) -> list:
+        """Apply what stays local; return the learnings to write to the NSDB
+        (MAC and ARP tables are shared by every agent)."""
+        shared: list = []
         for item in result.learned:
             if type(item) is MacLearned:
                 table = self._tables.get(("mac", item.network_id, item.vlan))
                 if table is None or table.get(item.mac) != item.port_id:
                     shared.append(item)
             elif type(item) is ArpLearned:
-                self.local.set_arp(item.router_id, item.ip, item.mac)
+                shared.append(item)
         for key, value in result.state_keys:
             self.local.put_key(key, value, now)
         return shared
@@ -117,10 +118,58 @@ class IntKeyedIPv4(Mapping):
         return len(self._table)
 
 
+class RouterArpView(Mapping):
+    """A router's NSDB ARP table as the engine reads it: int IPs, times in
+    seconds (MidoNet stores epoch milliseconds)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: Mapping) -> None:
+        self._table = table
+
+    @staticmethod
+    def _convert(entry: Any) -> ArpEntry | None:
+        if entry is None or entry.mac is None:
+            return None
+        return ArpEntry(entry.mac, entry.expiry / 1000.0, entry.stale / 1000.0)
+
+    def __getitem__(self, key: int) -> ArpEntry:
+        found = self._convert(self._table[ipaddress.IPv4Address(key)])
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key: int, default: Any = None) -> Any:
+        found = self._convert(self._table.get(ipaddress.IPv4Address(key)))
+        return default if found is None else found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int) and self.get(key) is not None
+
+    def __iter__(self):
+        return (int(k) for k in self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+ARP_EXPIRY = 90.0  # MidoNet's arp_expiration
+ARP_STALE = 60.0
+
+
+def nsdb_arp_entry(mac: str, now: float) -> Any:
+    from midonet_ryu.nsdb.state_encoding import ArpEntry as NsdbArpEntry
+
+    return NsdbArpEntry(mac, int((now + ARP_EXPIRY) * 1000), int((now + ARP_STALE) * 1000),
+                        int(now * 1000))
+
+
 def table_change_tags(key: TableKey, entry_key: Any) -> list[tuple]:
     kind, device_id, vlan = key
     if kind == "mac":
         return [tags.mac_entry(device_id, vlan, entry_key)]
     if kind == "ip4mac":
         return [tags.ip4_mac_entry(device_id, int(entry_key))]
+    if kind == "arp":
+        return [tags.arp_entry(device_id, int(entry_key))]
     return []

@@ -16,6 +16,7 @@ from kazoo.client import KazooClient
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.topology.model import Host, Network, Port
+from midonet_ryu.topology.router import NextHop, Route, Router
 from tools.lab.agent import AgentProcess
 from tools.lab.netns import NetnsLab, NetnsVm
 from tools.lab.ovs import OvsInstance, Underlay, VmPort
@@ -127,6 +128,27 @@ class Cloud:
                                 iface_id=str(port_id) if bind_by == "iface-id" else None)
         return port, vm
 
+    def router(self, name: str = "router", **fields) -> Router:
+        return self.store.create(Router(id=uuid.uuid4(), name=name, **fields))
+
+    def attach(self, router: Router, network: Network, address: str, subnet: str,
+               mac: str | None = None) -> Port:
+        """A router port at ``address`` on ``subnet``, linked to a new port of
+        ``network``, in one transaction (as an API server would)."""
+        rport = Port(id=uuid.uuid4(), router_id=router.id, port_address=address,
+                     port_subnet=subnet, port_mac=mac or _mac_for(address))
+        bport = Port(id=uuid.uuid4(), network_id=network.id)
+        self.store.multi([("create", rport), ("create", bport.replace(peer_id=rport.id))])
+        return self.store.get(Port, rport.id)
+
+    def route(self, router: Router, dst: str, port: Port | None = None,
+              gateway: str | None = None, next_hop: NextHop = NextHop.PORT,
+              weight: int = 100, src: str = "0.0.0.0/0") -> Route:
+        return self.store.create(Route(
+            id=uuid.uuid4(), router_id=router.id, dst_subnet=dst, src_subnet=src,
+            next_hop=next_hop, next_hop_port_id=port.id if port else None,
+            next_hop_gateway=gateway, weight=weight))
+
     def kernel_vm(self, hv: Hypervisor, network: Network, name: str, cidr: str,
                   gateway: str | None = None, **port_fields) -> tuple[Port, NetnsVm]:
         """A VM with a kernel stack (netns clouds): bound by iface-id, as os-vif does."""
@@ -181,3 +203,11 @@ class Cloud:
             self.zk.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _mac_for(address: str) -> str:
+    """A stable locally administered MAC for a router port address."""
+    import ipaddress
+
+    packed = ipaddress.IPv4Address(address).packed
+    return "02:ee:" + ":".join(f"{b:02x}" for b in packed)
