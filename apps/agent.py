@@ -116,6 +116,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.state = AgentState(lambda key: self._enqueue("table", key))
         self.remote: RemotePorts | None = None
         self.leaser: NatLeaser | None = None
+        self.flow_state: Any = None
 
     # -- lifecycle -----------------------------------------------------------
     def start(self):
@@ -175,6 +176,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.remote = RemotePorts(self.zk, self.paths, self._remote_port_changed)
         self.tables = StateTables(self.zk, self.paths)
         self.leaser = NatLeaser(self.zk, self.paths)
+        self.flow_state = _flow_state_shell(self)
         self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
                                    self._topology_changed)
         self.cache.start()
@@ -380,10 +382,14 @@ class MidonetAgent(app_manager.OSKenApp):
         if not self.ready or self.ovsdb is None:
             return
         ifaces = self.ovsdb.interfaces(self.bridge)
-        for ttype, name in TUNNEL_PORT_NAMES.items():
-            for i in ifaces:
-                if i.name == name and i.ofport > 0:
-                    self.tunnel_ofports[ttype] = i.ofport
+        tunnels = {ttype: i.ofport for ttype, name in TUNNEL_PORT_NAMES.items()
+                   for i in ifaces if i.name == name and i.ofport > 0}
+        if tunnels != self.tunnel_ofports:
+            # tunnel-ingress and flow-state flows name the tunnel ports
+            self.tunnel_ofports = tunnels
+            self._install_flow_state_flows()
+            for binding in self.bindings.values():
+                self._install_binding_flows(binding)
         usable = [Interface(i.name, i.ofport, i.iface_id, i.tunnel_key) for i in ifaces
                   if i.type in ("", "system", "internal", "dummy", "tap")]
         current_keys = {pid: b.tunnel_key for pid, b in self.bindings.items()}
@@ -455,6 +461,7 @@ class MidonetAgent(app_manager.OSKenApp):
                 [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)])]))
         for binding in self.bindings.values():
             self._install_binding_flows(binding)
+        self._install_flow_state_flows()
         # Flows of earlier agent runs keep traffic flowing; find them and
         # remove them once this run had time to re-learn the same paths.
         self._send(parser.OFPFlowStatsRequest(dp, table_id=pl.TABLE_SIMULATED))
@@ -523,6 +530,20 @@ class MidonetAgent(app_manager.OSKenApp):
             match=parser.OFPMatch(in_port=b.ofport),
             instructions=[parser.OFPInstructionGotoTable(pl.TABLE_SIMULATED)]))
 
+    def _install_flow_state_flows(self) -> None:
+        """Tunnelled flow-state packets (key 0xFFFFFF) go to the agent."""
+        if self.datapath is None:
+            return
+        infra, _ = pl.origin_cookie(pl.Origin.INFRA, self.generation)
+        for ofport in self.tunnel_ofports.values():
+            self._send(parser.OFPFlowMod(
+                self.datapath, cookie=infra, table_id=pl.TABLE_CLASSIFY,
+                priority=pl.PRIO_FLOW_STATE,
+                match=parser.OFPMatch(in_port=ofport, tunnel_id=pl.FLOW_STATE_TUNNEL_KEY),
+                instructions=[parser.OFPInstructionActions(
+                    ofp.OFPIT_APPLY_ACTIONS,
+                    [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)])]))
+
     def _delete_flows_from_port(self, ofport: int) -> None:
         if self.datapath is None:
             return
@@ -543,6 +564,15 @@ class MidonetAgent(app_manager.OSKenApp):
         self.counters["flows_invalidated"] += len(records)
 
     # -- packet-in: simulate and install --------------------------------------
+    def host_underlay_ip(self, host_id: uuid.UUID) -> str | None:
+        """The address tunnels to ``host_id`` go to (a tunnel zone shared with it)."""
+        for tz in self.cache.objects(TunnelZone):
+            if tz.ip_of(self.host_id) is not None:
+                ip = tz.ip_of(host_id)
+                if ip is not None and tz.type.value in self.tunnel_ofports:
+                    return ip
+        return None
+
     def locate(self, port_id: uuid.UUID) -> LocalPort | RemotePort | None:
         binding = self.bindings.get(port_id)
         if binding is not None:
@@ -568,6 +598,9 @@ class MidonetAgent(app_manager.OSKenApp):
             self.counters["packet_in_not_ready"] += 1
             return
         in_ofport = msg.match.get("in_port")
+        if msg.match.get("tunnel_id") == pl.FLOW_STATE_TUNNEL_KEY:
+            self._receive_flow_state(msg.data)
+            return
         port_id = self.ofport_to_port.get(in_ofport)
         if port_id is None:
             self.counters["packet_in_unknown_port"] += 1
@@ -591,6 +624,10 @@ class MidonetAgent(app_manager.OSKenApp):
                  now: float) -> None:
         self._share_learnings(result)
         dp = msg.datapath
+        if result.state_keys and self.flow_state is not None:
+            # state first, then the data packet, so a peer never simulates the
+            # return flow of a connection whose state is still in flight
+            self._send_flow_state(dp, result, match.in_port, now)
         kind = result.kind
         if kind is ResultKind.FORWARD:
             try:
@@ -611,6 +648,39 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._install(dp, match, in_ofport, result, [])
             self.counters["dropped"] += 1
         self._send_generated(dp, result, now)
+
+    def _send_flow_state(self, dp: Any, result: SimulationResult, ingress: uuid.UUID,
+                         now: float) -> None:
+        try:
+            packets = self.flow_state.outgoing(result, ingress, now)
+        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop forwarding
+            self.counters["flow_state_errors"] += 1
+            LOG.exception("building flow-state packets failed")
+            return
+        ofport = self.tunnel_ofports.get("vxlan")
+        if ofport is None:
+            return
+        for peer_ip, frame in packets:
+            dp.send_msg(parser.OFPPacketOut(
+                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionSetField(tunnel_id=pl.FLOW_STATE_TUNNEL_KEY),
+                         parser.OFPActionSetField(tun_ipv4_dst=peer_ip),
+                         parser.OFPActionOutput(ofport, 0)], data=frame))
+            self.counters["flow_state_sent"] += 1
+
+    def _receive_flow_state(self, frame: bytes) -> None:
+        self.counters["flow_state_received"] += 1
+        if self.flow_state is None:
+            return
+        try:
+            keys = self.flow_state.incoming(frame, time.time())
+        except ValueError as e:
+            self.counters["flow_state_malformed"] += 1
+            LOG.debug("dropped a malformed flow-state packet: %s", e)
+            return
+        # flows simulated before this state arrived (a return packet that
+        # raced its connection's state) are re-simulated with it
+        self._invalidate([tags.state_key(k) for k in keys])
 
     def _share_learnings(self, result: SimulationResult) -> None:
         for learned in self.state.apply_local(result, time.time()):
@@ -697,6 +767,16 @@ class MidonetAgent(app_manager.OSKenApp):
                 dp, cookie=evicted, cookie_mask=pl.ALL_ONES, table_id=pl.TABLE_SIMULATED,
                 command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
         self.counters["flows_installed"] += 1
+
+
+def _flow_state_shell(agent: MidonetAgent) -> Any:
+    """The flow-state replicator (apps.flow_state), when this build has it."""
+    try:
+        from apps.flow_state import FlowStateShell
+    except ImportError:
+        LOG.warning("flow state is not replicated: apps.flow_state is missing")
+        return None
+    return FlowStateShell(agent.host_id, agent.cache, agent.state.local, agent.host_underlay_ip)
 
 
 def _learn_marker(learned: Any) -> tuple:

@@ -3,7 +3,8 @@
 Operators read ``ovs-ofctl -O OpenFlow13 dump-flows br-int`` against this
 table (doc/datapath.md repeats it):
 
-    table 0 CLASSIFY   in_port=<tunnel>,tunnel_id=<key> -> output:<local port>
+    table 0 CLASSIFY   in_port=<tunnel>,tunnel_id=0xffffff -> controller (flow state)
+                       in_port=<tunnel>,tunnel_id=<key> -> output:<local port>
                        in_port=<local VM port>          -> goto SIMULATED
                        anything else                    -> drop
     table 1 SIMULATED  flows installed from simulation results (wildcard
@@ -22,6 +23,7 @@ TABLE_CLASSIFY = 0
 TABLE_SIMULATED = 1
 TABLE_NAMES = {TABLE_CLASSIFY: "classify", TABLE_SIMULATED: "simulated"}
 
+PRIO_FLOW_STATE = 400
 PRIO_TUNNEL_INGRESS = 300
 PRIO_PORT_CLASSIFY = 200
 PRIO_SIMULATED = 100
