@@ -119,7 +119,15 @@ class Transaction:
         if old is None:
             raise NotFound(obj.kind, obj.id)
         ends = bindings_of(obj.kind)
-        kept = {e.field: getattr(old, e.field) for e in ends if e.maintained}
+        kept = {}
+        for end in ends:
+            if end.maintained:
+                stored, given = getattr(old, end.field), getattr(obj, end.field)
+                # membership is the store's; the order (a chain's rules) is the
+                # caller's when it names exactly the same members
+                if not (isinstance(stored, tuple) and isinstance(given, tuple)
+                        and len(given) == len(stored) and set(given) == set(stored)):
+                    kept[end.field] = stored
         if kept:
             obj = obj.replace(**kept)
         entry.obj = obj

@@ -17,6 +17,7 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.topology.model import Host, Network, Port
 from midonet_ryu.topology.router import NextHop, Route, Router
+from midonet_ryu.topology.rules import Chain, Condition, Rule, RuleAction
 from tools.lab.agent import AgentProcess
 from tools.lab.netns import NetnsLab, NetnsVm
 from tools.lab.ovs import OvsInstance, Underlay, VmPort
@@ -149,6 +150,13 @@ class Cloud:
             next_hop=next_hop, next_hop_port_id=port.id if port else None,
             next_hop_gateway=gateway, weight=weight))
 
+    def chain(self, *rules: Rule, name: str = "chain") -> Chain:
+        """A rule chain holding ``rules`` in order (one transaction)."""
+        chain = Chain(id=uuid.uuid4(), name=name)
+        ops = [("create", chain)] + [("create", r.replace(chain_id=chain.id)) for r in rules]
+        self.store.multi(ops)
+        return self.store.get(Chain, chain.id)
+
     def kernel_vm(self, hv: Hypervisor, network: Network, name: str, cidr: str,
                   gateway: str | None = None, **port_fields) -> tuple[Port, NetnsVm]:
         """A VM with a kernel stack (netns clouds): bound by iface-id, as os-vif does."""
@@ -203,6 +211,11 @@ class Cloud:
             self.zk.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def rule(action: RuleAction = RuleAction.ACCEPT, **condition) -> Rule:
+    """A literal rule with the given condition fields."""
+    return Rule(id=uuid.uuid4(), action=action, condition=Condition(**condition))
 
 
 def _mac_for(address: str) -> str:

@@ -149,3 +149,14 @@ def test_corrupt_object_gives_clear_error(store, zk_client, zk_root):
     zk_client.create(f"{zk_root}/zoom/0/models/Network/{oid}", b"{not json", makepath=True)
     with pytest.raises(ModelError, match="not JSON"):
         store.get(Network, oid)
+
+
+def test_back_references_keep_members_but_take_a_new_order(store):
+    net = _net(store)
+    a, b, c = (store.create(Port(id=uuid.uuid4(), network_id=net.id)) for _ in range(3))
+    stored = store.get(Network, net.id)
+    assert stored.port_ids == (a.id, b.id, c.id)
+    store.update(stored.replace(port_ids=(c.id, a.id, b.id)))  # a permutation: taken
+    assert store.get(Network, net.id).port_ids == (c.id, a.id, b.id)
+    store.update(stored.replace(port_ids=(a.id,)))  # a different set: ignored
+    assert store.get(Network, net.id).port_ids == (c.id, a.id, b.id)
