@@ -176,10 +176,10 @@ class MidonetAgent(app_manager.OSKenApp):
         self.remote = RemotePorts(self.zk, self.paths, self._remote_port_changed)
         self.tables = StateTables(self.zk, self.paths)
         self.leaser = NatLeaser(self.zk, self.paths)
-        self.flow_state = _flow_state_shell(self)
         self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
                                    self._topology_changed)
         self.cache.start()
+        self.flow_state = _flow_state_shell(self)  # after the cache: it reads the topology
         self._control = control.serve(c.agent.control_socket, self._inspect, hub.spawn)
         self.ready = True
         LOG.info("agent ready: %d ports, %d networks in the topology",
