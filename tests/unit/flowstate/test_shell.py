@@ -1,0 +1,159 @@
+"""Two agents' replicators end to end, over the real simulation engine: the
+return packet simulated on the other host is translated only with the state."""
+from __future__ import annotations
+
+import copy
+import uuid
+
+import pytest
+
+from apps.flow_state import FlowStateShell
+from midonet_ryu.simulation.addr import ip_to_int
+from midonet_ryu.simulation.result import ResultKind, SetField, ToPort
+from midonet_ryu.simulation.scenario import VM, build_routed, rule
+from midonet_ryu.simulation.state import NatKey, NatKeyType
+from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.router import Router
+from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
+
+HA, HB = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
+IPS = {HA: "192.0.2.1", HB: "192.0.2.2"}
+PUBLIC = "203.0.113.1"
+GW_MAC = "02:fe:00:00:00:01"
+
+
+def nat_rule(**kw):
+    reverse = kw.pop("reverse", False)
+    targets = kw.pop("targets", ())
+    return rule(**kw).replace(type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
+        reverse=reverse, nat_targets=targets))
+
+
+class TwoHosts:
+    """VM a1 on host A behind a masquerading router whose uplink is on host B."""
+
+    def __init__(self) -> None:
+        r = build_routed()
+        s = self.s = r.s
+        self.r = r
+        self.uplink = s.router_port(r.router, PUBLIC, "203.0.113.0/24", host_id=HB,
+                                    interface_name="eth1")
+        s.route(r.router, "0.0.0.0/0", self.uplink, gateway="203.0.113.254")
+        s.arp(r.router, "203.0.113.254", GW_MAC)
+        out = s.chain(nat_rule(targets=(NatTarget(PUBLIC, PUBLIC, 1024, 65535),),
+                               out_port_ids=(self.uplink.id,)))
+        inb = s.chain(nat_rule(reverse=True, in_port_ids=(self.uplink.id,),
+                               nw_dst_ip=PUBLIC + "/32"))
+        s.update(s.get(Router, r.router.id), outbound_filter_id=out.id,
+                 inbound_filter_id=inb.id)
+        for vm in (r.a1, r.a2, r.b1, r.b2):
+            s.update(s.get(Port, vm.port_id), host_id=HA)
+        for block in range(1024 // 64, 65536 // 64):
+            s.state.lease_snat_block(r.router.id, ip_to_int(PUBLIC), block)
+        self.state_a = s.state
+        self.state_b = copy.deepcopy(s.state)  # same tables, no flow state yet
+        self.a = FlowStateShell(HA, s.topology, self.state_a, IPS.get)
+        self.b = FlowStateShell(HB, s.topology, self.state_b, IPS.get)
+
+    def forward(self, sport=1000):
+        s = self.s
+        res = s.simulate(s.tcp(self.r.a1, self.r.rport_a.port_mac, ip_to_int("8.8.8.8"),
+                               sport=sport, dport=80))
+        assert res.kind is ResultKind.FORWARD and res.egress_port_ids == (self.uplink.id,)
+        return res
+
+    def reply_on_b(self, nat_port):
+        s = self.s
+        outside = VM(self.uplink.id, GW_MAC, ip_to_int("8.8.8.8"))
+        saved, s.state = s.state, self.state_b
+        try:
+            return s.simulate(s.tcp(outside, self.uplink.port_mac, ip_to_int(PUBLIC),
+                                    sport=80, dport=nat_port))
+        finally:
+            s.state = saved
+
+
+def fields(res):
+    return {a.name: a.value for a in res.actions if isinstance(a, SetField)}
+
+
+def test_snat_state_reaches_the_uplink_host_and_translates_the_reply():
+    w = TwoHosts()
+    fwd = w.forward()
+    nat_port = fields(fwd)["tp_src"]
+    # without the state, host B takes the reply for the router's own address
+    assert w.reply_on_b(nat_port).kind is ResultKind.DROP
+    packets = w.a.outgoing(fwd, w.r.a1.port_id, w.s.now)
+    assert packets and {ip for ip, _ in packets} == {IPS[HB]}
+    news = []
+    for _, frame in packets:
+        news += w.b.incoming(frame, w.s.now + 0.001)
+    assert {k.type for k in news if isinstance(k, NatKey)} == {NatKeyType.FWD_SNAT,
+                                                                 NatKeyType.REV_SNAT}
+    back = w.reply_on_b(nat_port)
+    assert back.actions[-1] == ToPort(w.r.a1.port_id)
+    assert fields(back)["ip_dst"] == w.r.a1.ip and fields(back)["tp_dst"] == 1000
+
+
+def test_refresh_is_paced_and_return_traffic_does_not_echo_state_back():
+    w = TwoHosts()
+    fwd = w.forward()
+    now = w.s.now
+    for _, frame in w.a.outgoing(fwd, w.r.a1.port_id, now):
+        w.b.incoming(frame, now)
+    # the same flow simulated again within half a TTL: nothing to send
+    assert w.a.outgoing(fwd, w.r.a1.port_id, now + 29.0) == []
+    # at half the TTL (the stateful flow's hard timeout) the peer is refreshed
+    assert w.a.outgoing(fwd, w.r.a1.port_id, now + 30.0)
+    # B's reply uses the keys A sent it: it does not send them back to A
+    back = w.reply_on_b(fields(fwd)["tp_src"])
+    assert back.state_keys
+    assert w.b.outgoing(back, w.uplink.id, now + 1.0) == []
+
+
+def test_imported_keys_last_one_and_a_half_ttl():
+    w = TwoHosts()
+    fwd = w.forward()
+    t0 = w.s.now
+    for _, frame in w.a.outgoing(fwd, w.r.a1.port_id, t0):
+        w.b.incoming(frame, t0)
+    rev = next(k for k, _ in fwd.state_keys if getattr(k, "type", None) is NatKeyType.REV_SNAT)
+    w.state_b.expire(t0 + 89.0)
+    assert rev in w.state_b.nat
+    w.state_b.expire(t0 + 90.0)
+    assert rev not in w.state_b.nat
+
+
+def test_a_repeated_packet_reports_no_news_so_flows_are_not_invalidated_again():
+    w = TwoHosts()
+    frames = [f for _, f in w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)]
+    assert w.b.incoming(frames[0], w.s.now)
+    assert w.b.incoming(frames[0], w.s.now + 1) == []
+
+
+def test_own_and_malformed_packets():
+    w = TwoHosts()
+    frames = [f for _, f in w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)]
+    assert w.a.incoming(frames[0], w.s.now) == []  # our own, reflected
+    before = len(w.state_b)
+    with pytest.raises(ValueError):
+        w.b.incoming(frames[0][:-3], w.s.now)
+    assert len(w.state_b) == before  # nothing half-imported
+
+
+def test_peer_without_underlay_address_is_skipped():
+    w = TwoHosts()
+    shell = FlowStateShell(HA, w.s.topology, w.state_a, lambda host: None)
+    assert shell.outgoing(w.forward(), w.r.a1.port_id, w.s.now) == []
+    assert shell.stats["peer_unreachable"] == 1
+
+
+def test_local_flow_sends_nothing():
+    w = TwoHosts()
+    s = w.s
+    # a1 -> b1 through the router, both on host A, with a conntrack-asking rule
+    ch = s.chain(rule(match_forward_flow=True))
+    s.update(s.get(Port, w.r.a1.port_id), inbound_filter_id=ch.id)
+    res = s.simulate(s.tcp(w.r.a1, w.r.rport_a.port_mac, w.r.b1.ip, sport=5, dport=6))
+    assert res.state_keys
+    assert w.a.outgoing(res, w.r.a1.port_id, s.now) == []
