@@ -1,0 +1,108 @@
+"""The agent's flow-state replicator: the thin shell around midonet_ryu.flowstate.
+
+The agent calls ``outgoing`` after each simulation that created or used
+state and sends what it returns, tunnel key 0xFFFFFF, before the data
+packet; it hands every packet-in with that key to ``incoming`` and
+invalidates the flows tagged with the keys it returns. This class does the
+lookups (topology, underlay addresses) and the writes into the local state;
+the decisions and the wire format are in the core. See doc/flow-state.md.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from midonet_ryu.flowstate.frame import decode_frame, encode_frames
+from midonet_ryu.flowstate.ledger import SendLedger
+from midonet_ryu.flowstate.payload import FlowStateMessage
+from midonet_ryu.flowstate.peers import interested_hosts
+from midonet_ryu.flowstate.plan import (
+    IMPORT_TTL_FACTOR,
+    import_plan,
+    keys_for_peer,
+    ledger_entry,
+)
+from midonet_ryu.simulation.result import SimulationResult
+from midonet_ryu.simulation.state import STATE_KEY_TTL
+from midonet_ryu.topology.snapshot import TopologyView
+
+LOG = logging.getLogger(__name__)
+
+
+class FlowStateShell:
+    """Sends this host's flow state to its interested peers and imports theirs."""
+
+    def __init__(self, host_id: uuid.UUID, topology: TopologyView, local_state: Any,
+                 host_underlay_ip: Callable[[uuid.UUID], str | None],
+                 max_ledger_entries: int | None = None) -> None:
+        self.host_id = host_id
+        self.topology = topology
+        self.local_state = local_state
+        self.host_underlay_ip = host_underlay_ip
+        self.key_ttl = float(getattr(local_state, "key_ttl", STATE_KEY_TTL))
+        kwargs = {} if max_ledger_entries is None else {"max_entries": max_ledger_entries}
+        # a key goes to a peer at most once per half TTL (MidoNet's refresh)
+        self.ledger = SendLedger(self.key_ttl / 2, **kwargs)
+        self._last_prune: float | None = None
+        self.stats: collections.Counter = collections.Counter()
+
+    # -- sending --------------------------------------------------------------
+    def outgoing(self, result: SimulationResult, ingress_port_id: uuid.UUID,
+                 now: float) -> list[tuple[str, bytes]]:
+        """(peer underlay IP, frame) for each state packet to send now."""
+        if not result.state_keys:
+            return []
+        self._maybe_prune(now)
+        peers = interested_hosts(self.topology, ingress_port_id, result.egress_port_ids,
+                                 self.host_id)
+        out: list[tuple[str, bytes]] = []
+        encoded: dict[tuple, list[bytes]] = {}
+        for peer in sorted(peers):
+            ip = self.host_underlay_ip(peer)
+            if ip is None:
+                self.stats["peer_unreachable"] += 1
+                continue
+            conntrack, nat = keys_for_peer(result.state_keys, peer, self.ledger, now)
+            if not conntrack and not nat:
+                self.stats["keys_suppressed"] += len(result.state_keys)
+                continue
+            ident = (tuple(conntrack), tuple(nat))
+            frames = encoded.get(ident)
+            if frames is None:
+                frames = encoded[ident] = encode_frames(
+                    FlowStateMessage(self.host_id, ident[0], ident[1]))
+            out.extend((ip, frame) for frame in frames)
+            self.stats["keys_sent"] += len(conntrack) + len(nat)
+        return out
+
+    def _maybe_prune(self, now: float) -> None:
+        if self._last_prune is None or now - self._last_prune >= self.ledger.interval:
+            self._last_prune = now
+            self.ledger.prune(now)
+
+    # -- receiving ------------------------------------------------------------
+    def incoming(self, frame: bytes, now: float) -> list[Hashable]:
+        """Import a peer's state packet; returns the keys that are new here.
+
+        Imported keys expire ``IMPORT_TTL_FACTOR`` TTLs from now (a later
+        local use refreshes them like any key). Raises ValueError on a
+        malformed frame, before writing anything.
+        """
+        msg = decode_frame(frame)
+        if msg.sender == self.host_id:
+            self.stats["own_state_ignored"] += 1
+            return []
+        plan = import_plan(msg, self.local_state.conntrack, self.local_state.nat)
+        # put_key gives a key ``now + key_ttl``; starting the clock later by
+        # the extra fraction is how an imported key gets 1.5 TTL.
+        stamp = now + (IMPORT_TTL_FACTOR - 1.0) * self.key_ttl
+        for key, value in plan.writes:
+            self.local_state.put_key(key, value, stamp)
+            # the sender knows this key: do not echo it back for a while
+            self.ledger.record(msg.sender, ledger_entry(key, value), now)
+        self.stats["keys_imported"] += len(plan.writes)
+        return plan.news
+
