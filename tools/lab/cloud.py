@@ -17,7 +17,15 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.topology.model import Host, Network, Port
 from midonet_ryu.topology.router import NextHop, Route, Router
-from midonet_ryu.topology.rules import Chain, Condition, Rule, RuleAction
+from midonet_ryu.topology.rules import (
+    Chain,
+    Condition,
+    NatRuleData,
+    NatTarget,
+    Rule,
+    RuleAction,
+    RuleType,
+)
 from tools.lab.agent import AgentProcess
 from tools.lab.netns import NetnsLab, NetnsVm
 from tools.lab.ovs import OvsInstance, Underlay, VmPort
@@ -216,6 +224,14 @@ class Cloud:
 def rule(action: RuleAction = RuleAction.ACCEPT, **condition) -> Rule:
     """A literal rule with the given condition fields."""
     return Rule(id=uuid.uuid4(), action=action, condition=Condition(**condition))
+
+
+def nat_rule(targets: tuple[NatTarget, ...] = (), dnat: bool = False, reverse: bool = False,
+             action: RuleAction = RuleAction.ACCEPT, **condition) -> Rule:
+    """A NAT rule: static 1:1 for a single address with no port range."""
+    return Rule(id=uuid.uuid4(), type=RuleType.NAT_RULE, action=action,
+                condition=Condition(**condition),
+                nat_rule_data=NatRuleData(dnat=dnat, reverse=reverse, nat_targets=targets))
 
 
 def _mac_for(address: str) -> str:
