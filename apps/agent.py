@@ -203,17 +203,25 @@ class MidonetAgent(app_manager.OSKenApp):
             LOG.info("member of tunnel zone %s at %s", zone, ip)
 
     def _zk_state(self, state: str) -> None:
-        LOG.warning("ZooKeeper connection %s", state)
+        """Session events: keep forwarding and simulating on the cached topology
+        through any outage; only report being degraded meanwhile."""
+        if state == "CONNECTED":
+            LOG.warning("ZooKeeper connection restored")
+        else:
+            LOG.warning("ZooKeeper connection %s: degraded, serving from the cached "
+                        "topology", state)
         if state == "LOST":
+            self.counters["zookeeper_sessions_lost"] += 1
             self._enqueue("session_lost")
 
     # -- inspection ----------------------------------------------------------
     def _inspect(self, req: dict) -> Any:
         cmd = req.get("cmd")
         if cmd == "status":
+            nsdb = self.zk.state if self.zk else None
             return {"host_id": self.host_id, "ready": self.ready,
                     "switch_connected": self.datapath is not None,
-                    "zookeeper": self.zk.state if self.zk else None,
+                    "zookeeper": nsdb, "degraded": nsdb != "CONNECTED",
                     "generation": self.generation, "flows": len(self.flows),
                     "local_ports": len(self.bindings)}
         if cmd == "ports":

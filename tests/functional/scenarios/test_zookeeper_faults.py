@@ -1,0 +1,140 @@
+"""ZooKeeper faults under live traffic: a leader failover, a full outage and
+a session expiry. The agents keep forwarding, keep simulating on their cached
+topology, report being degraded, and recover without restarting."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.state_keys import StateKeys
+from tools.lab.cloud import Cloud
+from tools.lab.netns import netns_unavailable
+from tools.lab.procs import wait_until
+from tools.lab.zookeeper import ZooKeeperEnsemble
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def ensemble():
+    workdir = tempfile.mkdtemp(prefix="mr-zk3-")
+    zk = ZooKeeperEnsemble(workdir).start()
+    yield zk
+    zk.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def two_vms(ensemble):
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    cloud = Cloud(2, zookeeper=ensemble, netns=True).start()
+    try:
+        hv1, hv2 = cloud.hosts
+        net = cloud.network("n")
+        pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
+        pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
+        cloud.wait_bound(hv1, pa)
+        cloud.wait_bound(hv2, pb)
+        cloud.wait_converged([pa, pb])
+        wait_until(lambda: a.ping("198.51.100.2", 1, timeout=1), 10, what="A to reach B")
+        yield cloud, net, a, b
+    finally:
+        cloud.stop()
+
+
+def flood_ping(vm, dst, seconds):
+    """A background ping, 20 per second: returns the process (ends by itself)."""
+    count = int(seconds * 20)
+    return vm.popen("ping", "-n", "-q", "-i", "0.05", "-c", str(count), "-W", "1", dst,
+                    stdout=subprocess.PIPE, text=True)
+
+
+def loss(proc) -> tuple[int, int]:
+    out, _ = proc.communicate(timeout=60)
+    for line in out.splitlines():
+        if "packets transmitted" in line:
+            sent = int(line.split()[0])
+            got = int(line.split(",")[1].split()[0])
+            return sent, got
+    raise AssertionError(out)
+
+
+def status(hv):
+    return hv.agent.ctl("status")
+
+
+def test_leader_kill_loses_no_traffic(two_vms, ensemble):
+    cloud, net, a, b = two_vms
+    hv1, hv2 = cloud.hosts
+    pinger = flood_ping(a, "198.51.100.2", 6)
+    time.sleep(1)
+    leader = ensemble.leader()
+    leader.kill()
+    sent, got = loss(pinger)
+    assert sent > 100 and got == sent, f"{sent - got} of {sent} pings lost"
+    # the NSDB still works through the new leader: a new VM binds and talks
+    pc, c = cloud.kernel_vm(hv2, net, "vmc", "198.51.100.3/24")
+    cloud.wait_bound(hv2, pc, timeout=30)
+    cloud.wait_converged([pc], timeout=30)
+    wait_until(lambda: a.ping("198.51.100.3", 1, timeout=1), 20, what="A to reach C")
+    assert hv1.agent.alive() and hv2.agent.alive()
+
+
+def test_full_outage_keeps_forwarding_and_simulating(two_vms, ensemble):
+    cloud, net, a, b = two_vms
+    hv1, hv2 = cloud.hosts
+    for server in ensemble.servers:
+        server.kill()
+    wait_until(lambda: status(hv1)["degraded"], 15, what="the agent to report degraded")
+    # established traffic
+    assert a.ping("198.51.100.2", 5, timeout=1)
+    # and new flows, simulated on the cached topology: a new TCP connection
+    # is a new flow (UDP to a new port, exact L2 flows already cover ICMP)
+    before = hv1.agent.ctl("counters").get("packet_in", 0)
+    b.exec("ip", "link", "set", "eth0", "address", "02:00:00:00:0b:0b")  # B's MAC moves
+    a.exec("ip", "neigh", "flush", "dev", "eth0")
+    assert a.ping("198.51.100.2", 3, timeout=2), "a new path was not simulated"
+    assert hv1.agent.ctl("counters").get("packet_in", 0) > before
+    for server in ensemble.servers:
+        server.start(wait=False)
+    for server in ensemble.servers:
+        server.wait_serving(60)
+    wait_until(lambda: not status(hv1)["degraded"] and not status(hv2)["degraded"], 60,
+               what="the agents to reconnect")
+    assert a.ping("198.51.100.2", 3, timeout=1)
+
+
+def test_session_expiry_is_survived_not_fatal(two_vms, ensemble):
+    cloud, net, a, b = two_vms
+    hv1, hv2 = cloud.hosts
+    client = cloud.client
+    keys = StateKeys(client, Paths(cloud.root_key), hv1.host_id)
+    assert keys.get("Host", hv1.host_id, "alive") is not None
+    pinger = flood_ping(a, "198.51.100.2", 16)
+    # freeze agent 1 past its 10 s session timeout: ZooKeeper expires it
+    os.kill(hv1.agent.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: keys.get("Host", hv1.host_id, "alive") is None, 30,
+                   what="the frozen agent's session to expire")
+    finally:
+        os.kill(hv1.agent.pid, signal.SIGCONT)
+    # it re-creates its ephemeral state in a new session, and keeps running
+    wait_until(lambda: keys.get("Host", hv1.host_id, "alive") is not None, 30,
+               what="host 1 alive again")
+    wait_until(lambda: hv1.agent.ctl("counters").get("zookeeper_sessions_lost", 0) >= 1, 10,
+               what="the agent to notice the expiry")
+    sent, got = loss(pinger)
+    assert got == sent, f"{sent - got} of {sent} pings lost across the session expiry"
+    assert hv1.agent.alive()
+    # learning and binding work again on the new session
+    pc, c = cloud.kernel_vm(hv1, net, "vmc", "198.51.100.3/24")
+    cloud.wait_bound(hv1, pc, timeout=30)
+    cloud.wait_converged([pc], timeout=30)
+    wait_until(lambda: b.ping("198.51.100.3", 1, timeout=1), 20, what="B to reach C")
