@@ -1,0 +1,270 @@
+"""Flow state across hosts: return traffic simulated on another host than its
+connection's forward traffic works only with the replicated state.
+
+Real kernel VMs in namespaces, real agents. The forward packet of a
+connection is simulated where it enters (host of the sender); its reply is
+simulated where *it* enters (host of the replier), which only has the
+conntrack/NAT keys because the first host sent them.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from midonet_ryu.simulation.scenario import rule
+from midonet_ryu.topology.router import Router
+from midonet_ryu.topology.rules import (
+    Chain,
+    NatRuleData,
+    NatTarget,
+    RuleAction,
+    RuleType,
+)
+
+pytestmark = pytest.mark.functional
+
+PY = sys.executable
+
+# Answers each TCP connection and UDP datagram with "<peer ip>:<peer port> <what it sent>".
+SERVER = r"""
+import socket, sys, threading
+port = int(sys.argv[1])
+def tcp():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(16)
+    while True:
+        c, peer = s.accept()
+        c.settimeout(5)
+        try:
+            data = c.recv(100)
+            c.sendall(f"{peer[0]}:{peer[1]} ".encode() + data)
+        except OSError:
+            pass
+        c.close()
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port + 1))
+    while True:
+        data, peer = s.recvfrom(100)
+        s.sendto(f"{peer[0]}:{peer[1]} ".encode() + data, peer)
+threading.Thread(target=udp, daemon=True).start()
+print("listening", flush=True)
+tcp()
+"""
+
+# One TCP exchange and one UDP exchange with the server; prints a JSON report.
+CLIENT = r"""
+import json, socket, sys, time
+host, port, name, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+out = {"tcp": None, "udp": None, "tcp_error": None, "connect_s": None}
+end = time.time() + deadline
+while time.time() < end and out["tcp"] is None:
+    s = socket.socket(); s.settimeout(max(0.1, min(3.0, end - time.time())))
+    t0 = time.time()
+    try:
+        s.connect((host, port))
+        out["connect_s"] = time.time() - t0
+        s.sendall(name.encode())
+        out["tcp"] = s.recv(100).decode()
+    except OSError as e:
+        out["tcp_error"] = type(e).__name__
+    finally:
+        s.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(0.5)
+while time.time() < end and out["udp"] is None and "udp" in sys.argv[5:]:
+    u.sendto(name.encode(), (host, port + 1))
+    try:
+        out["udp"] = u.recvfrom(100)[0].decode()
+    except OSError:
+        pass
+print(json.dumps(out))
+"""
+
+
+def chain(cloud, name: str, *rules) -> Chain:
+    """A chain with ``rules`` in order (the store keeps rule_ids in creation order)."""
+    ch = cloud.store.create(Chain(id=uuid.uuid4(), name=name))
+    for r in rules:
+        cloud.store.create(r.replace(chain_id=ch.id))
+    return ch
+
+
+def nat_rule(reverse: bool = False, targets: tuple = (), **condition):
+    return rule(RuleAction.ACCEPT, **condition).replace(
+        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(reverse=reverse, nat_targets=targets))
+
+
+def serve(vm, port: int) -> subprocess.Popen:
+    proc = vm.popen(PY, "-c", SERVER, str(port), stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout.readline().strip() == "listening"
+    return proc
+
+
+def client(vm, host: str, port: int, name: str, deadline: float, udp: bool = True) -> dict:
+    args = [PY, "-c", CLIENT, host, str(port), name, str(deadline)] + (["udp"] if udp else [])
+    out = vm.exec(*args, timeout=deadline + 10)
+    return json.loads(out.stdout)
+
+
+def end(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait(timeout=5)
+
+
+def counter(hv, name: str) -> int:
+    return hv.agent.ctl("counters").get(name, 0)
+
+
+def ping(vm, dst: str, count: int = 3, deadline: int = 8) -> subprocess.CompletedProcess:
+    return vm.exec("ping", "-n", "-c", str(count), "-i", "0.2", "-w", str(deadline), dst,
+                   check=False, timeout=deadline + 5)
+
+
+@pytest.fixture
+def guarded(ns_cloud):
+    """VM A (host 1) and VM B (host 2) on one network; B's port has a security
+    group: its outbound filter (towards B) accepts return flows and drops other
+    IPv4; its inbound filter asks conntrack, so B's connections create state."""
+    cloud = ns_cloud(2)
+    hv1, hv2 = cloud.hosts
+    net = cloud.network("sg")
+    to_b = chain(cloud, "sg-b-out",
+                 rule(RuleAction.ACCEPT, match_return_flow=True),
+                 rule(RuleAction.DROP, dl_type=0x0800))
+    from_b = chain(cloud, "sg-b-in", rule(RuleAction.ACCEPT, match_forward_flow=True))
+    pa, a = cloud.kernel_vm(hv1, net, "fsa", "198.51.100.1/24")
+    pb, b = cloud.kernel_vm(hv2, net, "fsb", "198.51.100.2/24",
+                            inbound_filter_id=from_b.id, outbound_filter_id=to_b.id)
+    cloud.wait_bound(hv1, pa)
+    cloud.wait_bound(hv2, pb)
+    cloud.wait_converged([pa, pb])
+    return cloud, a, b
+
+
+def test_security_group_lets_replies_in_across_hosts(guarded):
+    cloud, a, b = guarded
+    hv1, hv2 = cloud.hosts
+    servers = [serve(a, 7000), serve(b, 7000)]
+    try:
+        # B opens: its request is simulated on host 2, A's reply on host 1,
+        # where B's outbound filter sees a return flow only thanks to host 2's state
+        out = ping(b, a.ip)
+        assert out.returncode == 0, out.stdout
+        got = client(b, a.ip, 7000, "from-b", deadline=8)
+        assert got["tcp"] is not None, got
+        peer, said = got["tcp"].split()
+        assert peer.startswith(f"{b.ip}:") and said == "from-b", got
+        assert counter(hv2, "flow_state_sent") > 0
+        assert counter(hv1, "flow_state_received") > 0
+        assert counter(hv1, "flow_state_malformed") == 0
+        # A opens: nothing B started, so B's security group drops it
+        out = ping(a, b.ip, count=2, deadline=3)
+        assert out.returncode != 0 and " 0 received" in out.stdout, out.stdout
+        got = client(a, b.ip, 7000, "from-a", deadline=3, udp=False)
+        assert got["tcp"] is None and got["tcp_error"] in ("timeout", "TimeoutError"), got
+    finally:
+        for proc in servers:
+            end(proc)
+
+
+# Sends one datagram from a fresh port, printing the send time (same clock as the test).
+PROBE = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 0))
+t = time.time()
+s.sendto(b"probe", (sys.argv[1], 9))
+print(repr(t))
+"""
+
+
+def test_state_reaches_the_peer_within_milliseconds(guarded):
+    """Time from a state-creating packet leaving B to host 1 having imported its
+    state (host 1's flow_state_received counter moving), over fresh UDP flows."""
+    cloud, a, b = guarded
+    hv1, _ = cloud.hosts
+    assert ping(b, a.ip, count=1).returncode == 0  # ARP and MAC learning done
+    samples = []
+    for _ in range(8):
+        before = counter(hv1, "flow_state_received")
+        seen: list[float] = []
+        stop = threading.Event()
+
+        def poll(before=before, seen=seen, stop=stop) -> None:
+            while not stop.is_set():
+                if counter(hv1, "flow_state_received") > before:
+                    seen.append(time.time())
+                    return
+                time.sleep(0.0005)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        sent_at = float(b.exec(PY, "-c", PROBE, a.ip).stdout)
+        poller.join(timeout=5)
+        stop.set()
+        assert seen, "host 1 never received the state of B's new flow"
+        samples.append(seen[0] - sent_at)
+    median = statistics.median(samples)
+    print(f"\nflow state usable on the peer after: median {median * 1000:.1f} ms, "
+          f"max {max(samples) * 1000:.1f} ms over {len(samples)} new flows")
+    assert median < 0.5
+
+
+@pytest.fixture
+def masquerade(ns_cloud):
+    """VMs v1, v2 (10.0.0.0/24, host 1) behind router gw masquerading as
+    203.0.113.1 on the public network, where VM pub (203.0.113.10) is on host 2."""
+    cloud = ns_cloud(2)
+    hv1, hv2 = cloud.hosts
+    private, public = cloud.network("private"), cloud.network("public")
+    out_chain = chain(cloud, "gw-out")
+    in_chain = chain(cloud, "gw-in")
+    gw = cloud.router("gw", outbound_filter_id=out_chain.id, inbound_filter_id=in_chain.id)
+    cloud.attach(gw, private, "10.0.0.254", "10.0.0.0/24")
+    uplink = cloud.attach(gw, public, "203.0.113.1", "203.0.113.0/24")
+    cloud.store.create(nat_rule(targets=(NatTarget("203.0.113.1", "203.0.113.1", 1024, 65535),),
+                                out_port_ids=(uplink.id,), nw_src_ip="10.0.0.0/24")
+                       .replace(chain_id=out_chain.id))
+    cloud.store.create(nat_rule(reverse=True, in_port_ids=(uplink.id,),
+                                nw_dst_ip="203.0.113.1/32").replace(chain_id=in_chain.id))
+    assert cloud.store.get(Router, gw.id).outbound_filter_id == out_chain.id
+    p1, v1 = cloud.kernel_vm(hv1, private, "fsv1", "10.0.0.1/24", gateway="10.0.0.254")
+    p2, v2 = cloud.kernel_vm(hv1, private, "fsv2", "10.0.0.2/24", gateway="10.0.0.254")
+    pp, pub = cloud.kernel_vm(hv2, public, "fspub", "203.0.113.10/24")
+    for hv, port in ((hv1, p1), (hv1, p2), (hv2, pp)):
+        cloud.wait_bound(hv, port)
+    cloud.wait_converged([p1, p2, pp])
+    return cloud, (v1, v2), pub
+
+
+def test_snat_replies_return_to_the_right_vm_across_hosts(masquerade):
+    cloud, (v1, v2), pub = masquerade
+    hv1, hv2 = cloud.hosts
+    server = serve(pub, 7000)
+    try:
+        got = {vm.name: client(vm, pub.ip, 7000, vm.name, deadline=12) for vm in (v1, v2)}
+    finally:
+        end(server)
+    seen = {}
+    for name, report in got.items():
+        for proto in ("tcp", "udp"):
+            text = report[proto]
+            assert text is not None, (name, proto, report)
+            peer, said = text.split()
+            # the reply reached the VM that asked, carrying what it sent
+            assert said == name, report
+            ip, port = peer.split(":")
+            assert ip == "203.0.113.1", report  # the server saw the public address
+            seen[name, proto] = int(port)
+    # two VMs behind one address: told apart by their translated ports
+    assert seen["fsv1", "tcp"] != seen["fsv2", "tcp"]
+    assert seen["fsv1", "udp"] != seen["fsv2", "udp"]
+    assert counter(hv1, "flow_state_sent") > 0 and counter(hv2, "flow_state_received") > 0
