@@ -149,6 +149,7 @@ def build_actions(result_actions: Iterable[Any], match: FlowMatch, in_ofport: in
     floods to several remote ports each carry their own key.
     """
     out: list[Any] = []
+    vlan = match.vlan_id if match is not None else None  # the tag the packet has now
     for action in result_actions:
         if isinstance(action, ToPort):
             where = locate(action.port_id)
@@ -162,8 +163,15 @@ def build_actions(result_actions: Iterable[Any], match: FlowMatch, in_ofport: in
                 out.append(parser.OFPActionSetField(tun_ipv4_dst=where.underlay_ip))
                 out.append(parser.OFPActionOutput(where.tunnel_ofport, 0))
         elif isinstance(action, SetField):
-            if action.name == "vlan_id" and action.value is None:
-                out.append(parser.OFPActionPopVlan())
+            if action.name == "vlan_id":
+                if action.value is None:
+                    if vlan is not None:
+                        out.append(parser.OFPActionPopVlan())
+                else:
+                    if vlan is None:
+                        out.append(parser.OFPActionPushVlan(0x8100))
+                    out.append(set_field_action("vlan_id", action.value, match))
+                vlan = action.value
             else:
                 out.append(set_field_action(action.name, action.value, match))
         else:

@@ -78,3 +78,15 @@ def test_cookie_round_trip():
     c = Cookie(Origin.SIMULATION, 513, 123456)
     assert Cookie.decode(c.encode()) == c
     assert c.encode() >> 56 == Origin.SIMULATION
+
+
+def test_vlan_push_set_and_pop_follow_the_packets_tag():
+    m = match_of(udp_frame())  # untagged
+    acts = build_actions([SetField("vlan_id", 10), ToPort(B), SetField("vlan_id", None),
+                          ToPort(A)], m, 3, locate)
+    names = [type(a).__name__ for a in acts]
+    assert names == ["OFPActionPushVlan", "OFPActionSetField", "OFPActionOutput",
+                     "OFPActionPopVlan", "OFPActionOutput"]
+    # popping a tag the packet does not have emits nothing
+    assert [type(a).__name__ for a in build_actions([SetField("vlan_id", None), ToPort(B)],
+                                                     m, 3, locate)] == ["OFPActionOutput"]
