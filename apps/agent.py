@@ -89,6 +89,9 @@ class MidonetAgent(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         self.conf = agent_config.conf()
         c = self.conf
+        # bound what waits for the handlers (os-ken's default is 128 events)
+        self.events = hub.Queue(c.agent.packet_in_queue_size)
+        self._events_sem = hub.BoundedSemaphore(self.events.maxsize)
         self.host_id = resolve_host_id(c.host.host_id, c.host.host_id_file)
         self.hostname = c.host.hostname or socket.gethostname()
         self.paths = Paths(c.zookeeper.root_key)
@@ -152,7 +155,9 @@ class MidonetAgent(app_manager.OSKenApp):
         controller = c.agent.openflow_controller_target or (
             f"tcp:{c.agent.openflow_listen_address}:{c.agent.openflow_listen_port}")
         self.ovsdb = Ovsdb(c.agent.ovsdb_connection, c.agent.ovsdb_timeout)
-        self.ovsdb.ensure_integration_bridge(self.bridge, c.agent.datapath_type, controller)
+        self.ovsdb.ensure_integration_bridge(self.bridge, c.agent.datapath_type, controller,
+                                             c.agent.packet_in_rate_limit,
+                                             c.agent.packet_in_burst_limit)
         for ttype in TUNNEL_PORT_NAMES:
             self.ovsdb.ensure_tunnel_port(self.bridge, ttype)
         previous = self.ovsdb.bridge_external_id(self.bridge, GENERATION_KEY)

@@ -39,7 +39,8 @@ class Ovsdb:
         self.api = impl_idl.OvsdbIdl(self._conn)
 
     def ensure_integration_bridge(self, bridge: str, datapath_type: str,
-                                  controller: str) -> None:
+                                  controller: str, rate_limit: int = 0,
+                                  burst_limit: int = 0) -> None:
         """br-int: fail-mode secure (flows stay when the agent is down),
         OpenFlow 1.3 only, the agent as its only controller."""
         dp_type = None if datapath_type == "system" else datapath_type
@@ -52,8 +53,13 @@ class Ovsdb:
             self.api.set_controller(bridge, [controller]).execute(check_error=True)
         # OVS backs off up to 8 s between attempts by default; a restarted
         # agent should be found within a second.
-        self.api.db_set("Controller", self._controller_uuid(bridge),
-                        ("max_backoff", 1000), ("inactivity_probe", 5000)).execute(
+        settings: list[tuple[str, Any]] = [("max_backoff", 1000), ("inactivity_probe", 5000)]
+        if rate_limit:
+            # the switch, not the agent, sheds a flood of new flows
+            settings.append(("controller_rate_limit", max(100, rate_limit)))
+            if burst_limit:
+                settings.append(("controller_burst_limit", max(25, burst_limit)))
+        self.api.db_set("Controller", self._controller_uuid(bridge), *settings).execute(
             check_error=True)
 
     def _controller_uuid(self, bridge: str) -> Any:

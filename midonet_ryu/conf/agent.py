@@ -88,7 +88,24 @@ OPTS = [
         "packet_in_queue_size",
         default=1024,
         min=16,
-        help="Packet-ins waiting for simulation beyond this are dropped and counted.",
+        help="OpenFlow messages queued for the agent's handlers; when full, the "
+        "switch connection is not read until there is room, so Open vSwitch "
+        "buffers and then drops packet-ins instead of the agent growing without bound.",
+    ),
+    cfg.IntOpt(
+        "packet_in_rate_limit",
+        default=2000,
+        min=0,
+        help="Packet-ins per second Open vSwitch sends the agent at most "
+        "(Controller controller_rate_limit; 0: unlimited, else at least 100). "
+        "Packets over the limit are dropped in the switch and counted there.",
+    ),
+    cfg.IntOpt(
+        "packet_in_burst_limit",
+        default=500,
+        min=0,
+        help="Packet-ins sent at once above packet_in_rate_limit (controller_burst_limit; "
+        "0: OVS's default, a quarter of the rate).",
     ),
     cfg.StrOpt(
         "control_socket",
