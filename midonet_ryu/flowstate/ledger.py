@@ -37,10 +37,14 @@ class SendLedger:
 
     def record(self, peer: uuid.UUID, entry: Hashable, now: float) -> None:
         item = (peer, entry)
-        self._last.pop(item, None)
-        self._last[item] = now
-        while len(self._last) > self.max_entries:
-            self._last.popitem(last=False)
+        last = self._last
+        if item in last:
+            last.move_to_end(item)
+            last[item] = now
+            return
+        last[item] = now
+        if len(last) > self.max_entries:
+            last.popitem(last=False)
 
     def take(self, peer: uuid.UUID, entry: Hashable, now: float) -> bool:
         """``due`` and, if so, ``record``: the one call the sender needs."""
