@@ -1,0 +1,109 @@
+"""``midonet-agent`` with benchmark-side workarounds for known agent bugs.
+
+The flow-setup benchmark runs the real agent. Where an agent bug would stop
+a path from being measured at all, the benchmark launches the agent through
+this module instead, which patches exactly that bug and then runs
+``apps.launcher.main()`` unchanged. Each workaround is detected first (see
+``needed()``) and reported in the benchmark's output, so the figures say
+what they measured; once the agent is fixed, ``needed()`` returns nothing
+and the plain launcher runs.
+
+Workarounds:
+
+* ``icmp_id``: connection tracking and NAT add ``icmp_id`` to the fields a
+  simulation read for every packet, TCP and UDP included, and
+  ``datapath.translate.build_match`` refuses to build a match naming
+  ``icmp_id`` (OpenFlow cannot match it). So every result that touched
+  conntrack or NAT is "uncacheable": no flow is installed and every packet
+  of every connection goes to the agent. The patch drops ``icmp_id`` from the
+  fields when the packet has none (it is not ICMP), which is exact: such a
+  packet has no ICMP identifier to match.
+* ``nxm_order``: OS-Ken's ``OFPMatch`` sorts its fields by OXM type number,
+  which puts Nicira-class fields (``nw_ttl``, ``ip_frag``: class 0x0001,
+  numbers below the OpenFlow-basic class 0x8000) *before* ``eth_type``.
+  Open vSwitch checks prerequisites in wire order and answers every such
+  flow-mod with ``OFPBMC_BAD_PREREQ``: a routed flow (it matches the TTL it
+  rewrites) or a conntrack flow (it matches ``ip_frag``) is never
+  installed, and the agent's ``flows_installed`` counter still counts it.
+  The patch re-orders the built match: OpenFlow-basic fields first, the
+  others after, each group in OS-Ken's order.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def needed() -> list[str]:
+    """Workarounds the agent in this tree needs (probed without any I/O)."""
+    from benchmarks.simulation import _stateful
+    from midonet_ryu.datapath.translate import Untranslatable, build_match
+    from midonet_ryu.simulation.engine import simulate
+
+    s, matches, _ = _stateful(2)
+    result = simulate(matches[0], s.topology, s.state, s.now)
+    fixes = []
+    fields = set(result.wildcard)
+    try:
+        ofmatch = build_match(matches[0], fields, 1)
+    except Untranslatable:
+        fixes.append("icmp_id")
+        ofmatch = build_match(matches[0], fields - {"icmp_id"}, 1)
+    if _reordered(ofmatch) is not None:
+        fixes.append("nxm_order")
+    return fixes
+
+
+_BASIC = 0x8000 << 7  # OXM numbers of the OpenFlow-basic class start here (OS-Ken's numbering)
+
+
+def _reordered(ofmatch):  # noqa: ANN001, ANN202 - an os_ken OFPMatch
+    """The match with OpenFlow-basic fields first, or None when already so."""
+    from os_ken.ofproto import ofproto_v1_3 as ofp
+    from os_ken.ofproto import ofproto_v1_3_parser as parser
+
+    fields = list(ofmatch._fields2)  # noqa: SLF001 - OS-Ken keeps the order here
+
+    def basic(item: tuple) -> bool:
+        num = ofp.oxm_from_user(*item)[0]
+        return not isinstance(num, tuple) and num >= _BASIC
+
+    ordered = [f for f in fields if basic(f)] + [f for f in fields if not basic(f)]
+    if ordered == fields:
+        return None
+    return parser.OFPMatch(_ordered_fields=ordered)
+
+
+def _patch(fixes: list[str]) -> None:
+    import apps.agent
+    from midonet_ryu.datapath import translate
+
+    original = translate.build_match
+    drop_icmp_id = "icmp_id" in fixes
+    reorder = "nxm_order" in fixes
+
+    def build_match(match, fields, in_ofport):  # noqa: ANN001, ANN202 - same signature
+        if drop_icmp_id and getattr(match, "icmp_id", None) is None:
+            fields = set(fields) - {"icmp_id"}
+        ofmatch = original(match, fields, in_ofport)
+        if reorder:
+            ofmatch = _reordered(ofmatch) or ofmatch
+        return ofmatch
+
+    translate.build_match = build_match
+    apps.agent.build_match = build_match
+
+
+def main(argv: list[str]) -> int:
+    """``python -m benchmarks._agent_shim WORKAROUND[,...] --config-file ...``"""
+    import apps.launcher  # eventlet is monkey-patched on this import, first
+
+    fixes = [f for f in argv[0].split(",") if f]
+    unknown = set(fixes) - {"icmp_id", "nxm_order"}
+    if unknown:
+        raise SystemExit(f"unknown workarounds: {sorted(unknown)}")
+    _patch(fixes)
+    return apps.launcher.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
