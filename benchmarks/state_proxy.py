@@ -127,6 +127,10 @@ def _worker_main(argv: list[str]) -> None:
     else:
         raise SystemExit(f"unknown mode {mode}")
     ready.wait()
+    # As an agent holding big tables should: keep them out of the cyclic GC's scans
+    # (a full collection over 50k entries pauses the process for tens of ms).
+    import gc
+    gc.freeze()
     bytes0, reads0 = get_bytes(), get_reads()
     print("READY", flush=True)
     sys.stdin.readline()
@@ -230,14 +234,19 @@ def _populate(zk, path: str, n: int) -> None:
         r.get()
 
 
-def _measure_changes(zk, writer, workers: _Workers, changes: int, start: int) -> dict:
+def _measure_changes(zk, writer, workers: _Workers, changes: int, start: int,
+                     drain: float = 1.0) -> dict:
+    # Warm-up: one unmeasured change, then a pause, so subscriber processes that just
+    # loaded the table (and froze it out of the GC) are idle when measuring starts.
+    writer.add(_mac(start, 0xFC), uuid.UUID(int=start))
+    time.sleep(0.5)
     written = {}
     for i in range(start, start + changes):
         key = _mac(i, 0xFE)
         written[key] = time.monotonic()
         writer.add(key, uuid.UUID(int=i))
         time.sleep(INTERVAL)
-    time.sleep(1.0 + INTERVAL)
+    time.sleep(drain + INTERVAL)  # let slow readers apply the last changes
     results = workers.finish()
     latencies = []
     missing = 0
@@ -357,7 +366,8 @@ def run(quick: bool = False) -> dict:
                 try:
                     health0 = cluster.health()
                     cpu0 = _cpu_seconds(cluster.pid)
-                    result = _measure_changes(zk, writer, workers, changes, next_change)
+                    drain = 1.0 + (n / 10000 if mode == "direct" else 0.0)
+                    result = _measure_changes(zk, writer, workers, changes, next_change, drain)
                     next_change += changes
                     health1 = cluster.health()
                 finally:

@@ -46,6 +46,27 @@ class Metrics:
             return dict(self._values)
 
 
+def watch_gc_pauses(metrics: Metrics, log_over: float = 0.02) -> None:
+    """Record Python GC pauses (a full collection of a big cache stalls every table)."""
+    import gc
+
+    started: list[float] = []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+            return
+        if not started:
+            return
+        pause = time.perf_counter() - started[0]
+        metrics.inc(f"gc.gen{info['generation']}_collections")
+        metrics.set("gc.max_pause_s", max(pause, metrics.snapshot().get("gc.max_pause_s", 0)))
+        if pause >= log_over:
+            LOG.info("gc generation %d paused %.1f ms", info["generation"], pause * 1000)
+
+    gc.callbacks.append(callback)
+
+
 class ClusterContext:
     """What every service receives: shared plumbing, owned by the node."""
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    from cluster_proxy.framework import ClusterContext, ClusterNode
+    from cluster_proxy.framework import ClusterContext, ClusterNode, watch_gc_pauses
     from midonet_ryu.conf import CONF, register_all
     from midonet_ryu.nsdb.client import start_with_retry
     from midonet_ryu.nsdb.paths import Paths
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     zk = _eventlet_client(CONF.zookeeper.zookeeper_hosts, CONF.zookeeper.session_timeout)
     start_with_retry(zk, retry_interval=CONF.zookeeper.connect_retry_interval)
     context = ClusterContext(CONF, zk, Paths(CONF.zookeeper.root_key))
+    watch_gc_pauses(context.metrics)
     node = ClusterNode(context)
     stop = threading.Event()
 

@@ -113,6 +113,7 @@ class TableCache:
         self.created_at = time.monotonic()
         self.idle_since: float | None = None
         self.last_round = 0.0
+        self.just_loaded = False  # set by the first snapshot; the service clears it
 
     # -- input ------------------------------------------------------------------------------
     def sink(self, item: tuple) -> None:
@@ -152,6 +153,7 @@ class TableCache:
                 self.lost_since = None
                 if not self.ever_synced:
                     self.ever_synced = True
+                    self.just_loaded = True
                     self.version = version
                     self.log_floor = version
                     self._reencode_all()
