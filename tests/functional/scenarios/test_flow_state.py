@@ -24,6 +24,7 @@ from midonet_ryu.topology.rules import (
     Chain,
     NatRuleData,
     NatTarget,
+    PortGroup,
     RuleAction,
     RuleType,
 )
@@ -277,3 +278,30 @@ def test_snat_replies_return_to_the_right_vm_across_hosts(masquerade):
     assert seen["fsv1", "tcp"] != seen["fsv2", "tcp"]
     assert seen["fsv1", "udp"] != seen["fsv2", "udp"]
     assert counter(hv1, "flow_state_sent") > 0 and counter(hv2, "flow_state_received") > 0
+
+
+def test_stateful_port_group_widens_the_interested_set(ns_cloud):
+    """A's connections to B reach host 3 too once B shares a stateful port
+    group with C (host 3): return traffic could enter through either."""
+    cloud = ns_cloud(3)
+    hv1, hv2, hv3 = cloud.hosts
+    net = cloud.network("ingress-set")
+    from_a = chain(cloud, "a-in", rule(RuleAction.ACCEPT, match_forward_flow=True))
+    pa, a = cloud.kernel_vm(hv1, net, "fsga", "198.51.100.1/24", inbound_filter_id=from_a.id)
+    pb, b = cloud.kernel_vm(hv2, net, "fsgb", "198.51.100.2/24")
+    pc, _c = cloud.kernel_vm(hv3, net, "fsgc", "198.51.100.3/24")
+    for hv, port in ((hv1, pa), (hv2, pb), (hv3, pc)):
+        cloud.wait_bound(hv, port)
+    cloud.wait_converged([pa, pb, pc])
+    group = cloud.store.create(PortGroup(id=uuid.uuid4(), name="bc", stateful=False,
+                                         port_ids=(pb.id, pc.id)))
+    assert ping(a, b.ip, count=2).returncode == 0  # MACs learned: no more floods
+    base2, base3 = counter(hv2, "flow_state_received"), counter(hv3, "flow_state_received")
+    assert ping(a, b.ip, count=2).returncode == 0  # a new echo id: a new connection
+    assert counter(hv2, "flow_state_received") > base2
+    assert counter(hv3, "flow_state_received") == base3  # not stateful: not interested
+    cloud.store.update(cloud.store.get(PortGroup, group.id).replace(stateful=True))
+    deadline = time.time() + 10
+    while counter(hv3, "flow_state_received") == base3 and time.time() < deadline:
+        assert ping(a, b.ip, count=1).returncode == 0
+    assert counter(hv3, "flow_state_received") > base3
