@@ -79,7 +79,6 @@ LOG = logging.getLogger(__name__)
 GENERATION_KEY = "midonet-generation"
 SYNC_INTERVAL = 1.0
 MAX_GENERATED_DEPTH = 4
-RECONCILE_GRACE = 10.0
 
 
 class MidonetAgent(app_manager.OSKenApp):
@@ -339,8 +338,9 @@ class MidonetAgent(app_manager.OSKenApp):
         table.add_callback(self._table_changed(key))
         self._table_objs[key] = table
         self.state.attach(key, view)
-        # flows simulated before the table arrived depended on its emptiness
-        self._invalidate([tags.device(device_id)])
+        # flows simulated before the table arrived read it as empty: those
+        # that looked up a key it has now must be simulated again
+        self._invalidate([t for entry in list(table) for t in table_change_tags(key, entry)])
 
     def _write_learned(self, learned: Any) -> None:
         """Write a MAC or ARP learning to the shared NSDB table (one round trip)."""
@@ -488,7 +488,7 @@ class MidonetAgent(app_manager.OSKenApp):
                     and cookie.generation != self.generation):
                 self._stale_generations.add(cookie.generation)
         if self._stale_generations and not (ev.msg.flags & ofp.OFPMPF_REPLY_MORE):
-            hub.spawn_after(RECONCILE_GRACE, self._remove_stale_flows)
+            hub.spawn_after(self.conf.agent.reconcile_grace, self._remove_stale_flows)
 
     def _remove_stale_flows(self) -> None:
         if self.datapath is None:
@@ -757,7 +757,7 @@ class MidonetAgent(app_manager.OSKenApp):
             self.counters["uncacheable"] += 1
             return
         cookie = pl.Cookie(pl.Origin.SIMULATION, self.generation, next(self._serial)).encode()
-        idle = int(result.idle_timeout or 0) or self.conf.agent.flow_idle_timeout
+        idle = self.conf.agent.flow_idle_timeout
         hard = result.hard_timeout
         if result.kind is not ResultKind.FORWARD:
             hard = hard or self.conf.agent.drop_flow_hard_timeout

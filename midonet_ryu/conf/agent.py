@@ -77,6 +77,14 @@ OPTS = [
         min=0,
         help="Hard timeout (s) of flows installed for simulated packets (0: none).",
     ),
+    cfg.FloatOpt(
+        "reconcile_grace",
+        default=10.0,
+        min=0.0,
+        help="Seconds after (re)connecting to the switch before flows left by an "
+        "earlier agent run are removed; they keep forwarding meanwhile while this "
+        "run re-learns the paths still in use.",
+    ),
     cfg.IntOpt(
         "drop_flow_hard_timeout",
         default=5,

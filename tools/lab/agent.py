@@ -42,7 +42,8 @@ class AgentProcess:
                       "openflow_listen_address": "127.0.0.1",
                       "openflow_listen_port": str(self.of_port), "underlay_ip": underlay_ip,
                       "tunnel_zones": ",".join(tunnel_zones), "tunnel_type": tunnel_type,
-                      "control_socket": os.path.join(workdir, "agent.sock")},
+                      "control_socket": os.path.join(workdir, "agent.sock"),
+                      "reconcile_grace": "2"},
         }
         for section, values in (extra or {}).items():
             sections.setdefault(section, {}).update(values)

@@ -135,6 +135,16 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     # and the established path still works after the restart
     a.send(udp(a, b, IP_A, IP_B, 99))
     b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    # the flows of the killed run are removed once this run had time to
+    # re-learn (reconcile_grace, 2 s in the lab); traffic goes on meanwhile
+    gen = hv1.agent.ctl("status")["generation"]
+    wait_until(lambda: not [f for f in hv1.ovs.dump_flows() if "table=1" in f
+                            and f.startswith("cookie=0x3") and
+                            int(f.split(",")[0].split("=")[1], 16) >> 40 & 0xFFFF != gen],
+               10, what="stale flows of the killed run to go")
+    for n in range(3):
+        a.send(udp(a, b, IP_A, IP_B, 200 + n))
+        b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
 
 
 def _establish(hv, src, dst, sip, dip, timeout=10.0):
