@@ -56,21 +56,33 @@ def needed() -> list[str]:
 _BASIC = 0x8000 << 7  # OXM numbers of the OpenFlow-basic class start here (OS-Ken's numbering)
 
 
+_basic_by_name: dict[str, bool] = {}
+
+
 def _reordered(ofmatch):  # noqa: ANN001, ANN202 - an os_ken OFPMatch
-    """The match with OpenFlow-basic fields first, or None when already so."""
-    from os_ken.ofproto import ofproto_v1_3 as ofp
-    from os_ken.ofproto import ofproto_v1_3_parser as parser
+    """The match with OpenFlow-basic fields first, or None when already so.
 
-    fields = list(ofmatch._fields2)  # noqa: SLF001 - OS-Ken keeps the order here
-
-    def basic(item: tuple) -> bool:
-        num = ofp.oxm_from_user(*item)[0]
-        return not isinstance(num, tuple) and num >= _BASIC
-
-    ordered = [f for f in fields if basic(f)] + [f for f in fields if not basic(f)]
+    Called for every flow the agent installs: the class of each field name is
+    looked up once, so the check costs a few dict probes per flow.
+    """
+    fields = ofmatch._fields2  # noqa: SLF001 - OS-Ken keeps the wire order here
+    pairs = [(f, _is_basic(*f)) for f in fields]
+    ordered = [f for f, b in pairs if b] + [f for f, b in pairs if not b]
     if ordered == fields:
         return None
+    from os_ken.ofproto import ofproto_v1_3_parser as parser
+
     return parser.OFPMatch(_ordered_fields=ordered)
+
+
+def _is_basic(name: str, value: object) -> bool:
+    found = _basic_by_name.get(name)
+    if found is None:
+        from os_ken.ofproto import ofproto_v1_3 as ofp
+
+        num = ofp.oxm_from_user(name, value)[0]
+        found = _basic_by_name[name] = not isinstance(num, tuple) and num >= _BASIC
+    return found
 
 
 def _patch(fixes: list[str]) -> None:

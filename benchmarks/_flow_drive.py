@@ -138,7 +138,7 @@ def _arp_reply_for(frame: bytes, ep: Endpoint) -> bytes | None:
 
 def drive(txs: Sequence[Endpoint], rxs: Sequence[Endpoint], frames: Sequence[bytes],
           ids: Sequence[int], rate: float, settle: float = 0.5,
-          tx_index: Sequence[int] | None = None,
+          tx_index: Sequence[int] | None = None, max_drain: float = 3.0,
           on_other: Callable[[bytes], None] | None = None) -> Outcome:
     """Offer ``frames`` at ``rate`` per second; time their arrivals at ``rxs``.
 
@@ -151,7 +151,9 @@ def drive(txs: Sequence[Endpoint], rxs: Sequence[Endpoint], frames: Sequence[byt
     Sends are scheduled at fixed instants (``start + i / rate``): a late
     loop catches up with a burst rather than stretching the run, so the
     offered rate is the real one. After the last send the loop waits until
-    every frame arrived or nothing arrived for ``settle`` seconds.
+    every frame arrived, nothing arrived for ``settle`` seconds, or
+    ``max_drain`` seconds passed (an overloaded path's backlog counts as
+    lost beyond that).
     """
     n = len(frames)
     want = {pid: i for i, pid in enumerate(ids)}
@@ -186,7 +188,8 @@ def drive(txs: Sequence[Endpoint], rxs: Sequence[Endpoint], frames: Sequence[byt
         else:
             if len(got_at) >= n:
                 break
-            if now - max(last_rx, sent_at[n - 1]) > settle:
+            last_send = sent_at[n - 1]
+            if now - max(last_rx, last_send) > settle or now - last_send > max_drain:
                 break
             wait = settle
         ready = select.select(rsocks, [], [], wait)[0]

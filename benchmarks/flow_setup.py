@@ -26,6 +26,11 @@ when every frame arrives and delivery keeps up (>= 90 % of the offered
 rate); ``*_flows_per_s`` is the highest sustained rate, ``*_peak_flows_per_s``
 the most delivered per second at any rate (saturation).
 
+With ``FLOW_SETUP_PROFILE_DIR=DIR`` (and ``py-spy`` on PATH or in
+``FLOW_SETUP_PYSPY``), both agents and the floor app are sampled by py-spy
+during the sweep; DIR receives collapsed stacks (``<name>.txt``). Profiled
+runs perturb the figures: profile and measure in separate runs.
+
 Also: first-packet latency (p50/p99) at a low rate, against packets on an
 installed flow; packet-ins caused by packets of established flows (must be
 0); flows in table 1 for 1,000 UDP connections between two VMs on the L2
@@ -41,6 +46,7 @@ import ipaddress
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,8 +98,8 @@ class Config:
 
 FULL = Config(rates=(500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000),
               step_s=2.0, latency_rate=100, latency_n=400)
-QUICK = Config(rates=(1000, 2000, 3000, 4000), step_s=1.0, latency_rate=200, latency_n=200,
-               invalidation_flows=10_000, settle_s=0.4, pause_s=0.2)
+QUICK = Config(rates=(1000, 2000, 3000), step_s=1.0, latency_rate=200, latency_n=100,
+               invalidation_flows=10_000, settle_s=0.3, pause_s=0.2)
 SMOKE = Config(rates=(500, 1500), step_s=0.6, latency_rate=200, latency_n=60, conns=200,
                invalidation_flows=1000, settle_s=0.3, pause_s=0.1)
 
@@ -537,6 +543,34 @@ def invalidation(l2: AgentL2Path, extra: dict, cloud: Cloud, n: int,
 # -- the run ----------------------------------------------------------------------------
 
 
+class Profiler:
+    """py-spy on the controllers during the sweep (``FLOW_SETUP_PROFILE_DIR``)."""
+
+    def __init__(self, outdir: str | None, pids: dict[str, int | None]) -> None:
+        self.outdir = outdir
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.procs: list[subprocess.Popen] = []
+        self.pyspy = os.environ.get("FLOW_SETUP_PYSPY") or shutil.which("py-spy")
+
+    def start(self) -> None:
+        if not self.outdir:
+            return
+        if not self.pyspy:
+            raise RuntimeError("FLOW_SETUP_PROFILE_DIR is set but py-spy is not found")
+        os.makedirs(self.outdir, exist_ok=True)
+        for name, pid in self.pids.items():
+            self.procs.append(subprocess.Popen(
+                [self.pyspy, "record", "--nonblocking", "-r", "200", "--format", "raw",
+                 "-o", os.path.join(self.outdir, f"{name}.txt"), "-p", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            end_popen(proc, sig=signal.SIGINT, timeout=20)
+        self.procs.clear()
+
+
+
 def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     workdir = tempfile.mkdtemp(prefix="mr-fs-", dir=os.environ.get("MR_LAB_TMP", "/tmp"))
@@ -571,7 +605,14 @@ def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
         lat = {p.name: latency(p, cfg) for p in paths}
         for name, row in lat.items():
             log(f"latency {name}: {row}")
-        sw = sweep(paths, cfg, log)
+        profiler = Profiler(os.environ.get("FLOW_SETUP_PROFILE_DIR"),
+                            {"agent-l2": hv1.agent.pid, "agent-stateful": hv2.agent.pid,
+                             "floor": floor.proc.pid if floor.proc else None})
+        profiler.start()
+        try:
+            sw = sweep(paths, cfg, log)
+        finally:
+            profiler.stop()
         conns = flows_for_conns(l2, l2_extra, cfg.conns)
         log(f"{cfg.conns} connections: {conns}")
         inval = invalidation(l2, l2_extra, cloud, cfg.invalidation_flows, log)
