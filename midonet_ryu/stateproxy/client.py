@@ -326,12 +326,15 @@ class StateProxyClient:
             with table.lock:
                 if table.stopped:
                     continue
+                reader, table._direct = table._direct, None  # it may have just started
                 table.request_id = rid
                 table.generation = self.connections
                 table.sid = None
                 table.source = "proxy"
                 table._snapshot = None
                 msg = table.subscribe_message(rid)
+            if reader is not None:
+                reader.stop()
             with self._lock:
                 self._by_request[rid] = table
             payload.append(frame(m.encode_request(m.ProxyRequest(rid, msg))))
