@@ -22,11 +22,9 @@ PUBLIC = "203.0.113.1"
 GW_MAC = "02:fe:00:00:00:01"
 
 
-def nat_rule(**kw):
-    reverse = kw.pop("reverse", False)
-    targets = kw.pop("targets", ())
-    return rule(**kw).replace(type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
-        reverse=reverse, nat_targets=targets))
+def nat_rule(dnat=False, reverse=False, targets=(), **condition):
+    return rule(**condition).replace(type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
+        dnat=dnat, reverse=reverse, nat_targets=targets))
 
 
 class TwoHosts:
@@ -157,3 +155,36 @@ def test_local_flow_sends_nothing():
     res = s.simulate(s.tcp(w.r.a1, w.r.rport_a.port_mac, w.r.b1.ip, sport=5, dport=6))
     assert res.state_keys
     assert w.a.outgoing(res, w.r.a1.port_id, s.now) == []
+
+
+def test_dnat_state_reaches_the_backend_host_and_restores_the_reply_source():
+    """Port forwarding: the request enters on the uplink host (B), the backend's
+    reply on the backend's host (A), which needs B's reverse DNAT key."""
+    from midonet_ryu.topology.rules import PortRange
+
+    w = TwoHosts()
+    s, r = w.s, w.r
+    inb = s.chain(nat_rule(dnat=True, targets=(NatTarget("10.0.2.10", "10.0.2.10", 8080, 8080),),
+                           nw_dst_ip=PUBLIC + "/32", tp_dst=PortRange(80, 80)))
+    out = s.chain(nat_rule(dnat=True, reverse=True))
+    s.update(s.get(Router, r.router.id), inbound_filter_id=inb.id, outbound_filter_id=out.id)
+    outside = VM(w.uplink.id, GW_MAC, ip_to_int("8.8.8.8"))
+    saved, s.state = s.state, w.state_b  # the request is simulated on host B
+    try:
+        req = s.simulate(s.tcp(outside, w.uplink.port_mac, ip_to_int(PUBLIC), sport=5555,
+                               dport=80))
+    finally:
+        s.state = saved
+    assert fields(req)["ip_dst"] == r.b1.ip and req.egress_port_ids == (r.b1.port_id,)
+
+    def reply():
+        return s.simulate(s.tcp(r.b1, r.rport_b.port_mac, ip_to_int("8.8.8.8"), sport=8080,
+                                dport=5555), apply=False)
+
+    assert fields(reply()).get("ip_src") != ip_to_int(PUBLIC)  # host A alone cannot undo it
+    for ip, frame in w.b.outgoing(req, w.uplink.id, s.now):
+        assert ip == IPS[HA]
+        w.a.incoming(frame, s.now)
+    back = reply()
+    assert fields(back)["ip_src"] == ip_to_int(PUBLIC) and fields(back)["tp_src"] == 80
+    assert back.egress_port_ids == (w.uplink.id,)
