@@ -279,7 +279,7 @@ class NetnsHypervisor(OvsInstance):
         for ``ovs-vsctl set-controller``."""
         path = os.path.join(self.workdir, f"of-{tcp_port}.sock")
         proc = subprocess.Popen(
-            ["socat", f"UNIX-LISTEN:{path},fork,unlink-early", f"TCP:{host}:{tcp_port}"],
+            ["socat", f"UNIX-LISTEN:{path},fork,unlink-early", f"TCP:{host}:{tcp_port},nodelay"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.workdir, f"socat-{tcp_port}.log"), "ab"),
             start_new_session=True)
