@@ -63,7 +63,6 @@ from midonet_ryu.nsdb.client import make_client, start_with_retry
 from midonet_ryu.nsdb.nat_lease import NatLeaser
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_keys import StateKeys
-from midonet_ryu.nsdb.state_table import StateTables
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.nsdb.topology_cache import TopologyCache
 from midonet_ryu.simulation import tags
@@ -71,6 +70,7 @@ from midonet_ryu.simulation.engine import simulate, simulate_generated
 from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
 from midonet_ryu.simulation.result import MacLearned, ResultKind, SimulationResult, ToPort
 from midonet_ryu.simulation.rewrite import apply_actions
+from midonet_ryu.stateproxy.client import StateTableProvider
 from midonet_ryu.topology import base as model_base
 from midonet_ryu.topology.model import Port, TunnelZone, TunnelZoneType
 
@@ -113,7 +113,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.store: Store | None = None
         self.keys: StateKeys | None = None
         self.cache: TopologyCache | None = None
-        self.tables: StateTables | None = None
+        self.tables: StateTableProvider | None = None
         self._table_objs: dict[TableKey, Any] = {}
         self.state = AgentState(lambda key: self._enqueue("table", key))
         self.remote: RemotePorts | None = None
@@ -127,19 +127,32 @@ class MidonetAgent(app_manager.OSKenApp):
         return thread
 
     def close(self) -> None:
+        self.release()
+        super().close()
+
+    def release(self) -> None:
+        """Close the sessions that outlive the process: ZooKeeper (so this
+        host's ephemeral nodes go at once) and OVSDB."""
         LOG.info("agent stopping")
         self.ready = False
         if getattr(self, "_control", None) is not None:
             self._control.close()
+        if self.tables is not None:
+            try:
+                self.tables.stop()
+            except Exception:  # noqa: BLE001 - shutting down regardless
+                LOG.debug("stopping the state tables failed", exc_info=True)
+            self.tables = None
         if self.zk is not None:
             try:
                 self.zk.stop()
                 self.zk.close()
             except Exception:  # noqa: BLE001 - shutting down regardless
                 LOG.debug("closing ZooKeeper failed", exc_info=True)
+            self.zk = None
         if self.ovsdb is not None:
             self.ovsdb.close()
-        super().close()
+            self.ovsdb = None
 
     def _boot(self) -> None:
         try:
@@ -178,7 +191,10 @@ class MidonetAgent(app_manager.OSKenApp):
         hosts.register_host(self.store, self.keys, self.host_id, self.hostname)
         self._join_tunnel_zones()
         self.remote = RemotePorts(self.zk, self.paths, self._remote_port_changed)
-        self.tables = StateTables(self.zk, self.paths)
+        # State tables through the cluster's State Proxy (differential updates),
+        # falling back to ZooKeeper while no proxy answers; writes always go
+        # to ZooKeeper. [state_proxy] enabled = false reads ZooKeeper directly.
+        self.tables = StateTableProvider(self.zk, self.paths, c.state_proxy)
         self.leaser = NatLeaser(self.zk, self.paths)
         self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
                                    self._topology_changed)

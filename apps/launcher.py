@@ -67,16 +67,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shutdown(manager) -> None:
-    # Bound the clean-up: a wedged close must not keep the process alive.
+    """Release what outlives the process (the ZooKeeper session and its
+    ephemeral nodes, the OVSDB connection), then exit.
+
+    os-ken's own ``AppManager.close`` joins every app's green threads and can
+    wait forever on one blocked in I/O; nothing it would clean up survives the
+    process, so it is not waited for. The whole shutdown is bounded.
+    """
     def deadline(signum, frame):  # noqa: ARG001
         os._exit(1)
 
     signal.signal(signal.SIGALRM, deadline)
     signal.alarm(int(SHUTDOWN_TIMEOUT))
-    try:
-        manager.close()
-    except Exception:  # noqa: BLE001 - we are exiting either way
-        LOG.exception("error while stopping the apps")
+    for app in list(manager.applications.values()):
+        release = getattr(app, "release", None)
+        if release is None:
+            continue
+        try:
+            release()
+        except Exception:  # noqa: BLE001 - we are exiting either way
+            LOG.exception("error while stopping %s", app.name)
+    LOG.info("stopped")
     logging.shutdown()
     os._exit(0)
 
