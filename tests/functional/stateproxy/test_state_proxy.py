@@ -329,3 +329,35 @@ def test_tables_opened_without_a_proxy_read_zookeeper_then_move_to_one(
     wait_for(lambda: converged(zk, table, table.path) and len(table) == 2)
     assert recorder.errors == [] and table.updates_applied >= 1
     client.stop()
+
+
+def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
+        new_client, paths, cluster_factory):
+    proxy = cluster_factory(root=paths.root, state_proxy_server_channel_timeout=1)
+    net = uuid.uuid4()
+    zk = new_client()
+    writer = StateTable(zk, paths, MAC_TABLE, net, ("0",))
+    zk.ensure_path(writer.path)
+    pending = [zk.create_async(f"{writer.path}/aa:00:00:00:{i // 256:02x}:{i % 256:02x},"
+                               f"{uuid.UUID(int=i)},2147483647") for i in range(20000)]
+    for p in pending:
+        p.get()
+    stalled = RawStateClient(proxy.port, rcvbuf=4096)
+    stalled.subscribe(MAC_TABLE, net, ("0",))  # a ~1.3 MB snapshot it never reads
+    healthy = RawStateClient(proxy.port)
+    healthy.send(m.Ping())
+    assert isinstance(healthy.recv().body, m.Pong)
+
+    def cut():
+        h = proxy.health()
+        return h["metrics"].get("state_proxy.slow_disconnects") == 1 and \
+            h["services"]["state_proxy"]["connections"] == 1
+    try:
+        wait_for(cut, timeout=20, interval=0.5, what="the stalled subscriber to be cut")
+    except AssertionError:
+        print(proxy.health())
+        raise
+    healthy.send(m.Ping())  # the other connection is unaffected
+    assert isinstance(healthy.recv().body, m.Pong)
+    stalled.close()
+    healthy.close()
