@@ -195,10 +195,15 @@ def drive(txs: Sequence[Endpoint], rxs: Sequence[Endpoint], frames: Sequence[byt
         ready = select.select(rsocks, [], [], wait)[0]
         if not ready:
             continue
-        t = clock()
         for sock in ready:
             rx = by_fd[sock.fileno()]
-            for frame in rx.read_frames():
+            got = rx.read_frames()
+            # Stamped after the read: frames that arrived while this process
+            # waited for the CPU count that wait too (conservative), where a
+            # stamp taken before the read would credit later frames with
+            # latencies shorter than the path's.
+            t = clock()
+            for frame in got:
                 pid = packet_id(frame)
                 k = want.get(pid) if pid is not None else None
                 if k is None:
