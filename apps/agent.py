@@ -242,6 +242,8 @@ class MidonetAgent(app_manager.OSKenApp):
             return {"host_id": self.host_id, "ready": self.ready,
                     "switch_connected": self.datapath is not None,
                     "zookeeper": nsdb, "degraded": nsdb != "CONNECTED",
+                    "state_proxy": (self.tables.proxy.state if self.tables is not None
+                                    and self.tables.proxy is not None else "disabled"),
                     "generation": self.generation, "flows": len(self.flows),
                     "local_ports": len(self.bindings)}
         if cmd == "ports":

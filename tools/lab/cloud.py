@@ -49,7 +49,7 @@ class Cloud:
     def __init__(self, n_hosts: int = 2, workdir: str | None = None,
                  zookeeper: ZooKeeperServer | None = None, root_key: str | None = None,
                  tunnel_type: str = "vxlan", agent_extra: dict | None = None,
-                 netns: bool = False) -> None:
+                 netns: bool = False, cluster: bool = False) -> None:
         self.workdir = workdir or tempfile.mkdtemp(prefix="mr-cloud-")
         self._own_workdir = workdir is None
         self._own_zk = zookeeper is None
@@ -62,6 +62,9 @@ class Cloud:
         # VMs that have a kernel stack (real ping/TCP); else the dummy datapath.
         self.netns = netns
         self.netns_lab: NetnsLab | None = None
+        # cluster: run a midonet-cluster (State Proxy) the agents discover
+        self.with_cluster = cluster
+        self.cluster = None
         self.hosts: list[Hypervisor] = []
         self.client: KazooClient | None = None
         self.store: Store | None = None
@@ -75,6 +78,10 @@ class Cloud:
             self.client = KazooClient(hosts=self.zk.hosts, timeout=10)
             self.client.start(timeout=15)
             self.store = Store(self.client, Paths(self.root_key))
+            if self.with_cluster:
+                from cluster_proxy.lab import ClusterProcess
+
+                self.cluster = ClusterProcess(self.zk.hosts, root=self.root_key).start()
             instances = self._instances
             if self.netns:
                 self.netns_lab = NetnsLab(self.workdir, self.n_hosts).start()
@@ -212,6 +219,8 @@ class Cloud:
         else:
             for inst in self._instances:
                 inst.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.client is not None:
             self.client.stop()
             self.client.close()
