@@ -526,6 +526,14 @@ class MidonetAgent(app_manager.OSKenApp):
             self.datapath = None
             self.flows = FlowIndex(self.flows.max_flows)
 
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    def _switch_error(self, ev) -> None:
+        """A message the switch refused: never silent, it means a flow is missing."""
+        msg = ev.msg
+        self.counters["switch_errors"] += 1
+        LOG.error("the switch refused a message (xid %s): error type %d code %d, "
+                  "request %s", msg.xid, msg.type, msg.code, bytes(msg.data[:64]).hex())
+
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def _flow_removed(self, ev) -> None:
         self.flows.remove(ev.msg.cookie)

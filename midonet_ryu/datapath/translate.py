@@ -75,9 +75,25 @@ def _tp_name(proto: int | None, field: str) -> str:
     return names[0] if field == "tp_src" else names[1]
 
 
+# Wire order of match fields. Open vSwitch checks each field's prerequisites
+# in the order the fields arrive, and OS-Ken's own sort (by OXM number) puts
+# Nicira fields such as nw_ttl and ip_frag before eth_type: OVS then refuses
+# the flow (OFPBMC_BAD_PREREQ). So the match is built in this order instead.
+_WIRE_ORDER = (
+    "in_port", "eth_dst", "eth_src", "vlan_vid", "eth_type", "ip_dscp", "ip_proto",
+    "ipv4_src", "ipv4_dst", "tcp_src", "tcp_dst", "udp_src", "udp_dst", "sctp_src",
+    "sctp_dst", "icmpv4_type", "icmpv4_code", "arp_op", "arp_spa", "arp_tpa", "arp_sha",
+    "arp_tha", "nw_ttl", "ip_frag",
+)
+
+
 def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> parser.OFPMatch:
     """The OpenFlow match for the header ``fields`` a simulation read."""
     fields = set(fields)
+    if match.icmp_id is None:
+        # a packet that is not an ICMP echo has no identifier: reading the
+        # field (conntrack and NAT look for it) constrains nothing
+        fields.discard("icmp_id")
     bad = fields & UNMATCHABLE
     if bad:
         raise Untranslatable(f"cannot match on {', '.join(sorted(bad))}")
@@ -121,9 +137,10 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
         elif name in ("arp_spa", "arp_tpa"):
             kw[name] = addr.int_to_ip(value)
     if match.eth_type not in (ETH_IPV4, ETH_ARP):
-        for key in [k for k in kw if k.startswith(("ipv4", "ip_", "arp", "tcp", "udp"))]:
+        for key in [k for k in kw if k.startswith(("ipv4", "ip_", "arp", "tcp", "udp", "nw_"))]:
             del kw[key]
-    return parser.OFPMatch(**{k: v for k, v in kw.items() if v is not None})
+    return parser.OFPMatch(_ordered_fields=[
+        ofp.oxm_normalize_user(k, kw[k]) for k in _WIRE_ORDER if kw.get(k) is not None])
 
 
 def set_field_action(name: str, value: Any, match: FlowMatch) -> parser.OFPActionSetField:

@@ -18,6 +18,14 @@ def test_ping_between_subnets_on_different_hosts(routed):
     assert out.returncode == 0, out.stdout
     # TTL went down by one through the router
     assert "ttl=63" in out.stdout
+    # the routed path is a flow in the switch (not a packet-out per packet),
+    # and the switch accepted every message the agents sent
+    hv1, hv2 = cloud.hosts
+    routed_flows = [f for f in hv1.ovs.dump_flows() if "table=1" in f and "nw_dst=203.0.113.1"
+                    in f and "tun_dst" in f]
+    assert routed_flows, "\n".join(hv1.ovs.dump_flows())
+    for hv in (hv1, hv2):
+        assert hv.agent.ctl("counters").get("switch_errors", 0) == 0, hv.agent.tail(20)
 
 
 def test_router_answers_arp_and_echo_for_its_ports(routed):

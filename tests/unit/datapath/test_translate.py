@@ -90,3 +90,21 @@ def test_vlan_push_set_and_pop_follow_the_packets_tag():
     # popping a tag the packet does not have emits nothing
     assert [type(a).__name__ for a in build_actions([SetField("vlan_id", None), ToPort(B)],
                                                      m, 3, locate)] == ["OFPActionOutput"]
+
+
+def test_nicira_fields_come_after_their_prerequisites_on_the_wire():
+    m = match_of(udp_frame())
+    ofmatch = build_match(m, {"ip_ttl", "ip_frag", "ip_dst", "tp_dst"}, 5)
+    names = [name for name, _ in ofmatch._fields2]
+    assert names.index("eth_type") < names.index("nw_ttl")
+    assert names.index("ip_proto") < names.index("ip_frag")
+    # and the bytes parse back to the same fields
+    buf = bytearray()
+    ofmatch.serialize(buf, 0)
+    parsed = type(ofmatch).parser(bytes(buf), 0)
+    assert dict(parsed.items()) == dict(ofmatch.items())
+
+
+def test_reading_icmp_id_of_a_non_echo_packet_still_caches():
+    m = match_of(udp_frame())
+    assert "udp_dst" in dict(build_match(m, {"icmp_id", "tp_dst"}, 1).items())
