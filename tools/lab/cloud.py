@@ -191,6 +191,17 @@ class Cloud:
         except (OSError, RuntimeError, ValueError):
             return {}
 
+    def switch_errors(self) -> dict[str, int]:
+        """Messages each running agent's switch refused (should be none)."""
+        errors = {}
+        for hv in self.hosts:
+            if hv.agent.alive():
+                try:
+                    errors[hv.name] = hv.agent.ctl("counters").get("switch_errors", 0)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        return {name: n for name, n in errors.items() if n}
+
     def knows(self, hv: Hypervisor, port: Port) -> bool:
         """``hv``'s agent can deliver to ``port`` (bound there, or reachable)."""
         try:

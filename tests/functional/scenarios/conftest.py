@@ -19,8 +19,11 @@ def ns_cloud(zookeeper):
         return c.start()
 
     yield make
+    errors = {}
     for c in clouds:
+        errors.update(c.switch_errors())
         c.stop()
+    assert not errors, f"switches refused agent messages: {errors}"
 
 
 @pytest.fixture
