@@ -94,20 +94,21 @@ class Config:
     conns: int = 1000
     invalidation_flows: int = 10_000
     settle_s: float = 0.5
-    pause_s: float = 0.3  # between steps, for queues to drain
+    pause_s: float = 0.0  # after each step (the next one waits for the agents to go quiet)
     max_drain_s: float = 3.0  # after a step's last send, at most this long for stragglers
     quiet_timeout_s: float = 30.0
+    step_quiet_s: float = 5.0  # at most this long for the agents to go quiet before a step
     stage_costs: bool = False  # time the packet-in path's steps in-process too
 
 
 FULL = Config(rates=(500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 4000),
               step_s=2.0, latency_rate=100, latency_n=400, stage_costs=True)
 QUICK = Config(rates=(1000, 2000, 3000), step_s=1.0, latency_rate=200, latency_n=100,
-               invalidation_flows=10_000, settle_s=0.3, pause_s=0.2, max_drain_s=1.0,
-               quiet_timeout_s=8.0)
+               invalidation_flows=10_000, settle_s=0.3, pause_s=0.0, max_drain_s=1.0,
+               quiet_timeout_s=8.0, step_quiet_s=1.5)
 SMOKE = Config(rates=(500, 1500), step_s=0.6, latency_rate=200, latency_n=60, conns=200,
                invalidation_flows=1000, settle_s=0.3, pause_s=0.1, max_drain_s=1.0,
-               quiet_timeout_s=5.0)
+               quiet_timeout_s=5.0, step_quiet_s=1.0)
 
 
 def _mac(*octets: int) -> str:
@@ -467,8 +468,13 @@ def latency(path: Path, cfg: Config) -> dict:
 
 def sweep(paths: Sequence[Path], cfg: Config, log: Callable[[str], None]) -> dict:
     steps: dict[str, list[dict]] = {p.name: [] for p in paths}
+    agents = [p for p in paths if p.packet_ins() is not None]
     for rate in cfg.rates:
         for path in paths:
+            # An overloaded step leaves a backlog in its agent and switch that
+            # would steal the CPU from the next path's step: start each step
+            # from a quiet machine (bounded).
+            wait_quiet(agents, quiet_s=0.3, timeout=cfg.step_quiet_s)
             path.drain()
             batch = path.new_frames(max(1, int(rate * cfg.step_s)))
             out = drive(path.txs, path.rxs, *batch[:2], rate, cfg.settle_s,
@@ -513,7 +519,7 @@ def wait_quiet(paths: Sequence[Path], quiet_s: float = 1.0, timeout: float = 30.
     last = [p.packet_ins() for p in paths]
     since = time.monotonic()
     while time.monotonic() - start < timeout:
-        time.sleep(0.2)
+        time.sleep(0.1)
         for p in paths:
             p.drain()
         now = [p.packet_ins() for p in paths]
