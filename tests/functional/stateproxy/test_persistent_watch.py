@@ -3,7 +3,7 @@ import collections
 import uuid
 
 import pytest
-from conftest import wait_for
+from sp_helpers import wait_for
 
 from midonet_ryu.nsdb.persistent_watch import CREATED, DELETED, PersistentWatch
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE, TableState

@@ -5,78 +5,24 @@ import time
 import uuid
 
 import pytest
-from conftest import RawStateClient, wait_for, zk_view
-from kazoo.exceptions import KazooException
+from sp_helpers import (
+    RawStateClient,
+    Recorder,
+    churn,
+    converged,
+    on_proxy,
+    proxy_client,
+    wait_for,
+    zk_view,
+)
 
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import messages as m
-from midonet_ryu.stateproxy.client import CONNECTED, HARD, StateProxyClient
+from midonet_ryu.stateproxy.client import CONNECTED, HARD
 from midonet_ryu.stateproxy.framing import frame
 
 pytestmark = pytest.mark.functional
-
-
-class Recorder:
-    """Replays a table's change callbacks: any lost or doubled update shows as a
-    callback whose old value is not what the replica holds."""
-
-    def __init__(self, table):
-        self.replica = {}
-        self.errors = []
-        table.add_callback(self)
-
-    def __call__(self, key, old, new):
-        if self.replica.get(key) != old:
-            self.errors.append((key, self.replica.get(key), old, new))
-        if new is None:
-            self.replica.pop(key, None)
-        else:
-            self.replica[key] = new
-
-
-def churn(zookeeper, new_client, paths, net, writers=3, ops=150, stop=None, seed=0):
-    """Several writers learning, moving and forgetting MACs concurrently."""
-    def work(i):
-        rnd = random.Random(seed * 100 + i)
-        table = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
-        for _ in range(ops):
-            if stop is not None and stop.is_set():
-                return
-            mac = f"aa:00:00:00:{rnd.randrange(4):02x}:{rnd.randrange(64):02x}"
-            try:
-                if rnd.random() < 0.2:
-                    table.remove(mac)
-                else:
-                    table.add(mac, uuid.UUID(int=rnd.randrange(1 << 64)))
-            except KazooException:
-                time.sleep(0.1)  # ZooKeeper failing over: an agent learns again later
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
-    for t in threads:
-        t.start()
-    return threads
-
-
-def proxy_client(zk, paths, **kw):
-    opts = dict(soft_reconnect_delay=0.2, max_soft_reconnect_attempts=5,
-                hard_reconnect_delay=0.5, read_timeout=3.0)
-    opts.update(kw)
-    return StateProxyClient(zk, paths, **opts).start()
-
-
-def on_proxy(client, table):
-    """Wait until ``table`` is fed by a proxy (it may read ZooKeeper until one connects)."""
-    assert table.wait_ready(10)
-    wait_for(lambda: client.state == CONNECTED and table.source == "proxy"
-             and table.sid is not None, what="table on the proxy")
-
-
-def converged(client, table, path):
-    """Same contents as ZooKeeper. The version may trail the cversion by changes that
-    altered no value (a writer pruning its superseded entry): the proxy does not
-    spend a message on those."""
-    truth, cversion = zk_view(client, MAC_TABLE, path)
-    return dict(table) == truth and 0 < table.version <= cversion
 
 
 def test_subscribers_equal_zookeeper_after_concurrent_churn(

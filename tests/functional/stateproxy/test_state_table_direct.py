@@ -2,7 +2,7 @@
 import uuid
 
 import pytest
-from conftest import expire_session, wait_for
+from sp_helpers import expire_session, wait_for
 
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE, PERSISTENT_VERSION
 from midonet_ryu.nsdb.state_table import StateTable, StateTables

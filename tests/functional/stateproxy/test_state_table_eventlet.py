@@ -4,7 +4,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import ROOT
+from sp_helpers import ROOT
 
 pytestmark = pytest.mark.functional
 

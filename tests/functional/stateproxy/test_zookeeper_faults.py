@@ -5,8 +5,16 @@ import time
 import uuid
 
 import pytest
-from conftest import RawStateClient, wait_for, zk_view
-from test_state_proxy import Recorder, churn, converged, on_proxy, proxy_client
+from sp_helpers import (
+    RawStateClient,
+    Recorder,
+    churn,
+    converged,
+    on_proxy,
+    proxy_client,
+    wait_for,
+    zk_view,
+)
 
 from midonet_ryu.nsdb.client import make_client
 from midonet_ryu.nsdb.paths import Paths
