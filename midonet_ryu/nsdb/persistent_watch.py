@@ -113,10 +113,14 @@ class PersistentWatchHub:
     def register(self, path: str, sink: Callable[[Item], None]) -> None:
         self._sinks[path] = sink
 
-    def unregister(self, path: str) -> None:
-        # The server keeps the watch until the connection closes (RemoveWatches
-        # for persistent watches is unreliable on 3.8); its events are dropped.
-        self._sinks.pop(path, None)
+    def unregister(self, path: str, sink: Callable[[Item], None] | None = None) -> None:
+        """Stop routing ``path`` (only if it still goes to ``sink``, when given).
+
+        The server keeps the watch until the connection closes (RemoveWatches for
+        persistent watches dropped our connection on 3.8); its events are dropped.
+        """
+        if sink is None or self._sinks.get(path) is sink:
+            self._sinks.pop(path, None)
 
     def _read_watch_event(self, buffer: Any, offset: int) -> None:
         try:
@@ -174,7 +178,7 @@ class PersistentWatch:
     def stop(self) -> None:
         self._stopped = True
         self.client.remove_listener(self._session_changed)
-        self.hub.unregister(self.path)
+        self.hub.unregister(self.path, self.sink)
 
     def _session_changed(self, state: str) -> None:
         if self._stopped:
