@@ -248,7 +248,8 @@ class StateProxyClient:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._listeners: list[Callable[[str], Any]] = []
-        self._queues = [queue.Queue(WORK_QUEUE_SIZE) for _ in range(max(1, network_threads))]
+        self.network_threads = max(1, network_threads)
+        self._queues = [queue.Queue(WORK_QUEUE_SIZE) for _ in range(self.network_threads)]
         self._threads: list[threading.Thread] = []
         self.connections = 0
         self.bytes_received = 0

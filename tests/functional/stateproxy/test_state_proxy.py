@@ -307,3 +307,24 @@ def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
     assert isinstance(healthy.recv().body, m.Pong)
     stalled.close()
     healthy.close()
+
+
+def test_provider_reads_zookeeper_directly_when_the_proxy_is_disabled(new_client, paths):
+    import types
+
+    from midonet_ryu.nsdb.state_table import StateTable as DirectTable
+    from midonet_ryu.stateproxy.client import ProxiedStateTable, StateTableProvider
+
+    conf = types.SimpleNamespace(enabled=False, soft_reconnect_delay=0.1,
+                                 max_soft_reconnect_attempts=1, hard_reconnect_delay=0.1,
+                                 network_threads=1, connect_timeout=1.0, read_timeout=3.0)
+    direct = StateTableProvider(new_client(), paths, conf)
+    table = direct.bridge_mac_table(uuid.uuid4(), vlan=3)
+    assert isinstance(table, DirectTable) and direct.proxy is None
+    table.stop()
+    conf.enabled = True
+    proxied = StateTableProvider(new_client(), paths, conf)
+    table = proxied.router_arp_table(uuid.uuid4())
+    assert isinstance(table, ProxiedStateTable) and proxied.proxy.network_threads == 1
+    table.stop()
+    proxied.stop()
