@@ -359,11 +359,19 @@ class StateProxyClient:
                 self._wake.wait(delay)
                 self._wake.clear()
                 continue
-            attempts = 0
+            began = time.monotonic()
             self._serve(sock, endpoint)  # returns when the connection is lost
             failed = endpoint
             if not self._stop.is_set() and self.state == CONNECTED:
                 self._set_state(SOFT)
+            if time.monotonic() - began < max(1.0, self.soft_reconnect_delay):
+                # A proxy that accepts and drops us at once (shutting down, broken)
+                # counts as a failed attempt, so we neither spin nor stay soft forever.
+                attempts += 1
+                self._wake.wait(self.soft_reconnect_delay)
+                self._wake.clear()
+            else:
+                attempts = 0
 
     def _pick(self, failed: discovery.Endpoint | None) -> discovery.Endpoint | None:
         try:
