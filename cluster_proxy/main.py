@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported for real only after monkey-patching
+    from kazoo.client import KazooClient
 
 
 def _patch() -> None:
@@ -22,7 +26,7 @@ def _patch() -> None:
     eventlet.monkey_patch()
 
 
-def _eventlet_client(hosts: str, session_timeout_ms: int):  # noqa: ANN202 - KazooClient
+def _eventlet_client(hosts: str, session_timeout_ms: int) -> KazooClient:
     """A kazoo client on the eventlet handler.
 
     Like ``nsdb.client.make_client``, but its retry policies get the handler's
