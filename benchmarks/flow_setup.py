@@ -20,12 +20,18 @@ What it measures, in one run on one machine:
 Frames are offered through the dummy ports' unix sockets at fixed rates
 (``benchmarks/_flow_drive.py``), spread over several source and destination
 ports (a dummy port's socket moves one frame per ovs-vswitchd main-loop
-iteration). The rate sweep interleaves the three paths at each rate, so
-load from elsewhere on the machine hits them alike. A path *sustains* a rate
+iteration). The rate sweep alternates the floor and the L2 path at each
+rate, so load from elsewhere on the machine hits them alike, then sweeps the
+stateful path on its own (its agent keeps leasing SNAT blocks in ZooKeeper
+after its packets stop); every step starts once no agent counter has moved
+for a moment. A path *sustains* a rate
 when every frame arrives and delivery keeps up (>= 90 % of the offered
 rate); ``*_flows_per_s`` is the highest sustained rate, ``*_peak_flows_per_s``
 the most delivered per second at any rate (saturation).
 
+``FLOW_SETUP_AGENT_CONF="agent.packet_in_rate_limit=0,..."`` overrides agent
+options for diagnostic runs (the figures then say so in ``agent_conf``);
+``FLOW_SETUP_SWEEP_PATHS=floor,l2`` sweeps only those paths.
 With ``FLOW_SETUP_PROFILE_DIR=DIR`` (and ``py-spy`` on PATH or in
 ``FLOW_SETUP_PYSPY``), both agents and the floor app are sampled by py-spy
 during the sweep; DIR receives collapsed stacks (``<name>.txt``). Profiled
@@ -159,6 +165,10 @@ class Path:
     def packet_ins(self) -> int | None:
         return None
 
+    def activity(self) -> Any:
+        """Something that changes while the controller still works (its counters)."""
+        return None
+
     def drain(self) -> None:
         for ep in self.rxs:
             ep.drain(0.0)
@@ -206,6 +216,9 @@ class AgentL2Path(L2Frames):
     def packet_ins(self) -> int:
         return int(self.hv.agent.ctl("counters").get("packet_in", 0))
 
+    def activity(self) -> Any:
+        return self.hv.agent.ctl("counters")
+
 
 class StatefulPath(Path):
     """TCP SYNs a_i -> router -> b_j, a new source port per packet id."""
@@ -229,6 +242,9 @@ class StatefulPath(Path):
 
     def packet_ins(self) -> int:
         return int(self.hv.agent.ctl("counters").get("packet_in", 0))
+
+    def activity(self) -> Any:
+        return self.hv.agent.ctl("counters")
 
 
 # -- the floor controller ----------------------------------------------------------
@@ -469,24 +485,29 @@ def latency(path: Path, cfg: Config) -> dict:
 def sweep(paths: Sequence[Path], cfg: Config, log: Callable[[str], None]) -> dict:
     steps: dict[str, list[dict]] = {p.name: [] for p in paths}
     agents = [p for p in paths if p.packet_ins() is not None]
-    for rate in cfg.rates:
-        for path in paths:
-            # An overloaded step leaves a backlog in its agent and switch that
-            # would steal the CPU from the next path's step: start each step
-            # from a quiet machine (bounded).
-            wait_quiet(agents, quiet_s=0.3, timeout=cfg.step_quiet_s)
-            path.drain()
-            batch = path.new_frames(max(1, int(rate * cfg.step_s)))
-            out = drive(path.txs, path.rxs, *batch[:2], rate, cfg.settle_s,
-                        tx_index=batch[2], max_drain=cfg.max_drain_s)
-            step = {"offered": rate, "sent": out.sent, "lost": out.lost,
-                    "delivered_per_s": round(out.delivered_per_s),
-                    "p50_ms": _r(out.percentile(50), 2), "p99_ms": _r(out.percentile(99), 2),
-                    "duplicates": out.duplicates, "arp_answered": out.arp_answered}
-            steps[path.name].append(step)
-            log(f"{path.name:9s} {rate:6.0f}/s: lost {out.lost:5d}, delivered "
-                f"{out.delivered_per_s:7.0f}/s, p50 {step['p50_ms']} ms p99 {step['p99_ms']} ms")
-            time.sleep(cfg.pause_s)
+    # The floor and the L2 path alternate at each rate; the stateful path has
+    # its own pass afterwards: its agent keeps working (SNAT block leases in
+    # ZooKeeper) long after its packets stop, which would slow whatever came
+    # next on this machine.
+    passes = [[p for p in paths if p.name != "stateful"], [p for p in paths
+                                                           if p.name == "stateful"]]
+    for rate, path in [(r, p) for group in passes for r in cfg.rates for p in group]:
+        # An overloaded step leaves a backlog in its agent and switch that
+        # would steal the CPU from the next path's step: start each step
+        # from a quiet machine (bounded).
+        wait_quiet(agents, quiet_s=0.3, timeout=cfg.step_quiet_s)
+        path.drain()
+        batch = path.new_frames(max(1, int(rate * cfg.step_s)))
+        out = drive(path.txs, path.rxs, *batch[:2], rate, cfg.settle_s,
+                    tx_index=batch[2], max_drain=cfg.max_drain_s)
+        step = {"offered": rate, "sent": out.sent, "lost": out.lost,
+                "delivered_per_s": round(out.delivered_per_s),
+                "p50_ms": _r(out.percentile(50), 2), "p99_ms": _r(out.percentile(99), 2),
+                "duplicates": out.duplicates, "arp_answered": out.arp_answered}
+        steps[path.name].append(step)
+        log(f"{path.name:9s} {rate:6.0f}/s: lost {out.lost:5d}, delivered "
+            f"{out.delivered_per_s:7.0f}/s, p50 {step['p50_ms']} ms p99 {step['p99_ms']} ms")
+        time.sleep(cfg.pause_s)
     summary = {}
     for name, rows in steps.items():
         # sustained: the highest rate up to which every step delivered
@@ -512,17 +533,17 @@ def _aggregate(ovs: OvsInstance, spec: str) -> int:
 
 
 def wait_quiet(paths: Sequence[Path], quiet_s: float = 1.0, timeout: float = 30.0) -> float:
-    """Wait until no agent takes a packet-in for ``quiet_s``: an overloaded
+    """Wait until no agent counter moves for ``quiet_s``: an overloaded
     sweep leaves a backlog in the switch and the agent that would otherwise
     be counted by the next measurement. Returns the seconds waited."""
     start = time.monotonic()
-    last = [p.packet_ins() for p in paths]
+    last = [p.activity() for p in paths]
     since = time.monotonic()
     while time.monotonic() - start < timeout:
         time.sleep(0.1)
         for p in paths:
             p.drain()
-        now = [p.packet_ins() for p in paths]
+        now = [p.activity() for p in paths]
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
@@ -627,6 +648,17 @@ class Profiler:
 
 
 
+def _agent_conf(text: str) -> dict[str, dict[str, str]]:
+    """``"agent.packet_in_rate_limit=0,agent.flow_idle_timeout=30"`` -> config
+    sections for the agents (``FLOW_SETUP_AGENT_CONF``, for diagnostic runs)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        key, value = item.split("=", 1)
+        section, option = key.split(".", 1)
+        out.setdefault(section, {})[option] = value
+    return out
+
+
 def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     workdir = tempfile.mkdtemp(prefix="mr-fs-", dir=os.environ.get("MR_LAB_TMP", "/tmp"))
@@ -634,10 +666,12 @@ def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     if fixes:
         log(f"agent launched with benchmark-side workarounds: {', '.join(fixes)} "
             "(benchmarks/_agent_shim.py)")
-    cloud = Cloud(2, workdir=os.path.join(workdir, "c"))
+    agent_conf = _agent_conf(os.environ.get("FLOW_SETUP_AGENT_CONF", ""))
+    cloud = Cloud(2, workdir=os.path.join(workdir, "c"), agent_extra=agent_conf)
     floor = FloorApp(workdir)
     figures: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2),
-                               "agent_workarounds": ",".join(fixes) or "none"}
+                               "agent_workarounds": ",".join(fixes) or "none",
+                               "agent_conf": agent_conf}
     t_start = time.monotonic()
     if cfg.stage_costs:
         from benchmarks._flow_costs import stage_costs
@@ -669,8 +703,12 @@ def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
                             {"agent-l2": hv1.agent.pid, "agent-stateful": hv2.agent.pid,
                              "floor": floor.proc.pid if floor.proc else None})
         profiler.start()
+        only = os.environ.get("FLOW_SETUP_SWEEP_PATHS")  # diagnostic: e.g. "floor,l2"
         try:
-            sw = sweep(paths, cfg, log)
+            sw = sweep([p for p in paths if not only or p.name in only.split(",")], cfg, log)
+            for p in paths:
+                sw.setdefault(p.name, {"sustained": 0, "peak": 0, "lost_below_saturation": 0,
+                                       "steps": []})
         finally:
             profiler.stop()
         figures["quiesce_s"] = wait_quiet([l2, stateful], timeout=cfg.quiet_timeout_s)
