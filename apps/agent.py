@@ -657,7 +657,11 @@ class MidonetAgent(app_manager.OSKenApp):
             self.counters["simulation_errors"] += 1
             LOG.exception("simulation failed for a packet from port %s", port_id)
             return
-        self._execute(msg, in_ofport, match, result, now)
+        try:
+            self._execute(msg, in_ofport, match, result, now)
+        except Exception:  # noqa: BLE001 - one bad result must not stop the agent
+            self.counters["execution_errors"] += 1
+            LOG.exception("executing %r failed", result)
 
     def _execute(self, msg: Any, in_ofport: int, match: Any, result: SimulationResult,
                  now: float) -> None:

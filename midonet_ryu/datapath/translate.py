@@ -75,6 +75,8 @@ def _tp_name(proto: int | None, field: str) -> str:
     return names[0] if field == "tp_src" else names[1]
 
 
+_IP_OXM_PREFIXES = ("ipv4", "ip_", "tcp", "udp", "sctp", "icmpv4", "nw_")
+
 # Wire order of match fields. Open vSwitch checks each field's prerequisites
 # in the order the fields arrive, and OS-Ken's own sort (by OXM number) puts
 # Nicira fields such as nw_ttl and ip_frag before eth_type: OVS then refuses
@@ -105,6 +107,8 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
         fields.add("ip_proto")
     for name in fields:
         value = getattr(match, name)
+        if value is None and name not in ("vlan_id", "ip_frag"):
+            continue  # a header this packet does not have (IP fields of an ARP frame)
         if name == "eth_src":
             kw["eth_src"] = value
         elif name == "eth_dst":
@@ -136,9 +140,16 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
             kw[name] = value
         elif name in ("arp_spa", "arp_tpa"):
             kw[name] = addr.int_to_ip(value)
-    if match.eth_type not in (ETH_IPV4, ETH_ARP):
-        for key in [k for k in kw if k.startswith(("ipv4", "ip_", "arp", "tcp", "udp", "nw_"))]:
-            del kw[key]
+    # Only the fields of the L3 protocol the packet has: OVS refuses an IP
+    # field on an ARP flow (and the reverse) as a broken prerequisite.
+    if match.eth_type == ETH_IPV4:
+        dropped: tuple[str, ...] = ("arp",)
+    elif match.eth_type == ETH_ARP:
+        dropped = _IP_OXM_PREFIXES
+    else:
+        dropped = _IP_OXM_PREFIXES + ("arp",)
+    for key in [k for k in kw if k.startswith(dropped)]:
+        del kw[key]
     return parser.OFPMatch(_ordered_fields=[
         ofp.oxm_normalize_user(k, kw[k]) for k in _WIRE_ORDER if kw.get(k) is not None])
 

@@ -202,6 +202,12 @@ class Cloud:
                     continue
         return {name: n for name, n in errors.items() if n}
 
+    def assert_no_switch_errors(self) -> None:
+        errors = self.switch_errors()
+        lines = [line for hv in self.hosts for line in hv.agent.log().splitlines()
+                 if "refused a message" in line]
+        assert not errors, f"switches refused agent messages: {errors}\n" + "\n".join(lines[:10])
+
     def knows(self, hv: Hypervisor, port: Port) -> bool:
         """``hv``'s agent can deliver to ``port`` (bound there, or reachable)."""
         try:

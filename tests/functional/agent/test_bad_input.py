@@ -19,7 +19,10 @@ pytestmark = pytest.mark.functional
 def cloud(zookeeper):
     c = Cloud(2, zookeeper=zookeeper).start()
     yield c
-    c.stop()
+    try:
+        c.assert_no_switch_errors()
+    finally:
+        c.stop()
 
 
 def test_unreachable_zookeeper_at_start_is_retried_with_a_clear_message(ovs_host, tmp_path,

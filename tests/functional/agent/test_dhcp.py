@@ -16,7 +16,10 @@ pytestmark = pytest.mark.functional
 def cloud(zookeeper):
     c = Cloud(1, zookeeper=zookeeper).start()
     yield c
-    c.stop()
+    try:
+        c.assert_no_switch_errors()
+    finally:
+        c.stop()
 
 
 def dhcp_frame(mac: str, msg_type: int, xid: int, requested: str | None = None) -> bytes:

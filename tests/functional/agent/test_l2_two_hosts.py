@@ -18,7 +18,10 @@ IP_A, IP_B, IP_C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 def cloud(zookeeper):
     c = Cloud(2, zookeeper=zookeeper).start()
     yield c
-    c.stop()
+    try:
+        c.assert_no_switch_errors()
+    finally:
+        c.stop()
 
 
 @pytest.fixture

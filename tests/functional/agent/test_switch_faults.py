@@ -16,7 +16,10 @@ def cloud(zookeeper):
     c = Cloud(2, zookeeper=zookeeper, agent_extra={
         "agent": {"packet_in_rate_limit": "200", "packet_in_burst_limit": "50"}}).start()
     yield c
-    c.stop()
+    try:
+        c.assert_no_switch_errors()
+    finally:
+        c.stop()
 
 
 @pytest.fixture

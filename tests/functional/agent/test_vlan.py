@@ -11,7 +11,10 @@ pytestmark = pytest.mark.functional
 def cloud(zookeeper):
     c = Cloud(2, zookeeper=zookeeper).start()
     yield c
-    c.stop()
+    try:
+        c.assert_no_switch_errors()
+    finally:
+        c.stop()
 
 
 def test_vlans_are_isolated_on_one_network(cloud):

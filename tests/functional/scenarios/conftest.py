@@ -19,11 +19,15 @@ def ns_cloud(zookeeper):
         return c.start()
 
     yield make
-    errors = {}
+    failures = []
     for c in clouds:
-        errors.update(c.switch_errors())
-        c.stop()
-    assert not errors, f"switches refused agent messages: {errors}"
+        try:
+            c.assert_no_switch_errors()
+        except AssertionError as e:
+            failures.append(str(e))
+        finally:
+            c.stop()
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture

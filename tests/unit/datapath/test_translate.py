@@ -108,3 +108,14 @@ def test_nicira_fields_come_after_their_prerequisites_on_the_wire():
 def test_reading_icmp_id_of_a_non_echo_packet_still_caches():
     m = match_of(udp_frame())
     assert "udp_dst" in dict(build_match(m, {"icmp_id", "tp_dst"}, 1).items())
+
+
+def test_fields_a_packet_does_not_have_are_left_out():
+    arp = match_of(frames.arp_request("02:00:00:00:00:01", "198.51.100.1", "198.51.100.2"))
+    # conntrack reads the IP 5-tuple of every packet; an ARP frame has none
+    fields = dict(build_match(arp, {"ip_src", "ip_dst", "ip_proto", "tp_src", "arp_op"},
+                              1).items())
+    assert "ipv4_src" not in fields and "ip_proto" not in fields
+    assert not [k for k in build_match(arp, {"ip_frag", "ip_ttl", "arp_op"}, 1)._fields2
+                if k[0] in ("ip_frag", "nw_ttl")]
+    assert fields["arp_op"] == 1 and fields["eth_type"] == 0x0806
