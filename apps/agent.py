@@ -51,6 +51,7 @@ from apps.remote_ports import RemotePorts
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
 from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
+from midonet_ryu.datapath.messages import delete_by_cookie
 from midonet_ryu.datapath.translate import (
     LocalPort,
     RemotePort,
@@ -258,7 +259,7 @@ class MidonetAgent(app_manager.OSKenApp):
             }
         if cmd == "flows":
             return [{"cookie": hex(r.cookie), "match": str(r.match),
-                     "tags": sorted(map(str, r.tags)), "simulation": r.summary}
+                     "tags": sorted(map(str, r.tags)), "simulation": _describe(r.summary)}
                     for r in self.flows.records()]
         if cmd == "counters":
             return dict(self.counters)
@@ -593,14 +594,19 @@ class MidonetAgent(app_manager.OSKenApp):
 
     def _invalidate(self, changed: list) -> None:
         records = self.flows.invalidate(changed)
-        if not records or self.datapath is None:
+        if not records:
             return
-        for record in records:
-            self._send(parser.OFPFlowMod(
-                self.datapath, cookie=record.cookie, cookie_mask=pl.ALL_ONES,
-                table_id=pl.TABLE_SIMULATED, command=ofp.OFPFC_DELETE,
-                out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+        self._delete_cookies([r.cookie for r in records])
         self.counters["flows_invalidated"] += len(records)
+
+    def _delete_cookies(self, cookies: list[int]) -> None:
+        """Delete simulated flows by exact cookie: one write for all of them."""
+        dp = self.datapath
+        if dp is None or not cookies:
+            return
+        data, count = delete_by_cookie(cookies, pl.TABLE_SIMULATED, dp.xid + 1)
+        dp.xid = (dp.xid + count) & 0xFFFFFFFF
+        dp.send(data)
 
     # -- packet-in: simulate and install --------------------------------------
     def host_underlay_ip(self, host_id: uuid.UUID) -> str | None:
@@ -804,12 +810,19 @@ class MidonetAgent(app_manager.OSKenApp):
             match=ofmatch, instructions=instructions))
         deps = set(result.tags)
         deps.update(tags.port(p) for p in result.egress_port_ids)
-        for evicted in self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
-                                                 repr(result), time.time())):
-            dp.send_msg(parser.OFPFlowMod(
-                dp, cookie=evicted, cookie_mask=pl.ALL_ONES, table_id=pl.TABLE_SIMULATED,
-                command=ofp.OFPFC_DELETE, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+        evicted = self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
+                                            (result.kind, result.actions, result.reason),
+                                            time.time()))
+        self._delete_cookies(evicted)
         self.counters["flows_installed"] += 1
+
+
+def _describe(summary: Any) -> str:
+    """A flow's simulation outcome, for operators (built only when asked)."""
+    kind, actions, reason = summary
+    text = f"{kind.name}: " + ", ".join(
+        f"{type(a).__name__}({', '.join(map(str, a))})" for a in actions)
+    return f"{text} ({reason})" if reason else text
 
 
 def _flow_state_shell(agent: MidonetAgent) -> Any:

@@ -18,7 +18,7 @@ class FlowRecord:
     cookie: int
     tags: frozenset
     match: Any  # what the flow matched, for inspection
-    summary: str = ""  # human-readable simulation outcome
+    summary: Any = None  # the simulation outcome, described on demand
     installed_at: float = 0.0
 
 

@@ -95,6 +95,11 @@ def test_tunnel_flow_carries_the_remote_port_key_and_host(l2):
     assert f"set_field:{key_b}->tun_id" in flows[0]
     assert f"set_field:{hv2.ip}->tun_dst" in flows[0]
     assert "table=1" in flows[0]
+    # the agent explains the flow: its cookie, what it depended on, what made it
+    cookie = flows[0].split(",")[0].split("=")[1]
+    (mine,) = [f for f in hv1.agent.ctl("flows") if f["cookie"] == cookie]
+    assert mine["simulation"].startswith(f"FORWARD: ToPort({pb.id})")
+    assert any(b.mac in tag and "'mac'" in tag for tag in mine["tags"])
 
 
 def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
