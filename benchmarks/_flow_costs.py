@@ -6,8 +6,8 @@ one by one on one core, without sockets, so the agent's owner sees where a
 packet-in's time goes. It calls the functions ``apps/agent.py`` calls, in the
 same order (OS-Ken's packet-in parser, ``parse_frame``, ``simulate``,
 ``build_actions``, ``build_match``, the flow-mod and packet-out as OS-Ken
-builds and serializes them, the flow index entry with its ``repr`` summary,
-the state write-back), on the topologies of ``benchmarks/simulation.py``.
+builds and serializes them, the flow index entry), on the topologies of
+``benchmarks/simulation.py``.
 It is a copy of the path, not the agent: when ``apps/agent.py`` changes its
 steps, this must follow. The floor's two messages are timed the same way.
 """
@@ -142,7 +142,6 @@ def _path_costs(frames: list[bytes], topo: Any, state: Any, now: float, in_port_
 
     out["packet_out_build_serialize"] = _best_us(packet_out, n)
     index = FlowIndex()
-    out["flow_record_repr"] = _best_us(lambda i: repr(results[i % k]), n)
 
     def record(i: int) -> Any:
         r = results[i % k]
