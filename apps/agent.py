@@ -48,6 +48,7 @@ from apps.agent_state import (
 from apps.host_identity import resolve_host_id
 from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
 from apps.remote_ports import RemotePorts
+from midonet_ryu.datapath import ofwire
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
 from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
@@ -258,7 +259,7 @@ class MidonetAgent(app_manager.OSKenApp):
                                              if self.remote else [])},
             }
         if cmd == "flows":
-            return [{"cookie": hex(r.cookie), "match": str(r.match),
+            return [{"cookie": hex(r.cookie), "match": _describe_match(r.match),
                      "tags": sorted(map(str, r.tags)), "simulation": _describe(r.summary)}
                     for r in self.flows.records()]
         if cmd == "counters":
@@ -687,14 +688,13 @@ class MidonetAgent(app_manager.OSKenApp):
                 self.counters["userspace_executions"] += 1
                 self._send_userspace(dp, msg.data, result.actions)
             else:
-                self._install(dp, match, in_ofport, result, actions)
+                encoded = ofwire.encode_actions(actions)
+                self._install(dp, match, in_ofport, result, encoded)
                 if actions:
-                    dp.send_msg(parser.OFPPacketOut(
-                        dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_ofport, actions=actions,
-                        data=msg.data))
+                    dp.send(ofwire.packet_out(self._xid(dp), in_ofport, encoded, msg.data))
         elif kind in (ResultKind.DROP, ResultKind.ERROR_DROP):
             if result.drop_timeout:
-                self._install(dp, match, in_ofport, result, [])
+                self._install(dp, match, in_ofport, result, None)
             self.counters["dropped"] += 1
         self._send_generated(dp, result, now)
 
@@ -710,11 +710,11 @@ class MidonetAgent(app_manager.OSKenApp):
         if ofport is None:
             return
         for peer_ip, frame in packets:
-            dp.send_msg(parser.OFPPacketOut(
-                dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionSetField(tunnel_id=pl.FLOW_STATE_TUNNEL_KEY),
-                         parser.OFPActionSetField(tun_ipv4_dst=peer_ip),
-                         parser.OFPActionOutput(ofport, 0)], data=frame))
+            actions = ofwire.encode_actions([
+                ("set_field", "tunnel_id", pl.FLOW_STATE_TUNNEL_KEY),
+                ("set_field", "tun_ipv4_dst", int(ipaddress.IPv4Address(peer_ip))),
+                ("output", ofport)])
+            dp.send(ofwire.packet_out(self._xid(dp), ofp.OFPP_CONTROLLER, actions, frame))
             self.counters["flow_state_sent"] += 1
 
     def _receive_flow_state(self, frame: bytes) -> None:
@@ -750,9 +750,8 @@ class MidonetAgent(app_manager.OSKenApp):
         for port_id, out_frame in outputs:
             out = build_actions([ToPort(port_id)], None, ofp.OFPP_CONTROLLER, self.locate)
             if out:
-                dp.send_msg(parser.OFPPacketOut(
-                    dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                    actions=out, data=out_frame))
+                dp.send(ofwire.packet_out(self._xid(dp), ofp.OFPP_CONTROLLER,
+                                          ofwire.encode_actions(out), out_frame))
 
     def _send_generated(self, dp: Any, result: SimulationResult, now: float,
                         depth: int = 0) -> None:
@@ -785,8 +784,13 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._send_userspace(dp, generated.frame, [ToPort(generated.port_id)])
             self.counters["generated_packets"] += 1
 
+    def _xid(self, dp: Any) -> int:
+        dp.xid = (dp.xid + 1) & 0xFFFFFFFF
+        return dp.xid
+
     def _install(self, dp: Any, match: Any, in_ofport: int, result: SimulationResult,
-                 actions: list) -> None:
+                 actions: bytes | None) -> None:
+        """Install the flow of a result; ``actions`` (encoded) None or empty: a drop."""
         try:
             ofmatch = build_match(match, result.wildcard, in_ofport)
         except Untranslatable:
@@ -800,14 +804,12 @@ class MidonetAgent(app_manager.OSKenApp):
             idle = 0
         elif hard is None:
             hard = self.conf.agent.flow_hard_timeout
-        instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] \
-            if actions else []
         priority = (pl.PRIO_SIMULATED if actions else pl.PRIO_SIMULATED_DROP) + len(
             result.wildcard)
-        dp.send_msg(parser.OFPFlowMod(
-            dp, cookie=cookie, table_id=pl.TABLE_SIMULATED, priority=priority,
-            idle_timeout=idle, hard_timeout=int(hard or 0), flags=ofp.OFPFF_SEND_FLOW_REM,
-            match=ofmatch, instructions=instructions))
+        dp.send(ofwire.flow_mod(self._xid(dp), cookie, pl.TABLE_SIMULATED, priority,
+                                ofwire.encode_match(ofmatch), actions or None,
+                                idle_timeout=idle, hard_timeout=int(hard or 0),
+                                flags=ofp.OFPFF_SEND_FLOW_REM))
         deps = set(result.tags)
         deps.update(tags.port(p) for p in result.egress_port_ids)
         evicted = self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
@@ -815,6 +817,16 @@ class MidonetAgent(app_manager.OSKenApp):
                                             time.time()))
         self._delete_cookies(evicted)
         self.counters["flows_installed"] += 1
+
+
+def _describe_match(fields: Any) -> str:
+    """``in_port=3,eth_dst=...,ipv4_dst=203.0.113.1`` (as ovs-ofctl would name them)."""
+    parts = []
+    for name, value in fields:
+        if name in ("ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"):
+            value = ipaddress.IPv4Address(value)
+        parts.append(f"{name}={value}")
+    return ",".join(parts)
 
 
 def _describe(summary: Any) -> str:

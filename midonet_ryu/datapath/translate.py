@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
-from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from midonet_ryu.simulation import addr
 from midonet_ryu.simulation.packet import (
@@ -89,8 +88,9 @@ _WIRE_ORDER = (
 )
 
 
-def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> parser.OFPMatch:
-    """The OpenFlow match for the header ``fields`` a simulation read."""
+def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> list[tuple[str, Any]]:
+    """The OpenFlow match for the header ``fields`` a simulation read, as
+    (OXM field name, raw value) pairs in wire order (see ``ofwire``)."""
     fields = set(fields)
     if match.icmp_id is None:
         # a packet that is not an ICMP echo has no identifier: reading the
@@ -118,9 +118,9 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
         elif name == "vlan_id":
             kw["vlan_vid"] = ofp.OFPVID_NONE if value is None else (ofp.OFPVID_PRESENT | value)
         elif name == "ip_src":
-            kw["ipv4_src"] = addr.int_to_ip(value)
+            kw["ipv4_src"] = value
         elif name == "ip_dst":
-            kw["ipv4_dst"] = addr.int_to_ip(value)
+            kw["ipv4_dst"] = value
         elif name == "ip_proto":
             kw["ip_proto"] = value
         elif name == "ip_tos":
@@ -136,10 +136,8 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
             kw["icmpv4_type"] = value
         elif name == "icmp_code":
             kw["icmpv4_code"] = value
-        elif name in ("arp_op", "arp_sha", "arp_tha"):
+        elif name in ("arp_op", "arp_sha", "arp_tha", "arp_spa", "arp_tpa"):
             kw[name] = value
-        elif name in ("arp_spa", "arp_tpa"):
-            kw[name] = addr.int_to_ip(value)
     # Only the fields of the L3 protocol the packet has: OVS refuses an IP
     # field on an ARP flow (and the reverse) as a broken prerequisite.
     if match.eth_type == ETH_IPV4:
@@ -150,33 +148,32 @@ def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> pars
         dropped = _IP_OXM_PREFIXES + ("arp",)
     for key in [k for k in kw if k.startswith(dropped)]:
         del kw[key]
-    return parser.OFPMatch(_ordered_fields=[
-        ofp.oxm_normalize_user(k, kw[k]) for k in _WIRE_ORDER if kw.get(k) is not None])
+    return [(k, kw[k]) for k in _WIRE_ORDER if kw.get(k) is not None]
 
 
-def set_field_action(name: str, value: Any, match: FlowMatch) -> parser.OFPActionSetField:
+def set_field_action(name: str, value: Any, match: FlowMatch) -> tuple:
     if name in ("eth_src", "eth_dst"):
-        return parser.OFPActionSetField(**{name: value})
+        return ("set_field", name, value)
     if name in ("ip_src", "ip_dst"):
-        key = "ipv4_src" if name == "ip_src" else "ipv4_dst"
-        return parser.OFPActionSetField(**{key: addr.int_to_ip(value)})
+        return ("set_field", "ipv4_src" if name == "ip_src" else "ipv4_dst", value)
     if name in _L4_FIELDS:
-        return parser.OFPActionSetField(**{_tp_name(match.ip_proto, name): value})
+        return ("set_field", _tp_name(match.ip_proto, name), value)
     if name == "ip_ttl":
-        return parser.OFPActionSetField(nw_ttl=value)
+        return ("set_field", "nw_ttl", value)
     if name == "vlan_id":
-        return parser.OFPActionSetField(vlan_vid=ofp.OFPVID_PRESENT | value)
+        return ("set_field", "vlan_vid", ofp.OFPVID_PRESENT | value)
     raise Untranslatable(f"cannot rewrite {name}")
 
 
-def build_actions(result_actions: Iterable[Any], match: FlowMatch, in_ofport: int,
-                  locate: PortLocator) -> list[Any]:
-    """OpenFlow actions for a result's virtual actions, in order.
+def build_actions(result_actions: Iterable[Any], match: FlowMatch | None, in_ofport: int,
+                  locate: PortLocator) -> list[tuple]:
+    """OpenFlow actions for a result's virtual actions, in order (``ofwire``
+    action tuples).
 
     Tunnel outputs set the tunnel metadata right before each output, so
     floods to several remote ports each carry their own key.
     """
-    out: list[Any] = []
+    out: list[tuple] = []
     vlan = match.vlan_id if match is not None else None  # the tag the packet has now
     for action in result_actions:
         if isinstance(action, ToPort):
@@ -185,19 +182,19 @@ def build_actions(result_actions: Iterable[Any], match: FlowMatch, in_ofport: in
                 continue
             if isinstance(where, LocalPort):
                 port = ofp.OFPP_IN_PORT if where.ofport == in_ofport else where.ofport
-                out.append(parser.OFPActionOutput(port, 0))
+                out.append(("output", port))
             else:
-                out.append(parser.OFPActionSetField(tunnel_id=where.tunnel_key))
-                out.append(parser.OFPActionSetField(tun_ipv4_dst=where.underlay_ip))
-                out.append(parser.OFPActionOutput(where.tunnel_ofport, 0))
+                out.append(("set_field", "tunnel_id", where.tunnel_key))
+                out.append(("set_field", "tun_ipv4_dst", addr.ip_to_int(where.underlay_ip)))
+                out.append(("output", where.tunnel_ofport))
         elif isinstance(action, SetField):
             if action.name == "vlan_id":
                 if action.value is None:
                     if vlan is not None:
-                        out.append(parser.OFPActionPopVlan())
+                        out.append(("pop_vlan",))
                 else:
                     if vlan is None:
-                        out.append(parser.OFPActionPushVlan(0x8100))
+                        out.append(("push_vlan", 0x8100))
                     out.append(set_field_action("vlan_id", action.value, match))
                 vlan = action.value
             else:
