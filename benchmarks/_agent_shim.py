@@ -48,7 +48,9 @@ def needed() -> list[str]:
     except Untranslatable:
         fixes.append("icmp_id")
         ofmatch = build_match(matches[0], fields - {"icmp_id"}, 1)
-    if _reordered(ofmatch) is not None:
+    # Only an OS-Ken OFPMatch can be in OS-Ken's order; a translation that
+    # returns its own wire-ordered fields needs no re-ordering.
+    if hasattr(ofmatch, "_fields2") and _reordered(ofmatch) is not None:
         fixes.append("nxm_order")
     return fixes
 
@@ -97,7 +99,7 @@ def _patch(fixes: list[str]) -> None:
         if drop_icmp_id and getattr(match, "icmp_id", None) is None:
             fields = set(fields) - {"icmp_id"}
         ofmatch = original(match, fields, in_ofport)
-        if reorder:
+        if reorder and hasattr(ofmatch, "_fields2"):
             ofmatch = _reordered(ofmatch) or ofmatch
         return ofmatch
 
