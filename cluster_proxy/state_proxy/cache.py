@@ -113,7 +113,7 @@ class TableCache:
         self.created_at = time.monotonic()
         self.idle_since: float | None = None
         self.last_round = 0.0
-        self.just_loaded = False  # set by the first snapshot; the service clears it
+        self.frozen_size = 0  # entries when the service last froze the GC for this cache
 
     # -- input ------------------------------------------------------------------------------
     def sink(self, item: tuple) -> None:
@@ -153,7 +153,6 @@ class TableCache:
                 self.lost_since = None
                 if not self.ever_synced:
                     self.ever_synced = True
-                    self.just_loaded = True
                     self.version = version
                     self.log_floor = version
                     self._reencode_all()

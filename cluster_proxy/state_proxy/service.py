@@ -305,15 +305,25 @@ class StateProxyService(ClusterService):
             cache.last_round = time.monotonic()
             try:
                 cache.process(cache.last_round)
-                if cache.just_loaded:
-                    cache.just_loaded = False
-                    if len(cache.state) >= GC_FREEZE_MIN_ENTRIES:
-                        # Move the loaded table out of the cyclic GC's reach: a full
-                        # collection scanning 50k entries stalled every table for
-                        # 30-60 ms. Entries are acyclic; refcounting still frees them.
-                        gc.freeze()
+                self._maybe_freeze(cache)
             except Exception:  # noqa: BLE001 - keep serving the other tables
                 LOG.exception("state table cache %s failed", cache.key)
+
+    @staticmethod
+    def _maybe_freeze(cache: TableCache) -> None:
+        """Keep big tables out of the cyclic GC's scans.
+
+        A full collection walking a 50k-entry cache stalled every table for 30-60 ms.
+        Once a cache holds GC_FREEZE_MIN_ENTRIES more entries than at its last freeze
+        (loaded, or grown by events), collect the young generations (so no pending
+        garbage cycle is frozen) and freeze what remains: entries are acyclic and
+        still freed by reference counting.
+        """
+        size = len(cache.state)
+        if size - cache.frozen_size >= max(GC_FREEZE_MIN_ENTRIES, cache.frozen_size // 4):
+            gc.collect(1)
+            gc.freeze()
+            cache.frozen_size = size
 
     def _grace_ticker(self) -> None:
         """Ends caches whose ZooKeeper stayed away too long, and idle caches."""
