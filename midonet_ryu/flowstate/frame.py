@@ -29,6 +29,7 @@ from midonet_ryu.flowstate.payload import (
     decode_payload,
     encode_payload,
 )
+from midonet_ryu.simulation.frames import checksum
 from midonet_ryu.simulation.state import ConntrackKey, NatBinding, NatKey
 
 ETH_SRC = bytes.fromhex("accaba001501")
@@ -50,18 +51,9 @@ _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _UDPH = struct.Struct("!HHHH")
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def _udp_checksum(udp: bytes) -> int:
     pseudo = IP_SRC + IP_DST + struct.pack("!BBH", 0, 17, len(udp))
-    value = _checksum(pseudo + udp)
+    value = checksum(pseudo + udp)
     return value or 0xFFFF  # zero means "no checksum" in UDP over IPv4
 
 
@@ -74,7 +66,7 @@ def wrap(payload: bytes) -> bytes:
     udp = udp[:6] + struct.pack("!H", _udp_checksum(udp)) + udp[8:]
     total = _IP + udp_len
     hdr = _IPV4.pack(0x45, 0, total, 0, 0x4000, 1, 17, 0, IP_SRC, IP_DST)
-    hdr = hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
     return _ETH_HDR + hdr + udp
 
 
@@ -101,7 +93,7 @@ def unwrap(frame: bytes) -> bytes:
         raise ValueError("flow-state packet has the wrong inner addresses")
     if total < ihl + _UDP or _ETH + total > len(frame):
         raise ValueError(f"IPv4 total length {total} does not fit the {len(frame)}-byte frame")
-    if _checksum(frame[_ETH:_ETH + ihl]) != 0:
+    if checksum(frame[_ETH:_ETH + ihl]) != 0:
         raise ValueError("bad IPv4 header checksum")
     udp = frame[_ETH + ihl:_ETH + total]
     sport, dport, udp_len, csum = _UDPH.unpack_from(udp, 0)
@@ -111,7 +103,7 @@ def unwrap(frame: bytes) -> bytes:
         raise ValueError(f"UDP length {udp_len} does not match the IPv4 length {len(udp)}")
     if csum:
         pseudo = IP_SRC + IP_DST + struct.pack("!BBH", 0, 17, udp_len)
-        if _checksum(pseudo + udp) != 0:
+        if checksum(pseudo + udp) != 0:
             raise ValueError("bad UDP checksum on a flow-state packet")
     return udp[_UDP:]
 

@@ -41,3 +41,28 @@ def zk_client(zk_server):
 @pytest.fixture
 def store(zk_client, zk_root) -> Store:
     return Store(zk_client, Paths(zk_root))
+
+
+@pytest.fixture
+def make_cloud(zookeeper):
+    """Factory of lab clouds (ZooKeeper shared, hypervisors and agents per
+    cloud); the test fails when any switch refused a message of its agent."""
+    from tools.lab.cloud import Cloud
+
+    clouds = []
+
+    def make(n: int = 2, **kwargs):
+        c = Cloud(n, zookeeper=zookeeper, **kwargs)
+        clouds.append(c)
+        return c.start()
+
+    yield make
+    failures = []
+    for c in clouds:
+        try:
+            c.assert_no_switch_errors()
+        except AssertionError as e:
+            failures.append(str(e))
+        finally:
+            c.stop()
+    assert not failures, "\n".join(failures)

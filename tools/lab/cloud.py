@@ -181,6 +181,12 @@ class Cloud:
         vm = hv.ovs.add_vm(name, cidr, iface_id=str(port_id), gateway=gateway)
         return port, vm
 
+    def settle(self, *placed: tuple[Hypervisor, Port], timeout: float = 15.0) -> None:
+        """Each port bound by its host's agent, and every agent able to reach all."""
+        for hv, port in placed:
+            self.wait_bound(hv, port, timeout)
+        self.wait_converged([port for _, port in placed], timeout)
+
     def wait_bound(self, hv: Hypervisor, port: Port, timeout: float = 15.0) -> None:
         hv.agent.wait_log(f"bound port {port.id}", timeout)
 

@@ -8,21 +8,10 @@ import pytest
 from midonet_ryu.topology.model import Host
 from tools.lab import frames
 from tools.lab.agent import AgentProcess
-from tools.lab.cloud import Cloud
 from tools.lab.procs import free_port, wait_until
 from tools.lab.zookeeper import ZooKeeperServer
 
 pytestmark = pytest.mark.functional
-
-
-@pytest.fixture
-def cloud(zookeeper):
-    c = Cloud(2, zookeeper=zookeeper).start()
-    yield c
-    try:
-        c.assert_no_switch_errors()
-    finally:
-        c.stop()
 
 
 def test_unreachable_zookeeper_at_start_is_retried_with_a_clear_message(ovs_host, tmp_path,
@@ -76,9 +65,7 @@ def test_malformed_frames_are_dropped_and_counted(cloud):
     net = cloud.network()
     pa, a = cloud.vm(hv1, net, "vm-a")
     pb, b = cloud.vm(hv2, net, "vm-b")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    cloud.settle((hv1, pa), (hv2, pb))
     bad = [
         bytes.fromhex("ffffffffffff") + bytes.fromhex(a.mac.replace(":", "")) + b"\x08\x00"
         + b"\x45\x00\x00",  # IPv4 header cut after 3 bytes

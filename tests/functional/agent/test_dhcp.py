@@ -7,19 +7,13 @@ from os_ken.lib import addrconv
 from os_ken.lib.packet import dhcp, ethernet, ipv4, packet, udp
 
 from midonet_ryu.topology.dhcp import Dhcp, DhcpHost
-from tools.lab.cloud import Cloud
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def cloud(zookeeper):
-    c = Cloud(1, zookeeper=zookeeper).start()
-    yield c
-    try:
-        c.assert_no_switch_errors()
-    finally:
-        c.stop()
+def cloud(make_cloud):
+    return make_cloud(1)
 
 
 def dhcp_frame(mac: str, msg_type: int, xid: int, requested: str | None = None) -> bytes:

@@ -6,22 +6,11 @@ import time
 import pytest
 
 from tools.lab import frames
-from tools.lab.cloud import Cloud
 from tools.lab.procs import wait_until
 
 pytestmark = pytest.mark.functional
 
 IP_A, IP_B, IP_C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
-
-
-@pytest.fixture
-def cloud(zookeeper):
-    c = Cloud(2, zookeeper=zookeeper).start()
-    yield c
-    try:
-        c.assert_no_switch_errors()
-    finally:
-        c.stop()
 
 
 @pytest.fixture

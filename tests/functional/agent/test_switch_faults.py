@@ -5,21 +5,15 @@ import time
 import pytest
 
 from tools.lab import frames
-from tools.lab.cloud import Cloud
 from tools.lab.procs import wait_until
 
 pytestmark = pytest.mark.functional
 
 
 @pytest.fixture
-def cloud(zookeeper):
-    c = Cloud(2, zookeeper=zookeeper, agent_extra={
-        "agent": {"packet_in_rate_limit": "200", "packet_in_burst_limit": "50"}}).start()
-    yield c
-    try:
-        c.assert_no_switch_errors()
-    finally:
-        c.stop()
+def cloud(make_cloud):
+    return make_cloud(2, agent_extra={
+        "agent": {"packet_in_rate_limit": "200", "packet_in_burst_limit": "50"}})
 
 
 @pytest.fixture
@@ -28,9 +22,7 @@ def pair(cloud):
     net = cloud.network()
     pa, a = cloud.vm(hv1, net, "vm-a")
     pb, b = cloud.vm(hv2, net, "vm-b")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    cloud.settle((hv1, pa), (hv2, pb))
     return cloud, a, b
 
 

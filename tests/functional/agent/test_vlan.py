@@ -2,19 +2,8 @@
 import pytest
 
 from tools.lab import frames
-from tools.lab.cloud import Cloud
 
 pytestmark = pytest.mark.functional
-
-
-@pytest.fixture
-def cloud(zookeeper):
-    c = Cloud(2, zookeeper=zookeeper).start()
-    yield c
-    try:
-        c.assert_no_switch_errors()
-    finally:
-        c.stop()
 
 
 def test_vlans_are_isolated_on_one_network(cloud):

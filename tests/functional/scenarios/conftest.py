@@ -2,32 +2,16 @@
 VMs) or on the dummy datapath, with real agents and a real ZooKeeper."""
 import pytest
 
-from tools.lab.cloud import Cloud
 from tools.lab.netns import netns_unavailable
 
 
 @pytest.fixture
-def ns_cloud(zookeeper):
+def ns_cloud(make_cloud):
+    """Clouds whose hypervisors live in network namespaces (kernel VMs)."""
     reason = netns_unavailable()
     if reason:
         pytest.skip(reason)
-    clouds = []
-
-    def make(n: int = 2, **kwargs) -> Cloud:
-        c = Cloud(n, zookeeper=zookeeper, netns=True, **kwargs)
-        clouds.append(c)
-        return c.start()
-
-    yield make
-    failures = []
-    for c in clouds:
-        try:
-            c.assert_no_switch_errors()
-        except AssertionError as e:
-            failures.append(str(e))
-        finally:
-            c.stop()
-    assert not failures, "\n".join(failures)
+    return lambda n=2, **kwargs: make_cloud(n, netns=True, **kwargs)
 
 
 @pytest.fixture
@@ -42,7 +26,5 @@ def routed(ns_cloud):
     rp_right = cloud.attach(router, right, "203.0.113.254", "203.0.113.0/24")
     pa, a = cloud.kernel_vm(hv1, left, "vma", "198.51.100.1/24", gateway="198.51.100.254")
     pb, b = cloud.kernel_vm(hv2, right, "vmb", "203.0.113.1/24", gateway="203.0.113.254")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    cloud.settle((hv1, pa), (hv2, pb))
     return cloud, router, (rp_left, rp_right), (pa, a), (pb, b)

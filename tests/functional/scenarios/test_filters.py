@@ -52,7 +52,12 @@ def test_rule_change_invalidates_installed_flows(routed):
     # an accepting chain: traffic flows, and its flows depend on the chain
     chain = cloud.chain(rule(RuleAction.ACCEPT, nw_dst_ip="203.0.113.0/24"))
     set_router_filter(cloud, router, chain)
-    wait_until(lambda: reaches(a, "203.0.113.1"), 10, what="A to reach B through the chain")
+    # wait until the path's flow is one simulated through the chain (an older
+    # flow may serve a ping or two until the router change reaches the agent)
+    wait_until(lambda: reaches(a, "203.0.113.1") and [
+        f for f in hv1.agent.ctl("flows") if str(chain.id) in " ".join(f["tags"])
+        and f["simulation"].startswith("FORWARD")], 10,
+        what="A's flow to B through the chain")
     before = hv1.agent.ctl("counters").get("flows_invalidated", 0)
     # insert a DROP for B in front: existing flows must go, traffic must stop
     started = time.monotonic()

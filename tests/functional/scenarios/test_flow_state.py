@@ -144,9 +144,7 @@ def guarded(ns_cloud):
     pa, a = cloud.kernel_vm(hv1, net, "fsa", "198.51.100.1/24")
     pb, b = cloud.kernel_vm(hv2, net, "fsb", "198.51.100.2/24",
                             inbound_filter_id=from_b.id, outbound_filter_id=to_b.id)
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    cloud.settle((hv1, pa), (hv2, pb))
     return cloud, a, b
 
 

@@ -15,6 +15,16 @@ def reaches(vm, dst, wait=1):
                    timeout=wait + 5).returncode == 0
 
 
+def two_vms(cloud):
+    """VM A (198.51.100.1) on host 1 and VM B (.2) on host 2, one network."""
+    hv1, hv2 = cloud.hosts
+    net = cloud.network("n")
+    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
+    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
+    cloud.settle((hv1, pa), (hv2, pb))
+    return pa, a, pb, b
+
+
 def test_route_change_reroutes_existing_traffic(ns_cloud):
     """Two routers between A's and B's networks; moving the route for B's
     subnet from one to the other keeps B reachable, through the new path."""
@@ -38,9 +48,7 @@ def test_route_change_reroutes_existing_traffic(ns_cloud):
     pa, a = cloud.kernel_vm(hv1, left, "vma", "198.51.100.1/24", gateway="198.51.100.254")
     # B answers through core2 all along; A's traffic to B starts through core1
     pb, b = cloud.kernel_vm(hv2, right, "vmb", "203.0.113.1/24", gateway="203.0.113.253")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    cloud.settle((hv1, pa), (hv2, pb))
     wait_until(lambda: reaches(a, "203.0.113.1"), 15, what="A to reach B via core1")
     # move the route: edge now sends B's subnet to core2
     cloud.store.update_with(Route, via1.id, lambda r: r.replace(next_hop_gateway="192.0.2.131"))
@@ -53,12 +61,7 @@ def test_route_change_reroutes_existing_traffic(ns_cloud):
 def test_port_migrates_from_host1_to_host2(ns_cloud):
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
-    net = cloud.network("n")
-    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
-    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    pa, a, pb, b = two_vms(cloud)
     wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B")
     # the VM moves: unplugged on host 2, plugged on host 1, binding updated
     hv2.ovs.vms["vmb"].delete()
@@ -74,12 +77,7 @@ def test_port_migrates_from_host1_to_host2(ns_cloud):
 def test_deleted_port_stops_receiving(ns_cloud):
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
-    net = cloud.network("n")
-    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
-    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    pa, a, pb, b = two_vms(cloud)
     wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B")
     cloud.store.delete(Port, pb.id)
     wait_until(lambda: not reaches(a, "198.51.100.2"), 10, what="B to become unreachable")
@@ -92,12 +90,7 @@ def test_deleted_port_stops_receiving(ns_cloud):
 def test_gre_zone_carries_traffic(ns_cloud):
     cloud = ns_cloud(2, tunnel_type="gre")
     hv1, hv2 = cloud.hosts
-    net = cloud.network("n")
-    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
-    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-    cloud.wait_bound(hv1, pa)
-    cloud.wait_bound(hv2, pb)
-    cloud.wait_converged([pa, pb])
+    pa, a, pb, b = two_vms(cloud)
     wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B over GRE")
     gre_port = hv1.ovs.ofport("tun-gre")
     assert any(f"output:{gre_port}" in f and "tun_dst" in f for f in hv1.ovs.dump_flows())

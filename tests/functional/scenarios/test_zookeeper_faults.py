@@ -40,9 +40,7 @@ def two_vms(ensemble):
         net = cloud.network("n")
         pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
         pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-        cloud.wait_bound(hv1, pa)
-        cloud.wait_bound(hv2, pb)
-        cloud.wait_converged([pa, pb])
+        cloud.settle((hv1, pa), (hv2, pb))
         wait_until(lambda: a.ping("198.51.100.2", 1, timeout=1), 10, what="A to reach B")
         # "established": both hosts hold the unicast flows of the path (the
         # first packets may have been flooded before the MACs were learned)
