@@ -88,6 +88,12 @@ class FloorApp(app_manager.OSKenApp):
                                         actions=actions, data=data))
 
 
+def run(quick: bool) -> dict:
+    """``python -m benchmarks`` lists every module here; this one is a helper."""
+    raise SystemExit("floor_app is the controller the flow_setup benchmark starts, not a "
+                     "benchmark: python -m benchmarks flow_setup")
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
