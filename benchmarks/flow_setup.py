@@ -661,22 +661,23 @@ def _agent_conf(text: str) -> dict[str, dict[str, str]]:
 
 def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    workdir = tempfile.mkdtemp(prefix="mr-fs-", dir=os.environ.get("MR_LAB_TMP", "/tmp"))
     fixes = [] if os.environ.get("FLOW_SETUP_AGENT_AS_IS") else _agent_shim.needed()
     if fixes:
         log(f"agent launched with benchmark-side workarounds: {', '.join(fixes)} "
             "(benchmarks/_agent_shim.py)")
     agent_conf = _agent_conf(os.environ.get("FLOW_SETUP_AGENT_CONF", ""))
-    cloud = Cloud(2, workdir=os.path.join(workdir, "c"), agent_extra=agent_conf)
-    floor = FloorApp(workdir)
     figures: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2),
                                "agent_workarounds": ",".join(fixes) or "none",
                                "agent_conf": agent_conf}
-    t_start = time.monotonic()
     if cfg.stage_costs:
         from benchmarks._flow_costs import stage_costs
 
         figures["inproc_us"] = stage_costs(1000, tuple(fixes))
+    # Nothing before this line starts a process or leaves a file behind.
+    workdir = tempfile.mkdtemp(prefix="mr-fs-", dir=os.environ.get("MR_LAB_TMP", "/tmp"))
+    cloud = Cloud(2, workdir=os.path.join(workdir, "c"), agent_extra=agent_conf)
+    floor = FloorApp(workdir)
+    t_start = time.monotonic()
     plain_command = lab_agent.agent_command
     try:
         if fixes:
