@@ -14,6 +14,7 @@ topology.
 from __future__ import annotations
 
 import collections
+import gc
 import ipaddress
 import itertools
 import logging
@@ -80,6 +81,9 @@ LOG = logging.getLogger(__name__)
 
 GENERATION_KEY = "midonet-generation"
 SYNC_INTERVAL = 1.0
+ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
+ARP_MEMORY = 4096
+XID_MEMORY = 8192
 MAX_GENERATED_DEPTH = 4
 
 
@@ -109,6 +113,12 @@ class MidonetAgent(app_manager.OSKenApp):
         self._work: collections.deque = collections.deque(maxlen=100_000)
         self._wake = hub.Event()
         self._pending_learn: set[tuple] = set()
+        self._pending_leases: set[tuple] = set()
+        # ARP requests a router generated lately, by (port, target): a stale
+        # entry must not make every simulation send one
+        self._arp_sent: collections.OrderedDict = collections.OrderedDict()
+        # cookies of recent flow-mods by xid, so a refused one leaves the index
+        self._xid_cookie: collections.OrderedDict = collections.OrderedDict()
         self._stale_generations: set[int] = set()
         self.ovsdb: Ovsdb | None = None
         self.zk = None
@@ -201,6 +211,10 @@ class MidonetAgent(app_manager.OSKenApp):
         self.cache = TopologyCache(self.zk, self.paths, model_base.model_classes().values(),
                                    self._topology_changed)
         self.cache.start()
+        # The topology is long-lived: keep it out of the cyclic collector's
+        # generations so full collections do not pause packet handling.
+        gc.collect()
+        gc.freeze()
         self.flow_state = _flow_state_shell(self)  # after the cache: it reads the topology
         self._control = control.serve(c.agent.control_socket, self._inspect, hub.spawn)
         self.ready = True
@@ -388,15 +402,24 @@ class MidonetAgent(app_manager.OSKenApp):
             self._pending_learn.discard(marker)
 
     def _lease_snat(self, request: Any) -> None:
-        ip = str(ipaddress.IPv4Address(request.ip))
-        block = self.leaser.lease(request.device_id, ip, request.port_start, request.port_end)
+        """Lease one more SNAT port block for (device, ip).
+
+        Nothing is invalidated: the packets that asked for it were dropped
+        without a flow, and flows already translated keep their ports.
+        """
+        key = (request.device_id, request.ip)
+        try:
+            ip = str(ipaddress.IPv4Address(request.ip))
+            block = self.leaser.lease(request.device_id, ip, request.port_start,
+                                      request.port_end)
+        finally:
+            self._pending_leases.discard(key)
         if block is None:
             self.counters["snat_exhausted"] += 1
             LOG.warning("no free SNAT port block on %s for %s", request.device_id, ip)
             return
         self.state.local.lease_snat_block(request.device_id, request.ip, block)
         self.counters["snat_blocks_leased"] += 1
-        self._invalidate([tags.snat_block(request.device_id, request.ip)])
 
     def _recover_session(self) -> None:
         """A new ZooKeeper session: re-create what died with the old one.
@@ -533,6 +556,9 @@ class MidonetAgent(app_manager.OSKenApp):
         """A message the switch refused: never silent, it means a flow is missing."""
         msg = ev.msg
         self.counters["switch_errors"] += 1
+        cookie = self._xid_cookie.pop(msg.xid, None)
+        if cookie is not None:
+            self.flows.remove(cookie)
         LOG.error("the switch refused a message (xid %s): error type %d code %d, "
                   "request %s", msg.xid, msg.type, msg.code, bytes(msg.data[:64]).hex())
 
@@ -669,6 +695,11 @@ class MidonetAgent(app_manager.OSKenApp):
         except Exception:  # noqa: BLE001 - one bad result must not stop the agent
             self.counters["execution_errors"] += 1
             LOG.exception("executing %r failed", result)
+        if self._work:
+            # Under a stream of packet-ins the handler never waits on its
+            # queue, so the worker (invalidations, learning, SNAT leases)
+            # would starve: give it a turn whenever it has work.
+            hub.sleep(0)
 
     def _execute(self, msg: Any, in_ofport: int, match: Any, result: SimulationResult,
                  now: float) -> None:
@@ -738,7 +769,11 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._pending_learn.add(marker)
                 self._enqueue("learn", learned)
         for request in result.snat_requests:
-            self._enqueue("snat", request)
+            # one lease at a time per (device, ip), however many packets ask
+            key = (request.device_id, request.ip)
+            if key not in self._pending_leases:
+                self._pending_leases.add(key)
+                self._enqueue("snat", request)
 
     def _send_userspace(self, dp: Any, frame: bytes, actions: Any) -> None:
         try:
@@ -762,6 +797,9 @@ class MidonetAgent(app_manager.OSKenApp):
         there; its result is executed in userspace, never cached as a flow.
         """
         for generated in result.generated:
+            if self._arp_flood_guard(generated, now):
+                self.counters["arp_requests_suppressed"] += 1
+                continue
             port = self.cache.get(Port, generated.port_id)
             if port is not None and port.peer_id is not None:
                 if depth >= MAX_GENERATED_DEPTH:
@@ -783,6 +821,22 @@ class MidonetAgent(app_manager.OSKenApp):
             else:
                 self._send_userspace(dp, generated.frame, [ToPort(generated.port_id)])
             self.counters["generated_packets"] += 1
+
+    def _arp_flood_guard(self, generated: Any, now: float) -> bool:
+        """True for an ARP request already sent to the same address from the
+        same port within ARP_RETRY_INTERVAL."""
+        frame = generated.frame
+        if frame[12:14] != b"\x08\x06" or frame[20:22] != b"\x00\x01":
+            return False
+        key = (generated.port_id, frame[38:42])
+        last = self._arp_sent.get(key)
+        if last is not None and now - last < ARP_RETRY_INTERVAL:
+            return True
+        self._arp_sent[key] = now
+        self._arp_sent.move_to_end(key)
+        if len(self._arp_sent) > ARP_MEMORY:
+            self._arp_sent.popitem(last=False)
+        return False
 
     def _xid(self, dp: Any) -> int:
         dp.xid = (dp.xid + 1) & 0xFFFFFFFF
@@ -806,7 +860,11 @@ class MidonetAgent(app_manager.OSKenApp):
             hard = self.conf.agent.flow_hard_timeout
         priority = (pl.PRIO_SIMULATED if actions else pl.PRIO_SIMULATED_DROP) + len(
             result.wildcard)
-        dp.send(ofwire.flow_mod(self._xid(dp), cookie, pl.TABLE_SIMULATED, priority,
+        xid = self._xid(dp)
+        self._xid_cookie[xid] = cookie
+        if len(self._xid_cookie) > XID_MEMORY:
+            self._xid_cookie.popitem(last=False)
+        dp.send(ofwire.flow_mod(xid, cookie, pl.TABLE_SIMULATED, priority,
                                 ofwire.encode_match(ofmatch), actions or None,
                                 idle_timeout=idle, hard_timeout=int(hard or 0),
                                 flags=ofp.OFPFF_SEND_FLOW_REM))

@@ -27,22 +27,12 @@ def _patch() -> None:
 
 
 def _eventlet_client(hosts: str, session_timeout_ms: int) -> KazooClient:
-    """A kazoo client on the eventlet handler.
-
-    Like ``nsdb.client.make_client``, but its retry policies get the handler's
-    sleep function, which kazoo requires for non-threading handlers.
-    """
-    from kazoo.client import KazooClient
+    """The process's kazoo client, on the eventlet handler."""
     from kazoo.handlers.eventlet import SequentialEventletHandler
-    from kazoo.retry import KazooRetry
 
-    handler = SequentialEventletHandler()
-    return KazooClient(
-        hosts=hosts, timeout=session_timeout_ms / 1000.0, handler=handler,
-        connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0,
-                                    sleep_func=handler.sleep_func),
-        command_retry=KazooRetry(max_tries=5, delay=0.1, max_delay=1.0,
-                                 sleep_func=handler.sleep_func))
+    from midonet_ryu.nsdb.client import make_client
+
+    return make_client(hosts, session_timeout_ms, handler=SequentialEventletHandler())
 
 
 def main(argv: list[str] | None = None) -> int:
