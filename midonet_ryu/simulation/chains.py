@@ -58,11 +58,13 @@ def compiled_chain(ctx: Context, chain_id: uuid.UUID) -> CompiledChain | None:
         rules: list[Rule] = []
         parts = []
         deps: list[Any] = list(deps_of([chain]))
+        # One tag for the chain, none per rule: the agent treats a rule change
+        # as a change of its chain (its parent), and a stateful flow through
+        # a large security group would otherwise carry a tag per rule.
         tag_set = {tags.chain(chain_id)}
         for rid in chain.rule_ids:
             rule = view.get(Rule, rid)
             deps.append((Rule, rid, rule))
-            tag_set.add(tags.rule(rid))
             if rule is None:
                 continue
             cond = compile_condition(rule.condition, view, prefix=f"r{len(rules)}_")
