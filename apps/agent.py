@@ -722,12 +722,19 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._send_userspace(dp, msg.data, result.actions)
             else:
                 encoded = ofwire.encode_actions(actions)
-                self._install(dp, match, in_ofport, result, encoded)
+                flow = self._install(dp, match, in_ofport, result, encoded)
                 if actions:
-                    dp.send(ofwire.packet_out(self._xid(dp), in_ofport, encoded, msg.data))
+                    # the flow and the packet in one write: one trip through
+                    # the send queue and one syscall per new flow
+                    dp.send(flow + ofwire.packet_out(self._xid(dp), in_ofport, encoded,
+                                                     msg.data))
+                elif flow:
+                    dp.send(flow)
         elif kind in (ResultKind.DROP, ResultKind.ERROR_DROP):
             if result.drop_timeout:
-                self._install(dp, match, in_ofport, result, None)
+                flow = self._install(dp, match, in_ofport, result, None)
+                if flow:
+                    dp.send(flow)
             self.counters["dropped"] += 1
         self._send_generated(dp, result, now)
 
@@ -868,13 +875,14 @@ class MidonetAgent(app_manager.OSKenApp):
         return dp.xid
 
     def _install(self, dp: Any, match: Any, in_ofport: int, result: SimulationResult,
-                 actions: bytes | None) -> None:
-        """Install the flow of a result; ``actions`` (encoded) None or empty: a drop."""
+                 actions: bytes | None) -> bytes:
+        """The flow-mod of a result, indexed (the caller sends it); ``actions``
+        (encoded) None or empty: a drop. Empty bytes when it cannot be cached."""
         try:
             ofmatch = build_match(match, result.wildcard, in_ofport)
         except Untranslatable:
             self.counters["uncacheable"] += 1
-            return
+            return b""
         cookie = pl.Cookie(pl.Origin.SIMULATION, self.generation, next(self._serial)).encode()
         idle = self.conf.agent.flow_idle_timeout
         hard = result.hard_timeout
@@ -889,10 +897,10 @@ class MidonetAgent(app_manager.OSKenApp):
         self._xid_cookie[xid] = cookie
         if len(self._xid_cookie) > XID_MEMORY:
             self._xid_cookie.popitem(last=False)
-        dp.send(ofwire.flow_mod(xid, cookie, pl.TABLE_SIMULATED, priority,
-                                ofwire.encode_match(ofmatch), actions or None,
-                                idle_timeout=idle, hard_timeout=int(hard or 0),
-                                flags=ofp.OFPFF_SEND_FLOW_REM))
+        flow = ofwire.flow_mod(xid, cookie, pl.TABLE_SIMULATED, priority,
+                               ofwire.encode_match(ofmatch), actions or None,
+                               idle_timeout=idle, hard_timeout=int(hard or 0),
+                               flags=ofp.OFPFF_SEND_FLOW_REM)
         deps = set(result.tags)
         deps.update(tags.port(p) for p in result.egress_port_ids)
         evicted = self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
@@ -900,6 +908,7 @@ class MidonetAgent(app_manager.OSKenApp):
                                             time.time()))
         self._delete_cookies(evicted)
         self.counters["flows_installed"] += 1
+        return flow
 
 
 def _describe_match(fields: Any) -> str:
