@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                          for f in flows), f"key {key_b:#x}, {hv_b.ip}")
         learned = hv_a.agent.ctl("counters").get("macs_learned", 0)
         proofs.check("the agents learned the VMs' MACs into the NSDB", learned >= 1)
+        proxied = [hv.agent.ctl("status").get("state_proxy") for hv in cloud.hosts]
+        proofs.check("the agents read their state tables through the cluster's State Proxy",
+                     all(state == "connected" for state in proxied), ", ".join(proxied))
 
         print("== look around")
         for hv in cloud.hosts:
