@@ -406,7 +406,26 @@ class DirectReader:
         self.ready.set()
 
 
-class StateTable(StateTableView[K, V]):
+class TableWrites(Generic[K, V]):
+    """Writes of a table, straight to ZooKeeper however the table is read
+    (directly or through the State Proxy): one round trip each."""
+
+    writer: TableWriter[K, V]
+
+    def add(self, key: K, value: V) -> int:
+        return self.writer.add(key, value)
+
+    def add_persistent(self, key: K, value: V) -> None:
+        self.writer.add_persistent(key, value)
+
+    def remove(self, key: K, value: V | None = None) -> bool:
+        return self.writer.remove(key, value)
+
+    def remove_persistent(self, key: K, value: V) -> bool:
+        return self.writer.remove_persistent(key, value)
+
+
+class StateTable(StateTableView[K, V], TableWrites[K, V]):
     """A state table read directly from ZooKeeper and written to it.
 
     Example::
@@ -445,18 +464,6 @@ class StateTable(StateTableView[K, V]):
     def _on_winner(self, key: Any, winner_version: int | None) -> None:
         self.writer.prune_superseded(key, winner_version)
 
-    # Writes (I/O: one ZooKeeper round trip each).
-    def add(self, key: K, value: V) -> int:
-        return self.writer.add(key, value)
-
-    def add_persistent(self, key: K, value: V) -> None:
-        self.writer.add_persistent(key, value)
-
-    def remove(self, key: K, value: V | None = None) -> bool:
-        return self.writer.remove(key, value)
-
-    def remove_persistent(self, key: K, value: V) -> bool:
-        return self.writer.remove_persistent(key, value)
 
 
 class StateTables:

@@ -57,6 +57,7 @@ from midonet_ryu.nsdb.state_table import (
     StateTable,
     StateTableView,
     TableWriter,
+    TableWrites,
     table_path,
 )
 from midonet_ryu.stateproxy import messages as m
@@ -74,7 +75,7 @@ HARD = "hard_reconnect"
 STOPPED = "stopped"
 
 
-class ProxiedStateTable(StateTableView[K, V]):
+class ProxiedStateTable(StateTableView[K, V], TableWrites[K, V]):
     """A state table fed by the State Proxy, or by ZooKeeper while no proxy is reachable.
 
     Same interface as :class:`~midonet_ryu.nsdb.state_table.StateTable`: a
@@ -116,18 +117,6 @@ class ProxiedStateTable(StateTableView[K, V]):
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait for the first contents (from the proxy or ZooKeeper)."""
         return self.ready.wait(timeout)
-
-    def add(self, key: K, value: V) -> int:
-        return self.writer.add(key, value)
-
-    def add_persistent(self, key: K, value: V) -> None:
-        self.writer.add_persistent(key, value)
-
-    def remove(self, key: K, value: V | None = None) -> bool:
-        return self.writer.remove(key, value)
-
-    def remove_persistent(self, key: K, value: V) -> bool:
-        return self.writer.remove_persistent(key, value)
 
     def _on_winner(self, key: Any, winner_version: int | None) -> None:
         self.writer.prune_superseded(key, winner_version)
