@@ -246,11 +246,21 @@ class OvsInstance:
         return []
 
     def _start_vswitchd(self) -> None:
-        _run([*self._vswitchd_prefix(), "ovs-vswitchd", "--detach", "--no-chdir",
-              f"--pidfile={self.workdir}/ovs-vswitchd.pid",
-              f"--log-file={self.log_path()}", "-vconsole:off",
-              *self.VSWITCHD_FLAGS, *self.extra_vswitchd_args, f"unix:{self.db_sock}"],
-             self.env)
+        argv = [*self._vswitchd_prefix(), "ovs-vswitchd", "--detach", "--no-chdir",
+                f"--pidfile={self.workdir}/ovs-vswitchd.pid",
+                f"--log-file={self.log_path()}", "-vconsole:off",
+                *self.VSWITCHD_FLAGS, *self.extra_vswitchd_args, f"unix:{self.db_sock}"]
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                _run(argv, self.env)
+                break
+            except OvsCommandError as e:
+                # Right after a SIGKILL the old daemon can still hold its
+                # pidfile lock for a moment while the kernel tears it down.
+                if "already running" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self.vswitchd_pid = _read_pidfile(os.path.join(self.workdir, "ovs-vswitchd.pid"))
         if self.vswitchd_pid:
             register_pid(self.vswitchd_pid, f"ovs-vswitchd of {self.name}")
