@@ -74,21 +74,26 @@ def _packet_in_wire(dp: _FakeDatapath, frame: bytes, in_port: int) -> bytes:
         + payload
 
 
+def _packet_ins(dp: Any, frames: list[bytes], n: int) -> tuple[float, list[Any]]:
+    """OS-Ken's cost to parse a packet-in of each frame, and the parsed messages."""
+    k = len(frames)
+    wires = [_packet_in_wire(dp, f, 5) for f in frames]
+
+    def pin(i: int) -> Any:
+        buf = wires[i % k]
+        return ofproto_parser.msg(dp, ofp.OFP_VERSION, ofp.OFPT_PACKET_IN, len(buf), 1, buf)
+
+    return _best_us(pin, n), [pin(i) for i in range(k)]
+
+
 def _path_costs(frames: list[bytes], topo: Any, state: Any, now: float, in_port_id: uuid.UUID,
                 fixes: tuple[str, ...], n: int) -> dict[str, float]:
     from benchmarks._agent_shim import _reordered
 
     dp = _FakeDatapath()
     k = len(frames)
-    wires = [_packet_in_wire(dp, f, 5) for f in frames]
     out: dict[str, float] = {}
-
-    def pin(i: int) -> Any:
-        buf = wires[i % k]
-        return ofproto_parser.msg(dp, ofp.OFP_VERSION, ofp.OFPT_PACKET_IN, len(buf), 1, buf)
-
-    out["packet_in_parse"] = _best_us(pin, n)
-    msgs = [pin(i) for i in range(k)]
+    out["packet_in_parse"], msgs = _packet_ins(dp, frames, n)
     out["parse_frame"] = _best_us(lambda i: parse_frame(msgs[i % k].data, in_port_id), n)
     matches = [parse_frame(m.data, in_port_id) for m in msgs]
     out["simulate"] = _best_us(lambda i: simulate(matches[i % k].copy(), topo, state, now), n)
@@ -188,15 +193,8 @@ def floor_costs(frames: list[bytes], n: int) -> dict[str, float]:
 
     dp = _FakeDatapath()
     k = len(frames)
-    wires = [_packet_in_wire(dp, f, 5) for f in frames]
     out: dict[str, float] = {}
-
-    def pin(i: int) -> Any:
-        buf = wires[i % k]
-        return ofproto_parser.msg(dp, ofp.OFP_VERSION, ofp.OFPT_PACKET_IN, len(buf), 1, buf)
-
-    out["packet_in_parse"] = _best_us(pin, n)
-    msgs = [pin(i) for i in range(k)]
+    out["packet_in_parse"], msgs = _packet_ins(dp, frames, n)
 
     def both(i: int) -> None:
         data = msgs[i % k].data
