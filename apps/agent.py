@@ -52,7 +52,7 @@ from apps.remote_ports import RemotePorts
 from midonet_ryu.datapath import ofwire
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
-from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
+from midonet_ryu.datapath.local_ports import LocalBinding, desired_bindings
 from midonet_ryu.datapath.messages import delete_by_cookie
 from midonet_ryu.datapath.translate import (
     LocalPort,
@@ -448,8 +448,7 @@ class MidonetAgent(app_manager.OSKenApp):
             self._install_flow_state_flows()
             for binding in self.bindings.values():
                 self._install_binding_flows(binding)
-        usable = [Interface(i.name, i.ofport, i.iface_id, i.tunnel_key) for i in ifaces
-                  if i.type in ("", "system", "internal", "dummy", "tap")]
+        usable = [i for i in ifaces if i.type in ("", "system", "internal", "dummy", "tap")]
         current_keys = {pid: b.tunnel_key for pid, b in self.bindings.items()}
         desired = desired_bindings(self.cache, self.host_id, usable, current_keys)
         for port_id, old in list(self.bindings.items()):
@@ -487,11 +486,10 @@ class MidonetAgent(app_manager.OSKenApp):
         if self.ofport_to_port.get(binding.ofport) == binding.port_id:
             del self.ofport_to_port[binding.ofport]
         if self.datapath is not None:
-            for table, match in self._binding_matches(binding):
+            for _, priority, match, _ in self._binding_flows(binding):
                 self._send(parser.OFPFlowMod(
-                    self.datapath, table_id=table, command=ofp.OFPFC_DELETE_STRICT,
-                    priority=pl.PRIO_TUNNEL_INGRESS if table == pl.TABLE_CLASSIFY and
-                    "tunnel_id" in match else pl.PRIO_PORT_CLASSIFY,
+                    self.datapath, table_id=pl.TABLE_CLASSIFY,
+                    command=ofp.OFPFC_DELETE_STRICT, priority=priority,
                     out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=match))
         port = self.cache.get(Port, binding.port_id) if self.cache else None
         if port is None or port.host_id != self.host_id:
@@ -508,7 +506,7 @@ class MidonetAgent(app_manager.OSKenApp):
         LOG.info("integration bridge connected: dpid %016x", dp.id)
         self.datapath = dp
         self._send(parser.OFPSetConfig(dp, ofp.OFPC_FRAG_NORMAL, ofp.OFPCML_NO_BUFFER))
-        infra, mask = pl.origin_cookie(pl.Origin.INFRA, self.generation)
+        infra, _ = pl.origin_cookie(pl.Origin.INFRA, self.generation)
         self._send(parser.OFPFlowMod(
             dp, cookie=infra, table_id=pl.TABLE_CLASSIFY, priority=pl.PRIO_MISS,
             match=parser.OFPMatch(), instructions=[]))
@@ -573,31 +571,28 @@ class MidonetAgent(app_manager.OSKenApp):
         if dp is not None:
             dp.send_msg(msg)
 
-    def _binding_matches(self, b: LocalBinding) -> list[tuple[int, Any]]:
-        out = []
-        for ofport in self.tunnel_ofports.values():
-            out.append((pl.TABLE_CLASSIFY, parser.OFPMatch(in_port=ofport,
-                                                           tunnel_id=b.tunnel_key)))
-        out.append((pl.TABLE_CLASSIFY, parser.OFPMatch(in_port=b.ofport)))
-        return out
+    def _binding_flows(self, b: LocalBinding) -> list[tuple[int, int, Any, list]]:
+        """(cookie, priority, match, instructions) of a local port's table-0
+        flows: tunnel ingress for its key, and classification of its traffic."""
+        ingress, _ = pl.origin_cookie(pl.Origin.TUNNEL_INGRESS, self.generation)
+        infra, _ = pl.origin_cookie(pl.Origin.INFRA, self.generation)
+        to_port = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
+                                                [parser.OFPActionOutput(b.ofport, 0)])]
+        flows = [(ingress, pl.PRIO_TUNNEL_INGRESS,
+                  parser.OFPMatch(in_port=ofport, tunnel_id=b.tunnel_key), to_port)
+                 for ofport in self.tunnel_ofports.values()]
+        flows.append((infra, pl.PRIO_PORT_CLASSIFY, parser.OFPMatch(in_port=b.ofport),
+                      [parser.OFPInstructionGotoTable(pl.TABLE_SIMULATED)]))
+        return flows
 
     def _install_binding_flows(self, b: LocalBinding) -> None:
         dp = self.datapath
         if dp is None:
             return
-        ingress, _ = pl.origin_cookie(pl.Origin.TUNNEL_INGRESS, self.generation)
-        infra, _ = pl.origin_cookie(pl.Origin.INFRA, self.generation)
-        for ofport in self.tunnel_ofports.values():
-            self._send(parser.OFPFlowMod(
-                dp, cookie=ingress, table_id=pl.TABLE_CLASSIFY,
-                priority=pl.PRIO_TUNNEL_INGRESS,
-                match=parser.OFPMatch(in_port=ofport, tunnel_id=b.tunnel_key),
-                instructions=[parser.OFPInstructionActions(
-                    ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(b.ofport, 0)])]))
-        self._send(parser.OFPFlowMod(
-            dp, cookie=infra, table_id=pl.TABLE_CLASSIFY, priority=pl.PRIO_PORT_CLASSIFY,
-            match=parser.OFPMatch(in_port=b.ofport),
-            instructions=[parser.OFPInstructionGotoTable(pl.TABLE_SIMULATED)]))
+        for cookie, priority, match, instructions in self._binding_flows(b):
+            self._send(parser.OFPFlowMod(dp, cookie=cookie, table_id=pl.TABLE_CLASSIFY,
+                                         priority=priority, match=match,
+                                         instructions=instructions))
 
     def _install_flow_state_flows(self) -> None:
         """Tunnelled flow-state packets (key 0xFFFFFF) go to the agent."""

@@ -6,27 +6,19 @@ port, list the interfaces the agent may bind), each one transaction with
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl
 
+from midonet_ryu.datapath.local_ports import Interface
+
 LOG = logging.getLogger(__name__)
 
 TUNNEL_PORT_NAMES = {"vxlan": "tun-vxlan", "gre": "tun-gre"}
 TUNNEL_KEY_ID = "midonet-tunnel-key"  # Interface external_ids: our key for a bound port
 _TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "Controller")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class InterfaceInfo:
-    name: str
-    ofport: int  # -1 / 0 while OVS has not attached it
-    iface_id: str | None  # external_ids:iface-id (OpenStack os-vif)
-    tunnel_key: int | None  # external_ids:midonet-tunnel-key
-    type: str
 
 
 class Ovsdb:
@@ -82,7 +74,7 @@ class Ovsdb:
     def set_bridge_external_id(self, bridge: str, key: str, value: str) -> None:
         self.api.br_set_external_id(bridge, key, value).execute(check_error=True)
 
-    def interfaces(self, bridge: str) -> list[InterfaceInfo]:
+    def interfaces(self, bridge: str) -> list[Interface]:
         """Interfaces on ``bridge`` with their OpenFlow port numbers."""
         port_names = set(self.api.list_ports(bridge).execute(check_error=True) or [])
         rows = self.api.db_list(
@@ -97,7 +89,7 @@ class Ovsdb:
                 ofport = ofport[0] if ofport else -1
             ext = row["external_ids"] or {}
             key = ext.get(TUNNEL_KEY_ID)
-            out.append(InterfaceInfo(
+            out.append(Interface(
                 name=row["name"], ofport=int(ofport), iface_id=ext.get("iface-id"),
                 tunnel_key=int(key) if key and key.isdigit() else None, type=row["type"]))
         return out

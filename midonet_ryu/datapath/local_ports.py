@@ -21,10 +21,13 @@ from midonet_ryu.topology.snapshot import TopologyView
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Interface:
+    """An interface on the integration bridge, as the OVSDB shows it."""
+
     name: str
-    ofport: int
-    iface_id: str | None = None
-    tunnel_key: int | None = None
+    ofport: int  # -1 / 0 while OVS has not attached it
+    iface_id: str | None = None  # external_ids:iface-id (OpenStack os-vif)
+    tunnel_key: int | None = None  # remembered in external_ids across restarts
+    type: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 OFP_VERSION = 0x04
 OFPT_FLOW_MOD = 14
-OFPT_BARRIER_REQUEST = 20
 OFPFC_DELETE = 3
 OFPP_ANY = 0xFFFFFFFF
 OFPG_ANY = 0xFFFFFFFF
@@ -24,7 +23,6 @@ ALL_ONES = (1 << 64) - 1
 
 # ofp_header (8) + flow_mod body (40) + empty OXM match (type 1, length 4, 4 pad)
 _DELETE_BY_COOKIE = struct.Struct("!BBHI QQ BBHHH III H2x HH4x")
-_BARRIER = struct.Struct("!BBHI")
 
 
 def delete_by_cookie(cookies: Iterable[int], table_id: int, first_xid: int) -> tuple[bytes, int]:
@@ -43,7 +41,3 @@ def delete_by_cookie(cookies: Iterable[int], table_id: int, first_xid: int) -> t
                         OFP_NO_BUFFER, OFPP_ANY, OFPG_ANY, 0, 1, 4))
         xid += 1
     return b"".join(out), xid - first_xid
-
-
-def barrier(xid: int) -> bytes:
-    return _BARRIER.pack(OFP_VERSION, OFPT_BARRIER_REQUEST, _BARRIER.size, xid & 0xFFFFFFFF)

@@ -2,7 +2,7 @@
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from midonet_ryu.datapath.messages import barrier, delete_by_cookie
+from midonet_ryu.datapath.messages import delete_by_cookie
 
 
 class _FakeDatapath:
@@ -26,10 +26,3 @@ def test_delete_by_cookie_matches_osken_serialization():
     assert count == 3
     expected = b"".join(_osken_delete(c, 1, 77 + i) for i, c in enumerate(cookies))
     assert data == expected
-
-
-def test_barrier_matches_osken():
-    msg = parser.OFPBarrierRequest(_FakeDatapath())
-    msg.set_xid(9)
-    msg.serialize()
-    assert barrier(9) == bytes(msg.buf)
