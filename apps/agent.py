@@ -38,7 +38,11 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from apps import config as agent_config
 from apps import control
-from apps.agent_state import (
+from apps.host_identity import resolve_host_id
+from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
+from midonet_ryu.datapath import ofwire
+from midonet_ryu.datapath import pipeline as pl
+from midonet_ryu.datapath.agent_state import (
     AgentState,
     IntKeyedIPv4,
     RouterArpView,
@@ -46,11 +50,6 @@ from apps.agent_state import (
     nsdb_arp_entry,
     table_change_tags,
 )
-from apps.host_identity import resolve_host_id
-from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
-from apps.remote_ports import RemotePorts
-from midonet_ryu.datapath import ofwire
-from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
 from midonet_ryu.datapath.local_ports import LocalBinding, desired_bindings
 from midonet_ryu.datapath.messages import delete_by_cookie
@@ -65,6 +64,7 @@ from midonet_ryu.nsdb import hosts
 from midonet_ryu.nsdb.client import make_client, start_with_retry
 from midonet_ryu.nsdb.nat_lease import NatLeaser
 from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.remote_ports import RemotePorts
 from midonet_ryu.nsdb.state_keys import StateKeys
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.nsdb.topology_cache import TopologyCache
@@ -925,11 +925,11 @@ def _describe(summary: Any) -> str:
 
 
 def _flow_state_shell(agent: MidonetAgent) -> Any:
-    """The flow-state replicator (apps.flow_state), when this build has it."""
+    """The flow-state replicator (midonet_ryu.flowstate.replicator), when this build has it."""
     try:
-        from apps.flow_state import FlowStateShell
+        from midonet_ryu.flowstate.replicator import FlowStateShell
     except ImportError:
-        LOG.warning("flow state is not replicated: apps.flow_state is missing")
+        LOG.warning("flow state is not replicated: midonet_ryu.flowstate.replicator is missing")
         return None
     return FlowStateShell(agent.host_id, agent.cache, agent.state.local, agent.host_underlay_ip)
 

@@ -26,7 +26,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
 from midonet_ryu.datapath.translate import LocalPort, Untranslatable, build_actions, build_match
-from midonet_ryu.simulation import frames as fr
+from midonet_ryu.simulation import packet_builders as fr
 from midonet_ryu.simulation.engine import simulate
 from midonet_ryu.simulation.packet import parse_frame
 

@@ -21,7 +21,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 
-from midonet_ryu.simulation import frames as fr
+from midonet_ryu.simulation import packet_builders as fr
 
 _LEN = struct.Struct(">H")
 _U32 = struct.Struct("!I")

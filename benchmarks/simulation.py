@@ -30,12 +30,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from midonet_ryu.simulation import frames
+from midonet_ryu.simulation import packet_builders
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.engine import simulate
 from midonet_ryu.simulation.packet import FlowMatch, parse_frame
 from midonet_ryu.simulation.result import ResultKind
-from midonet_ryu.simulation.scenario import Scenario, build_routed, rule
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import (
@@ -47,6 +46,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from tools.scenario import Scenario, build_routed, rule
 
 FLOWS = 512
 
@@ -212,7 +212,7 @@ def run(quick: bool) -> dict:
     out["stateful_rules_in_chain"] = 51
     out["stateful_apply_us"] = round(apply_us, 2)
 
-    frame = frames.tcp_frame("02:00:00:00:00:01", "02:00:00:00:00:02", 1, 2, 1, 80)
+    frame = packet_builders.tcp_frame("02:00:00:00:00:01", "02:00:00:00:00:02", 1, 2, 1, 80)
     out["parse_us"] = round(_measure(lambda f: parse_frame(f, None), [frame], n, rounds), 2)
 
     out["memory_10k_ports_bytes"] = _memory(10_000)

@@ -143,7 +143,7 @@ def _worker_main(argv: list[str]) -> None:
 def _raw_worker(port: int, connections: int, net: uuid.UUID) -> None:
     """Many bare State API connections in one process, counting delivered changes."""
     from midonet_ryu.nsdb.state_encoding import MAC_TABLE
-    from midonet_ryu.stateproxy import messages as m
+    from midonet_ryu.stateproxy import state_api as m
     from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 
     sel = selectors.DefaultSelector()
@@ -336,10 +336,10 @@ def run(quick: bool = False) -> dict:
     sys.path.insert(0, ROOT)
     from kazoo.client import KazooClient
 
-    from cluster_proxy.lab import ClusterProcess
     from midonet_ryu.nsdb.paths import Paths
     from midonet_ryu.nsdb.state_encoding import MAC_TABLE
     from midonet_ryu.nsdb.state_table import StateTable
+    from tools.lab.cluster import ClusterProcess
     from tools.lab.zookeeper import TemporaryZooKeeper
 
     sizes = [1000, 10000] if quick else [1000, 10000, 20000, 50000]

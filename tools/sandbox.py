@@ -45,7 +45,7 @@ class Proofs:
 
 def start_cluster(zk_hosts: str, root_key: str):
     """The cluster daemon with its State Proxy service (a real process)."""
-    from cluster_proxy.lab import ClusterProcess
+    from tools.lab.cluster import ClusterProcess
 
     cluster = ClusterProcess(zk_hosts, root=root_key)
     cluster.start()

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from midonet_ryu.nsdb.persistent_watch import CREATED
 from midonet_ryu.nsdb.state_encoding import TableSpec, TableState, WinnerChange, squash
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 
 LOG = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from midonet_ryu.nsdb import state_encoding as enc
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 from midonet_ryu.stateproxy.protowire import DecodeError
 

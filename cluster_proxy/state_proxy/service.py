@@ -34,7 +34,7 @@ from midonet_ryu.nsdb import discovery
 from midonet_ryu.nsdb.persistent_watch import PersistentWatch
 from midonet_ryu.nsdb.state_encoding import TableSpec
 from midonet_ryu.nsdb.state_table import table_path
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 
 LOG = logging.getLogger(__name__)
 

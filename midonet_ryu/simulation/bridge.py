@@ -29,8 +29,8 @@ from midonet_ryu.simulation.addr import BROADCAST_MAC, ip_to_int, normalize_mac
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.chains import run_filter
 from midonet_ryu.simulation.context import Context
-from midonet_ryu.simulation.frames import arp_reply
 from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, ETH_IPV4, FIELD_BIT
+from midonet_ryu.simulation.packet_builders import arp_reply
 from midonet_ryu.simulation.result import MacLearned
 from midonet_ryu.topology.model import Network, Port
 

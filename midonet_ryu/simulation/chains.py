@@ -21,8 +21,8 @@ from midonet_ryu.simulation import nat, tags
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.conditions import compile_condition, compile_rules
 from midonet_ryu.simulation.context import Context, SimulationError
-from midonet_ryu.simulation.frames import icmp_unreachable
 from midonet_ryu.simulation.packet import ETH_IPV4, FIELD_BIT, PROTO_ICMP
+from midonet_ryu.simulation.packet_builders import icmp_unreachable
 from midonet_ryu.simulation.result import ICMP_ERROR_DROP_TIMEOUT
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.rules import Chain, Rule, RuleAction, RuleType

@@ -17,7 +17,8 @@ from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.addr import ip_to_int, normalize_mac, parse_cidr, prefix_mask
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.context import Context
-from midonet_ryu.simulation.frames import (
+from midonet_ryu.simulation.packet import FIELD_BIT, PROTO_UDP, l4_payload
+from midonet_ryu.simulation.packet_builders import (
     DHCP_ACK,
     DHCP_DISCOVER,
     DHCP_NAK,
@@ -26,7 +27,6 @@ from midonet_ryu.simulation.frames import (
     dhcp_reply,
     parse_dhcp_options,
 )
-from midonet_ryu.simulation.packet import FIELD_BIT, PROTO_UDP, l4_payload
 from midonet_ryu.topology.dhcp import Dhcp
 from midonet_ryu.topology.model import Network
 

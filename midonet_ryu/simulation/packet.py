@@ -16,7 +16,7 @@ Representation (also in doc/simulation.md):
   ``tp_src``/``tp_dst`` are only set for TCP, UDP and SCTP.
 * Fields a frame does not have are ``None``.
 
-Frame builders (ARP, ICMP, DHCP) live in :mod:`frames` and are re-exported
+Frame builders (ARP, ICMP, DHCP) live in :mod:`packet_builders` and are re-exported
 here.
 """
 from __future__ import annotations
@@ -257,7 +257,7 @@ def l4_payload(match: FlowMatch) -> bytes:
     return match.frame[match.l4_offset + 8:]
 
 
-from midonet_ryu.simulation.frames import (  # noqa: E402  (re-export; frames imports this module)
+from midonet_ryu.simulation.packet_builders import (  # noqa: E402  (re-export; packet_builders imports this)
     arp_reply,
     arp_request,
     dhcp_reply,

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Iterable
 
 from midonet_ryu.simulation.addr import mac_to_bytes
-from midonet_ryu.simulation.frames import checksum
 from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
+from midonet_ryu.simulation.packet_builders import checksum
 from midonet_ryu.simulation.result import Action, SetField, ToPort
 
 _U16 = struct.Struct("!H")

@@ -37,13 +37,6 @@ from midonet_ryu.simulation.addr import (
 )
 from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.context import Context, SimulationError
-from midonet_ryu.simulation.frames import (
-    arp_reply,
-    arp_request,
-    icmp_echo_reply,
-    icmp_time_exceeded,
-    icmp_unreachable,
-)
 from midonet_ryu.simulation.packet import (
     ARP_REPLY,
     ARP_REQUEST,
@@ -52,6 +45,13 @@ from midonet_ryu.simulation.packet import (
     FIELD_BIT,
     ICMP_ECHO_REQUEST,
     PROTO_ICMP,
+)
+from midonet_ryu.simulation.packet_builders import (
+    arp_reply,
+    arp_request,
+    icmp_echo_reply,
+    icmp_time_exceeded,
+    icmp_unreachable,
 )
 from midonet_ryu.simulation.result import ARP_WAIT_DROP_TIMEOUT, ICMP_ERROR_DROP_TIMEOUT, ArpLearned
 from midonet_ryu.simulation.routing import RouteEntry, RoutingTable, entry

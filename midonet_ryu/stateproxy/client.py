@@ -60,7 +60,7 @@ from midonet_ryu.nsdb.state_table import (
     TableWrites,
     table_path,
 )
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 from midonet_ryu.stateproxy.protowire import DecodeError
 

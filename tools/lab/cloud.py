@@ -79,7 +79,7 @@ class Cloud:
             self.client.start(timeout=15)
             self.store = Store(self.client, Paths(self.root_key))
             if self.with_cluster:
-                from cluster_proxy.lab import ClusterProcess
+                from tools.lab.cluster import ClusterProcess
 
                 self.cluster = ClusterProcess(self.zk.hosts, root=self.root_key).start()
             instances = self._instances

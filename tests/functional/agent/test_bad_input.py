@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from midonet_ryu.topology.model import Host
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.agent import AgentProcess
 from tools.lab.procs import free_port, wait_until
 from tools.lab.zookeeper import ZooKeeperServer
@@ -56,8 +56,8 @@ def test_port_bound_before_its_interface_exists_binds_when_it_appears(cloud):
     late = hv1.ovs.add_vm_port("vm-late")  # the hypervisor plugs the VM in later
     cloud.wait_bound(hv1, port)
     cloud.wait_converged([port, pb])
-    late.send(frames.arp_request(late.mac, "198.51.100.7", "198.51.100.2"))
-    b.expect(lambda f: frames.matches(f, arp_opcode=1, ethernet_src=late.mac), 5)
+    late.send(traffic.arp_request(late.mac, "198.51.100.7", "198.51.100.2"))
+    b.expect(lambda f: traffic.matches(f, arp_opcode=1, ethernet_src=late.mac), 5)
 
 
 def test_malformed_frames_are_dropped_and_counted(cloud):
@@ -80,10 +80,10 @@ def test_malformed_frames_are_dropped_and_counted(cloud):
                what="malformed frames counted")
     assert only_frames_from(b.recv_all(0.5), a.mac) == []
     # the agent keeps serving
-    a.send(frames.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
-    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+    a.send(traffic.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
+    b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
     assert hv1.agent.alive()
 
 
 def only_frames_from(got, mac):
-    return [f for f in got if frames.matches(f, ethernet_src=mac)]
+    return [f for f in got if traffic.matches(f, ethernet_src=mac)]

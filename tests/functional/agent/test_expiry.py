@@ -2,7 +2,7 @@
 follows the switch (flow-removed messages)."""
 import pytest
 
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.cloud import Cloud
 from tools.lab.procs import wait_until
 
@@ -19,8 +19,8 @@ def test_idle_flows_expire_and_leave_the_index(zookeeper):
         pb, b = cloud.vm(hv, net, "vm-b")
         cloud.wait_bound(hv, pa)
         cloud.wait_bound(hv, pb)
-        a.send(frames.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
-        b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+        a.send(traffic.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
+        b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
         wait_until(lambda: hv.agent.ctl("flows"), 5, what="a flow in the agent's index")
         flows = [f for f in hv.ovs.dump_flows() if "table=1" in f and "idle_timeout=2" in f]
         assert flows, "\n".join(hv.ovs.dump_flows())

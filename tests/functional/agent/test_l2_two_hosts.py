@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.procs import wait_until
 
 pytestmark = pytest.mark.functional
@@ -28,27 +28,27 @@ def l2(cloud):
 
 
 def udp(src, dst, sip, dip, n=0):
-    return frames.ipv4_udp(src.mac, dst.mac, sip, dip, 40000 + n, 7)
+    return traffic.ipv4_udp(src.mac, dst.mac, sip, dip, 40000 + n, 7)
 
 
 def only_udp(frames_in):
-    return [f for f in frames_in if frames.matches(f, ipv4_proto=17)]
+    return [f for f in frames_in if traffic.matches(f, ipv4_proto=17)]
 
 
 def test_broadcast_reaches_every_other_port_and_unicast_flows_after_learning(l2):
     cloud, net, (pa, a), (pb, b), (pc, c) = l2
     # A broadcasts: B and C (both remote, on host 2) get it, A does not.
-    a.send(frames.arp_request(a.mac, IP_A, IP_B))
+    a.send(traffic.arp_request(a.mac, IP_A, IP_B))
     for vm in (b, c):
-        got = vm.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
-        assert frames.matches(got, ethernet_src=a.mac)
+        got = vm.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
+        assert traffic.matches(got, ethernet_src=a.mac)
     assert a.recv_all(0.5) == []
     # B answers A by unicast: only A gets it (host 2 knows A's port from the
     # MAC table host 1 wrote when it learned A).
     wait_until(lambda: _mac_known(cloud, net, a.mac), 5, what="A's MAC in the NSDB")
-    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
-    reply = a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
-    assert frames.matches(reply, ethernet_src=b.mac, ethernet_dst=a.mac)
+    b.send(traffic.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    reply = a.expect(lambda f: traffic.matches(f, arp_opcode=2), 5)
+    assert traffic.matches(reply, ethernet_src=b.mac, ethernet_dst=a.mac)
     assert c.recv_all(0.5) == []
     # Now unicast both ways, several frames each way.
     for n in range(5):
@@ -57,20 +57,20 @@ def test_broadcast_reaches_every_other_port_and_unicast_flows_after_learning(l2)
     got_b = only_udp(b.recv_all(1.5))
     got_a = only_udp(a.recv_all(0.5))
     assert len(got_b) == 5 and len(got_a) == 5
-    assert all(frames.matches(f, ethernet_dst=b.mac) for f in got_b)
+    assert all(traffic.matches(f, ethernet_dst=b.mac) for f in got_b)
     assert only_udp(c.recv_all(0.3)) == []
 
 
 def test_tunnel_flow_carries_the_remote_port_key_and_host(l2):
     cloud, net, (pa, a), (pb, b), _ = l2
     hv1, hv2 = cloud.hosts
-    a.send(frames.arp_request(a.mac, IP_A, IP_B))
-    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
-    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
-    a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
+    a.send(traffic.arp_request(a.mac, IP_A, IP_B))
+    b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
+    b.send(traffic.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    a.expect(lambda f: traffic.matches(f, arp_opcode=2), 5)
     wait_until(lambda: _mac_known(cloud, net, b.mac), 5, what="B's MAC in the NSDB")
     a.send(udp(a, b, IP_A, IP_B))
-    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    b.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
     # B's tunnel key as host 2 installed it for tunnel ingress
     keys2 = {m.group(1) for m in (re.search(r"tun_id=(0x[0-9a-f]+),in_port=\d+ "
                                             r"actions=output:(\d+)", line) for line in
@@ -94,11 +94,11 @@ def test_tunnel_flow_carries_the_remote_port_key_and_host(l2):
 def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     cloud, net, (pa, a), (pb, b), (pc, c) = l2
     hv1, hv2 = cloud.hosts
-    a.send(frames.arp_request(a.mac, IP_A, IP_B))
-    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+    a.send(traffic.arp_request(a.mac, IP_A, IP_B))
+    b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
     wait_until(lambda: _mac_known(cloud, net, a.mac), 5, what="A's MAC in the NSDB")
-    b.send(frames.arp_reply(b.mac, IP_B, a.mac, IP_A))
-    a.expect(lambda f: frames.matches(f, arp_opcode=2), 5)
+    b.send(traffic.arp_reply(b.mac, IP_B, a.mac, IP_A))
+    a.expect(lambda f: traffic.matches(f, arp_opcode=2), 5)
     wait_until(lambda: _mac_known(cloud, net, b.mac), 5, what="B's MAC in the NSDB")
     # establish A <-> B: unicast flows installed on both hosts
     _establish(hv1, a, b, IP_A, IP_B)
@@ -123,15 +123,15 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
     pd, d = cloud.vm(hv1, net, "vm-d")
     cloud.wait_bound(hv1, pd)
     cloud.wait_converged([pa, pb, pc, pd])
-    d.send(frames.arp_request(d.mac, "198.51.100.4", IP_C))
-    c.expect(lambda f: frames.matches(f, arp_opcode=1, ethernet_src=d.mac), 10)
+    d.send(traffic.arp_request(d.mac, "198.51.100.4", IP_C))
+    c.expect(lambda f: traffic.matches(f, arp_opcode=1, ethernet_src=d.mac), 10)
     wait_until(lambda: _mac_known(cloud, net, d.mac), 5, what="D's MAC in the NSDB")
     c.send(udp(c, d, IP_C, "198.51.100.4"))
-    got = d.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
-    assert frames.matches(got, ethernet_src=c.mac)
+    got = d.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
+    assert traffic.matches(got, ethernet_src=c.mac)
     # and the established path still works after the restart
     a.send(udp(a, b, IP_A, IP_B, 99))
-    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    b.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
     # the flows of the killed run are removed once this run had time to
     # re-learn (reconcile_grace, 2 s in the lab); traffic goes on meanwhile
     gen = hv1.agent.ctl("status")["generation"]
@@ -141,7 +141,7 @@ def test_agent_sigkill_keeps_established_traffic_and_resumes_learning(l2):
                10, what="stale flows of the killed run to go")
     for n in range(3):
         a.send(udp(a, b, IP_A, IP_B, 200 + n))
-        b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+        b.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
 
 
 def _establish(hv, src, dst, sip, dip, timeout=10.0):
@@ -149,7 +149,7 @@ def _establish(hv, src, dst, sip, dip, timeout=10.0):
     may come first, while the agent has not yet heard of dst's MAC)."""
     def unicast_flow():
         src.send(udp(src, dst, sip, dip))
-        dst.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+        dst.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
         return [f for f in hv.ovs.dump_flows()
                 if f"dl_dst={dst.mac}" in f and f.count("output:") == 1]
 

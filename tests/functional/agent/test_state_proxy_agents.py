@@ -2,7 +2,7 @@
 move learned by one agent re-steers another agent's flows."""
 import pytest
 
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.cloud import Cloud
 from tools.lab.procs import wait_until
 
@@ -24,12 +24,12 @@ def test_flows_follow_a_mac_move_learned_by_another_agent_through_the_proxy(zook
             cloud.wait_bound(hv, p)
         cloud.wait_converged([pa, pb, pe])
         # host 2 learns B's MAC on port B; host 1 gets it through the proxy
-        b.send(frames.arp_request(b.mac, "198.51.100.2", "198.51.100.1"))
-        a.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+        b.send(traffic.arp_request(b.mac, "198.51.100.2", "198.51.100.1"))
+        a.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
 
         def unicast_to(vm):
-            a.send(frames.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2"))
-            return [f for f in vm.recv_all(0.3) if frames.matches(f, ipv4_proto=17)] and [
+            a.send(traffic.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2"))
+            return [f for f in vm.recv_all(0.3) if traffic.matches(f, ipv4_proto=17)] and [
                 f for f in hv1.ovs.dump_flows() if f"dl_dst={b.mac}" in f
                 and f.count("output:") == 1]
 
@@ -37,12 +37,12 @@ def test_flows_follow_a_mac_move_learned_by_another_agent_through_the_proxy(zook
         e.drain()
         # B's MAC moves to port E (same host 2): host 2 learns it, host 1's
         # flow must follow through the proxy's differential update
-        e.send(frames.arp_request(b.mac, "198.51.100.2", "198.51.100.1"))
+        e.send(traffic.arp_request(b.mac, "198.51.100.2", "198.51.100.1"))
         wait_until(lambda: unicast_to(e), 10, what="host 1's flow to follow the move")
         b.drain(quiet=0.3)
-        a.send(frames.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2", 4000))
-        e.expect(lambda f: frames.matches(f, udp_src_port=4000), 5)
-        assert [f for f in b.recv_all(0.5) if frames.matches(f, udp_src_port=4000)] == []
+        a.send(traffic.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2", 4000))
+        e.expect(lambda f: traffic.matches(f, udp_src_port=4000), 5)
+        assert [f for f in b.recv_all(0.5) if traffic.matches(f, udp_src_port=4000)] == []
         assert cloud._status(hv1)["state_proxy"] == "connected"
     finally:
         cloud.stop()

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.procs import wait_until
 
 pytestmark = pytest.mark.functional
@@ -28,12 +28,12 @@ def pair(cloud):
 
 def exchange(a, b):
     """A and B learn each other, then a UDP frame crosses each way."""
-    a.send(frames.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
-    b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
+    a.send(traffic.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
+    b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
     for src, dst, sip, dip in ((b, a, "198.51.100.2", "198.51.100.1"),
                                (a, b, "198.51.100.1", "198.51.100.2")):
-        src.send(frames.ipv4_udp(src.mac, dst.mac, sip, dip))
-        dst.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+        src.send(traffic.ipv4_udp(src.mac, dst.mac, sip, dip))
+        dst.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)
 
 
 def test_ovs_restart_is_reprogrammed(pair):
@@ -60,7 +60,7 @@ def test_new_flow_flood_is_rate_limited_by_the_switch(pair):
     before = hv1.agent.ctl("counters").get("packet_in", 0)
     started = time.monotonic()
     for i in range(3000):  # every frame a new destination: every one a new flow
-        a.send(frames.ipv4_udp(a.mac, f"02:fe:00:00:{i >> 8:02x}:{i & 255:02x}",
+        a.send(traffic.ipv4_udp(a.mac, f"02:fe:00:00:{i >> 8:02x}:{i & 255:02x}",
                                "198.51.100.1", "198.51.100.99", 1000 + i % 50000, 9))
     time.sleep(2)
     elapsed = time.monotonic() - started
@@ -69,5 +69,5 @@ def test_new_flow_flood_is_rate_limited_by_the_switch(pair):
     # the agent is alive and established traffic never noticed
     assert hv1.agent.alive()
     b.drain()
-    a.send(frames.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2"))
-    b.expect(lambda f: frames.matches(f, ipv4_proto=17), 5)
+    a.send(traffic.ipv4_udp(a.mac, b.mac, "198.51.100.1", "198.51.100.2"))
+    b.expect(lambda f: traffic.matches(f, ipv4_proto=17), 5)

@@ -1,7 +1,7 @@
 """VLAN isolation on one virtual network: access ports of VLAN 10 and 20."""
 import pytest
 
-from tools.lab import frames
+from tools.lab import traffic
 
 pytestmark = pytest.mark.functional
 
@@ -16,16 +16,16 @@ def test_vlans_are_isolated_on_one_network(cloud):
     for hv, p in ((hv1, pa), (hv2, pb), (hv2, pc), (hv1, pd)):
         cloud.wait_bound(hv, p)
     cloud.wait_converged([pa, pb, pc, pd])
-    a.send(frames.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
-    got = b.expect(lambda f: frames.matches(f, arp_opcode=1), 5)
-    assert frames.matches(got, ethernet_src=a.mac)
-    assert frames.parse(got).get_protocol(__import__("os_ken.lib.packet.vlan",
+    a.send(traffic.arp_request(a.mac, "198.51.100.1", "198.51.100.2"))
+    got = b.expect(lambda f: traffic.matches(f, arp_opcode=1), 5)
+    assert traffic.matches(got, ethernet_src=a.mac)
+    assert traffic.parse(got).get_protocol(__import__("os_ken.lib.packet.vlan",
                                                      fromlist=["vlan"]).vlan) is None
     assert c.recv_all(0.5) == [] and d.recv_all(0.2) == []
     # VLAN 20 floods stay in VLAN 20, local and remote
-    d.send(frames.arp_request(d.mac, "198.51.100.4", "198.51.100.3"))
-    c.expect(lambda f: frames.matches(f, arp_opcode=1, ethernet_src=d.mac), 5)
+    d.send(traffic.arp_request(d.mac, "198.51.100.4", "198.51.100.3"))
+    c.expect(lambda f: traffic.matches(f, arp_opcode=1, ethernet_src=d.mac), 5)
     assert a.recv_all(0.5) == [] and b.recv_all(0.2) == []
     # a unicast to a MAC of the other VLAN does not cross either
-    c.send(frames.ipv4_udp(c.mac, a.mac, "198.51.100.3", "198.51.100.1"))
+    c.send(traffic.ipv4_udp(c.mac, a.mac, "198.51.100.3", "198.51.100.1"))
     assert a.recv_all(1.0) == []

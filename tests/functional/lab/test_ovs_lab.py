@@ -8,7 +8,7 @@ import time
 import pytest
 from os_ken.lib.packet import ipv4
 
-from tools.lab import frames
+from tools.lab import traffic
 from tools.lab.ovs import OvsInstance, Underlay, leftover_pids
 from tools.lab.procs import free_port, pid_alive
 
@@ -44,7 +44,7 @@ def test_vm_ports_carry_frames_both_ways(ovs_host):
     assert ovs_host.ofport("vm2") == vm2.ofport
 
     # No flows yet (secure bridge): frames are dropped, nothing arrives.
-    f12 = frames.ipv4_udp(vm1.mac, vm2.mac, "198.51.100.1", "198.51.100.2", payload=b"early")
+    f12 = traffic.ipv4_udp(vm1.mac, vm2.mac, "198.51.100.1", "198.51.100.2", payload=b"early")
     vm1.send(f12)
     assert vm2.recv(0.2) is None
 
@@ -55,13 +55,13 @@ def test_vm_ports_carry_frames_both_ways(ovs_host):
     assert len(ovs_host.dump_flows()) == 2
     vm1.send(f12)
     assert vm2.recv(2.0) == f12
-    f21 = frames.ipv4_icmp_echo(vm2.mac, vm1.mac, "198.51.100.2", "198.51.100.1", reply=True)
+    f21 = traffic.ipv4_icmp_echo(vm2.mac, vm1.mac, "198.51.100.2", "198.51.100.1", reply=True)
     vm2.send(f21)
-    got = vm1.expect(lambda f: frames.matches(f, icmp_type=0), 2.0)
-    assert frames.parse(got).get_protocol(ipv4.ipv4).src == "198.51.100.2"
+    got = vm1.expect(lambda f: traffic.matches(f, icmp_type=0), 2.0)
+    assert traffic.parse(got).get_protocol(ipv4.ipv4).src == "198.51.100.2"
 
     for i in range(20):
-        vm1.send(frames.ipv4_tcp(vm1.mac, vm2.mac, "198.51.100.1", "198.51.100.2", seq=i))
+        vm1.send(traffic.ipv4_tcp(vm1.mac, vm2.mac, "198.51.100.1", "198.51.100.2", seq=i))
     assert len(vm2.recv_all(0.5)) == 20
     stats = ovs_host.port_stats("br-int")
     assert stats[vm1.ofport]["rx_packets"] == 22
@@ -94,11 +94,11 @@ def test_flow_based_tunnel_between_two_hosts(ovs_hosts, kind):
         here.ofctl("add-flow", "br-int",
                    f"in_port={tun},tunnel_id={VNI},actions=output:{vm.ofport}")
 
-    f12 = frames.ipv4_udp(vm1.mac, vm2.mac, "203.0.113.1", "203.0.113.2", dport=4242,
+    f12 = traffic.ipv4_udp(vm1.mac, vm2.mac, "203.0.113.1", "203.0.113.2", dport=4242,
                           payload=b"across the underlay")
     vm1.send(f12)
     assert vm2.recv(2.0) == f12, "frame did not cross the tunnel"
-    f21 = frames.arp_reply(vm2.mac, "203.0.113.2", vm1.mac, "203.0.113.1")
+    f21 = traffic.arp_reply(vm2.mac, "203.0.113.2", vm1.mac, "203.0.113.1")
     vm2.send(f21)
     assert vm1.recv(2.0) == f21
 
@@ -126,7 +126,7 @@ def test_three_hosts_mesh_and_partition(ovs_hosts):
         h.ofctl("add-flow", "br-int", f"in_port={tun},tunnel_id={VNI},actions=output:{vm.ofport}")
 
     def send(src: int, dst: int) -> bytes:
-        f = frames.ipv4_udp(vms[src].mac, vms[dst].mac, "203.0.113.10", "203.0.113.20",
+        f = traffic.ipv4_udp(vms[src].mac, vms[dst].mac, "203.0.113.10", "203.0.113.20",
                             sport=src, dport=dst)
         hosts[src].add_flows("br-int", [
             f"in_port={vms[src].ofport},actions=set_field:{VNI}->tunnel_id,"
@@ -160,7 +160,7 @@ def test_vswitchd_restart_restores_ports_and_underlay(ovs_hosts, restarted):
               f"set_field:{ul.ip_of(hv2)}->tun_dst,output:{t1}"]
     hv1.add_flows("br-int", flows1)
     hv2.add_flows("br-int", [f"in_port={t2},tunnel_id={VNI},actions=output:{vm2.ofport}"])
-    f = frames.ipv4_udp(vm1.mac, vm2.mac, "203.0.113.1", "203.0.113.2")
+    f = traffic.ipv4_udp(vm1.mac, vm2.mac, "203.0.113.1", "203.0.113.2")
     vm1.send(f)
     assert vm2.recv(2.0) == f
 
@@ -213,7 +213,7 @@ def test_vm_frame_reaches_a_controller_as_packet_in(ovs_host):
         conn.sendall(bytes.fromhex("0400000800000001"))  # OpenFlow 1.3 HELLO
         vm = ovs_host.add_vm_port("vm1")
         ovs_host.add_flows("br-int", ["priority=0,actions=CONTROLLER:65535"])
-        frame = frames.arp_request(vm.mac, "203.0.113.5", "203.0.113.1")
+        frame = traffic.arp_request(vm.mac, "203.0.113.5", "203.0.113.1")
         vm.send(frame)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:

@@ -18,7 +18,6 @@ import uuid
 
 import pytest
 
-from midonet_ryu.simulation.scenario import rule
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import (
     Chain,
@@ -28,6 +27,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from tools.scenario import rule
 
 pytestmark = pytest.mark.functional
 

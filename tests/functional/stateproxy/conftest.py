@@ -6,9 +6,9 @@ import pytest
 from kazoo.client import KazooClient
 from sp_helpers import ROOT  # noqa: F401 - puts the repository on sys.path
 
-from cluster_proxy.lab import ClusterProcess
 from midonet_ryu.nsdb.client import make_client
 from midonet_ryu.nsdb.paths import Paths
+from tools.lab.cluster import ClusterProcess
 from tools.lab.zookeeper import TemporaryZooKeeper
 
 

@@ -18,7 +18,7 @@ from kazoo.exceptions import KazooException  # noqa: E402
 
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE, TableState  # noqa: E402
 from midonet_ryu.nsdb.state_table import StateTable  # noqa: E402
-from midonet_ryu.stateproxy import messages as m  # noqa: E402
+from midonet_ryu.stateproxy import state_api as m  # noqa: E402
 from midonet_ryu.stateproxy.client import CONNECTED, StateProxyClient  # noqa: E402
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame  # noqa: E402
 

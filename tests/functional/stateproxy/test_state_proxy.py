@@ -18,7 +18,7 @@ from sp_helpers import (
 
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.client import CONNECTED, HARD
 from midonet_ryu.stateproxy.framing import frame
 
@@ -235,7 +235,7 @@ def test_clean_shutdown_ends_subscriptions_and_unregisters(new_client, paths, cl
 def test_bind_retries_while_the_port_is_taken(zookeeper, paths):
     import socket
 
-    from cluster_proxy.lab import ClusterProcess
+    from tools.lab.cluster import ClusterProcess
 
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))

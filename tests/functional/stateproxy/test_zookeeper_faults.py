@@ -20,7 +20,7 @@ from midonet_ryu.nsdb.client import make_client
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_encoding import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from tools.lab.zookeeper import ZooKeeperEnsemble, ZooKeeperServer
 
 pytestmark = pytest.mark.functional

@@ -15,7 +15,7 @@ from midonet_ryu.datapath.translate import (
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.packet import parse_frame
 from midonet_ryu.simulation.result import SetField, ToPort
-from tools.lab import frames
+from tools.lab import traffic
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -25,7 +25,7 @@ def match_of(frame):
 
 
 def udp_frame():
-    return frames.ipv4_udp("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
+    return traffic.ipv4_udp("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
                            "198.51.100.2", 1000, 53)
 
 
@@ -42,7 +42,7 @@ def test_vlan_untagged_matches_absence_of_tag():
 
 
 def test_unmatchable_field_refuses_a_flow():
-    icmp = frames.ipv4_icmp_echo("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
+    icmp = traffic.ipv4_icmp_echo("02:00:00:00:00:01", "02:00:00:00:00:02", "198.51.100.1",
                                  "198.51.100.2")
     with pytest.raises(Untranslatable):
         build_match(match_of(icmp), {"icmp_id"}, 1)
@@ -112,7 +112,7 @@ def test_reading_icmp_id_of_a_non_echo_packet_still_caches():
 
 
 def test_fields_a_packet_does_not_have_are_left_out():
-    arp = match_of(frames.arp_request("02:00:00:00:00:01", "198.51.100.1", "198.51.100.2"))
+    arp = match_of(traffic.arp_request("02:00:00:00:00:01", "198.51.100.1", "198.51.100.2"))
     # conntrack reads the IP 5-tuple of every packet; an ARP frame has none
     fields = dict(build_match(arp, {"ip_src", "ip_dst", "ip_proto", "tp_src", "arp_op"}, 1))
     assert "ipv4_src" not in fields and "ip_proto" not in fields

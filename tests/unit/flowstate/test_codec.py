@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midonet_ryu.flowstate import frame as fr
+from midonet_ryu.flowstate import state_packet as fr
 from midonet_ryu.flowstate.payload import (
     HEADER_SIZE,
     FlowStateMessage,

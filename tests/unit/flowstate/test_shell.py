@@ -7,14 +7,14 @@ import uuid
 
 import pytest
 
-from apps.flow_state import FlowStateShell
+from midonet_ryu.flowstate.replicator import FlowStateShell
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.result import ResultKind, SetField, ToPort
-from midonet_ryu.simulation.scenario import VM, build_routed, rule
 from midonet_ryu.simulation.state import NatKey, NatKeyType
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
+from tools.scenario import VM, build_routed, rule
 
 HA, HB = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
 IPS = {HA: "192.0.2.1", HB: "192.0.2.2"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from midonet_ryu.simulation.scenario import Routed, build_routed
+from tools.scenario import Routed, build_routed
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from midonet_ryu.simulation import frames, tags
+from midonet_ryu.simulation import packet_builders, tags
 from midonet_ryu.simulation.addr import BROADCAST_MAC, ip_to_int
 from midonet_ryu.simulation.packet import parse_frame
 from midonet_ryu.simulation.result import MacLearned, ResultKind, SetField, ToPort
-from midonet_ryu.simulation.scenario import Scenario
 from midonet_ryu.topology.model import Port
+from tools.scenario import Scenario
 
 
 def three_vms(**net):
@@ -139,7 +139,7 @@ def test_wrong_tag_on_access_port_is_dropped():
 def test_arp_request_answered_from_ip4_mac_table():
     s, n, (a, b, _c) = three_vms()
     s.state.set_ip4_mac(n.id, b.ip, b.mac)
-    r = s.simulate(parse_frame(frames.arp_request(a.mac, a.ip, b.ip), a.port_id))
+    r = s.simulate(parse_frame(packet_builders.arp_request(a.mac, a.ip, b.ip), a.port_id))
     assert r.kind is ResultKind.CONSUMED and r.actions == ()
     (gen,) = r.generated
     assert gen.port_id == a.port_id
@@ -149,7 +149,7 @@ def test_arp_request_answered_from_ip4_mac_table():
 
 def test_arp_request_for_unknown_ip_is_flooded():
     s, n, (a, b, c) = three_vms()
-    r = s.simulate(parse_frame(frames.arp_request(a.mac, a.ip, ip_to_int("10.0.0.99")),
+    r = s.simulate(parse_frame(packet_builders.arp_request(a.mac, a.ip, ip_to_int("10.0.0.99")),
                                a.port_id))
     assert {x.port_id for x in r.actions} == {b.port_id, c.port_id}
     assert tags.ip4_mac_entry(n.id, ip_to_int("10.0.0.99")) in r.tags

@@ -9,7 +9,6 @@ from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.packet import FRAG_FIRST, FRAG_LATER, FRAG_NONE, PROTO_TCP
 from midonet_ryu.simulation.result import ResultKind, ToPort
-from midonet_ryu.simulation.scenario import Scenario, rule
 from midonet_ryu.topology.model import Network, Port
 from midonet_ryu.topology.rules import (
     FragmentPolicy,
@@ -21,6 +20,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from tools.scenario import Scenario, rule
 
 ACCEPT, DROP, CONTINUE, RETURN, REJECT = (RuleAction.ACCEPT, RuleAction.DROP, RuleAction.CONTINUE,
                                           RuleAction.RETURN, RuleAction.REJECT)

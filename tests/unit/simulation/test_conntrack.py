@@ -4,10 +4,10 @@ from __future__ import annotations
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.packet import PROTO_TCP
 from midonet_ryu.simulation.result import ResultKind, ToPort
-from midonet_ryu.simulation.scenario import Scenario, rule
 from midonet_ryu.simulation.state import ConntrackKey
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.rules import PortRange, RuleAction
+from tools.scenario import Scenario, rule
 
 ACCEPT, DROP = RuleAction.ACCEPT, RuleAction.DROP
 
@@ -59,14 +59,15 @@ def test_icmp_echo_is_tracked_by_id():
     s, net, a, b = sg_bridge()
     s.update(s.get(Port, b.port_id), outbound_filter_id=None)
     s.simulate(s.icmp_echo(a, b.mac, b.ip, ident=321))
-    from midonet_ryu.simulation import frames
+    from midonet_ryu.simulation import packet_builders
     from midonet_ryu.simulation.packet import parse_frame
 
-    reply = frames.icmp_echo_request(b.mac, a.mac, b.ip, a.ip, ident=321)
+    reply = packet_builders.icmp_echo_request(b.mac, a.mac, b.ip, a.ip, ident=321)
     m = parse_frame(reply, b.port_id)
     m.icmp_type = 0
     assert s.simulate(m).actions == (ToPort(a.port_id),)
-    m2 = parse_frame(frames.icmp_echo_request(b.mac, a.mac, b.ip, a.ip, ident=999), b.port_id)
+    m2 = parse_frame(packet_builders.icmp_echo_request(b.mac, a.mac, b.ip, a.ip, ident=999),
+                     b.port_id)
     assert s.simulate(m2).kind is ResultKind.DROP
 
 

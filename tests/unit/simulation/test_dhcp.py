@@ -4,20 +4,20 @@ from __future__ import annotations
 import struct
 import uuid
 
-from midonet_ryu.simulation import frames
+from midonet_ryu.simulation import packet_builders
 from midonet_ryu.simulation.addr import ip_to_int
-from midonet_ryu.simulation.frames import (
+from midonet_ryu.simulation.packet import l4_payload, parse_frame
+from midonet_ryu.simulation.packet_builders import (
     DHCP_ACK,
     DHCP_DISCOVER,
     DHCP_NAK,
     DHCP_OFFER,
     DHCP_REQUEST,
 )
-from midonet_ryu.simulation.packet import l4_payload, parse_frame
 from midonet_ryu.simulation.result import ResultKind
-from midonet_ryu.simulation.scenario import Scenario
 from midonet_ryu.topology.dhcp import Dhcp, DhcpHost
 from midonet_ryu.topology.model import Network
+from tools.scenario import Scenario
 
 
 def dhcp_net(enabled=True):
@@ -34,7 +34,7 @@ def dhcp_net(enabled=True):
 
 
 def ask(s, vm, msg_type, requested=None, xid=0x1234):
-    frame = frames.dhcp_request_frame(vm.mac, msg_type, xid, requested)
+    frame = packet_builders.dhcp_request_frame(vm.mac, msg_type, xid, requested)
     return s.simulate(parse_frame(frame, vm.port_id))
 
 
@@ -42,7 +42,7 @@ def reply_of(res):
     (gen,) = res.generated
     m = parse_frame(gen.frame, None)
     msg = l4_payload(m)
-    return gen, m, msg, frames.parse_dhcp_options(msg)
+    return gen, m, msg, packet_builders.parse_dhcp_options(msg)
 
 
 def test_discover_gets_an_offer_with_all_options():
@@ -77,7 +77,7 @@ def test_unknown_client_and_disabled_subnet_are_bridged():
 
 def test_malformed_dhcp_is_dropped():
     s, vm, _ = dhcp_net()
-    frame = frames.udp_frame(vm.mac, "ff:ff:ff:ff:ff:ff", 0, 0xFFFFFFFF, 68, 67, b"junk")
+    frame = packet_builders.udp_frame(vm.mac, "ff:ff:ff:ff:ff:ff", 0, 0xFFFFFFFF, 68, 67, b"junk")
     res = s.simulate(parse_frame(frame, vm.port_id))
     assert res.kind is ResultKind.DROP and "malformed" in res.reason
 

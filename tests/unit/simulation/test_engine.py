@@ -11,8 +11,8 @@ from midonet_ryu.simulation.result import (
     ResultKind,
     ToPort,
 )
-from midonet_ryu.simulation.scenario import Scenario, build_routed
 from midonet_ryu.topology.model import Port
+from tools.scenario import Scenario, build_routed
 
 
 def test_linking_a_router_after_the_first_packet_is_seen():

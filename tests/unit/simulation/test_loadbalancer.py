@@ -6,7 +6,6 @@ import uuid
 
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.result import ResultKind, SetField, ToPort
-from midonet_ryu.simulation.scenario import build_routed
 from midonet_ryu.simulation.state import NatKeyType
 from midonet_ryu.topology.lb import (
     LBStatus,
@@ -17,6 +16,7 @@ from midonet_ryu.topology.lb import (
     Vip,
 )
 from midonet_ryu.topology.router import Router
+from tools.scenario import build_routed
 
 VIP = "10.0.1.100"
 

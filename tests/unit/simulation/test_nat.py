@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.packet import FRAG_FIRST, PROTO_TCP, PROTO_UDP
 from midonet_ryu.simulation.result import ResultKind, SetField, SnatBlockRequest, ToPort
-from midonet_ryu.simulation.scenario import VM, build_routed, rule
 from midonet_ryu.simulation.state import NatKeyType
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleAction, RuleType
+from tools.scenario import VM, build_routed, rule
 
 IP = ip_to_int
 PUBLIC = "192.0.2.1"
@@ -116,10 +116,10 @@ def test_icmp_echo_is_masqueraded_by_id():
     res = g.s.simulate(g.s.icmp_echo(g.r.a1, g.r.rport_a.port_mac, IP("8.8.8.8"), ident=77))
     f = fields(res)
     assert f["ip_src"] == IP(PUBLIC) and "icmp_id" in f
-    from midonet_ryu.simulation import frames
+    from midonet_ryu.simulation import packet_builders
     from midonet_ryu.simulation.packet import parse_frame
 
-    reply = parse_frame(frames.icmp_echo_request(GW_MAC, g.uplink.port_mac, IP("8.8.8.8"),
+    reply = parse_frame(packet_builders.icmp_echo_request(GW_MAC, g.uplink.port_mac, IP("8.8.8.8"),
                                                  IP(PUBLIC), ident=f["icmp_id"]), g.uplink.id)
     reply.icmp_type = 0
     back = g.s.simulate(reply)

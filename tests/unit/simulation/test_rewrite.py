@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from midonet_ryu.simulation import frames
+from midonet_ryu.simulation import packet_builders
 from midonet_ryu.simulation.addr import ip_to_int
-from midonet_ryu.simulation.frames import checksum
 from midonet_ryu.simulation.packet import parse_frame
+from midonet_ryu.simulation.packet_builders import checksum
 from midonet_ryu.simulation.result import SetField, ToPort
 from midonet_ryu.simulation.rewrite import apply_actions
 
@@ -31,7 +31,8 @@ def l4_checksum_ok(frame: bytes) -> bool:
 
 
 def test_icmp_echo_id_and_addresses_are_rewritten_with_valid_checksums():
-    frame = frames.icmp_echo_request(A, B, ip_to_int("10.0.0.1"), ip_to_int("8.8.8.8"), ident=7)
+    frame = packet_builders.icmp_echo_request(A, B, ip_to_int("10.0.0.1"), ip_to_int("8.8.8.8"),
+                                              ident=7)
     (out,) = apply_actions(frame, [SetField("ip_src", ip_to_int("192.0.2.1")),
                                    SetField("icmp_id", 4242), ToPort(P1)])
     port, new = out
@@ -43,7 +44,7 @@ def test_icmp_echo_id_and_addresses_are_rewritten_with_valid_checksums():
 @given(st.integers(1, 65535), st.integers(1, 65535), st.integers(0, 2**32 - 1),
        st.integers(1, 255), st.sampled_from(["tcp", "udp"]))
 def test_transport_rewrites_keep_checksums_valid(sport, dport, ip, ttl, proto):
-    build = frames.tcp_frame if proto == "tcp" else frames.udp_frame
+    build = packet_builders.tcp_frame if proto == "tcp" else packet_builders.udp_frame
     frame = build(A, B, ip_to_int("10.0.0.1"), ip_to_int("10.0.0.2"), 1, 2)
     (_, new), = apply_actions(frame, [SetField("tp_src", sport), SetField("tp_dst", dport),
                                       SetField("ip_dst", ip), SetField("ip_ttl", ttl),
@@ -54,7 +55,7 @@ def test_transport_rewrites_keep_checksums_valid(sport, dport, ip, ttl, proto):
 
 
 def test_vlan_push_set_pop_between_outputs():
-    frame = frames.udp_frame(A, B, 1, 2, 3, 4)
+    frame = packet_builders.udp_frame(A, B, 1, 2, 3, 4)
     outs = apply_actions(frame, [ToPort(P1), SetField("vlan_id", 10), ToPort(P2),
                                  SetField("vlan_id", 20), ToPort(P2),
                                  SetField("vlan_id", None), ToPort(P1)])
@@ -64,7 +65,7 @@ def test_vlan_push_set_pop_between_outputs():
 
 
 def test_macs():
-    (_, new), = apply_actions(frames.udp_frame(A, B, 1, 2, 3, 4),
+    (_, new), = apply_actions(packet_builders.udp_frame(A, B, 1, 2, 3, 4),
                               [SetField("eth_src", B), SetField("eth_dst", A), ToPort(P1)])
     m = parse_frame(new, None)
     assert (m.eth_src, m.eth_dst) == (B, A)
@@ -72,7 +73,7 @@ def test_macs():
 
 def test_inapplicable_rewrites_are_refused():
     with pytest.raises(ValueError):
-        apply_actions(frames.arp_request(A, 1, 2), [SetField("ip_src", 5)])
-    later = frames.tcp_frame(A, B, 1, 2, 3, 4, frag=0x0010)
+        apply_actions(packet_builders.arp_request(A, 1, 2), [SetField("ip_src", 5)])
+    later = packet_builders.tcp_frame(A, B, 1, 2, 3, 4, frag=0x0010)
     with pytest.raises(ValueError):
         apply_actions(later, [SetField("tp_src", 5)])

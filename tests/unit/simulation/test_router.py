@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 
-from midonet_ryu.simulation import frames, tags
+from midonet_ryu.simulation import packet_builders, tags
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.engine import simulate_generated
 from midonet_ryu.simulation.packet import parse_frame
 from midonet_ryu.simulation.result import ArpLearned, ResultKind, SetField, ToPort
-from midonet_ryu.simulation.scenario import Scenario
 from midonet_ryu.simulation.state import ArpEntry
 from midonet_ryu.topology.router import NextHop
+from tools.scenario import Scenario
 
 IP = ip_to_int
 
@@ -51,7 +51,7 @@ def test_unknown_next_hop_sends_arp_request_and_drops_without_flow(routed):
 def test_arp_reply_to_router_is_learned(routed):
     r = routed
     vm_ip = IP("10.0.2.50")
-    reply = frames.arp_reply(r.b2.mac, vm_ip, r.rport_b.port_mac, IP("10.0.2.1"))
+    reply = packet_builders.arp_reply(r.b2.mac, vm_ip, r.rport_b.port_mac, IP("10.0.2.1"))
     res = r.s.simulate(parse_frame(reply, r.b2.port_id))
     assert res.kind is ResultKind.CONSUMED
     assert ArpLearned(r.router.id, vm_ip, r.b2.mac) in res.learned
@@ -72,7 +72,7 @@ def test_expired_arp_entry_is_not_used_and_stale_one_is_refreshed(routed):
 
 def test_vm_arp_for_gateway_reaches_router_and_is_answered(routed):
     r = routed
-    req = frames.arp_request(r.a1.mac, r.a1.ip, IP("10.0.1.1"))
+    req = packet_builders.arp_request(r.a1.mac, r.a1.ip, IP("10.0.1.1"))
     res = r.s.simulate(parse_frame(req, r.a1.port_id))
     assert res.kind is ResultKind.CONSUMED
     (gen,) = res.generated
@@ -270,7 +270,7 @@ def test_router_on_a_vlan_of_a_trunked_network():
 def test_learned_arp_entries_go_stale_then_expire(routed):
     r = routed
     vm_ip = IP("10.0.2.60")
-    reply = frames.arp_reply(r.b2.mac, vm_ip, r.rport_b.port_mac, IP("10.0.2.1"))
+    reply = packet_builders.arp_reply(r.b2.mac, vm_ip, r.rport_b.port_mac, IP("10.0.2.1"))
     r.s.simulate(parse_frame(reply, r.b2.port_id))  # learned at now
     start = r.s.now
     r.s.now = start + 30

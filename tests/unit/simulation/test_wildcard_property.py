@@ -18,7 +18,6 @@ from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.engine import simulate
 from midonet_ryu.simulation.packet import ETH_ARP, ETH_IPV4, MATCH_FIELDS, FlowMatch
 from midonet_ryu.simulation.result import ResultKind
-from midonet_ryu.simulation.scenario import build_routed, rule
 from midonet_ryu.topology.lb import LoadBalancer, Pool, PoolMember, Vip
 from midonet_ryu.topology.model import Network, Port
 from midonet_ryu.topology.router import NextHop, Router
@@ -32,6 +31,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from tools.scenario import build_routed, rule
 
 IP = ip_to_int
 

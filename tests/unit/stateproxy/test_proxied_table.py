@@ -3,7 +3,7 @@ import uuid
 
 from midonet_ryu.nsdb import state_encoding as enc
 from midonet_ryu.nsdb.paths import Paths
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.client import ProxiedStateTable
 
 PORT = [uuid.UUID(int=i) for i in range(5)]

@@ -5,7 +5,7 @@ import uuid
 from cluster_proxy.state_proxy.cache import TableCache, TableKey
 from midonet_ryu.nsdb import state_encoding as enc
 from midonet_ryu.nsdb.persistent_watch import CREATED, DELETED
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 
 Stat = collections.namedtuple("Stat", "cversion")
 NET = uuid.UUID(int=1)

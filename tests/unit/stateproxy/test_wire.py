@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midonet_ryu.nsdb import state_encoding as enc
-from midonet_ryu.stateproxy import messages as m
+from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 from midonet_ryu.stateproxy.protowire import DecodeError
 

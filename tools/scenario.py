@@ -15,7 +15,7 @@ import itertools
 import uuid
 from typing import Any
 
-from midonet_ryu.simulation import frames
+from midonet_ryu.simulation import packet_builders
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.cache import VersionedSnapshot
 from midonet_ryu.simulation.engine import simulate
@@ -132,19 +132,19 @@ class Scenario:
 
     def udp(self, src: VM, dst_mac: str, dst_ip: int, sport: int = 1000, dport: int = 53,
             ttl: int = 64, vlan_id: int | None = None) -> FlowMatch:
-        frame = frames.udp_frame(src.mac, dst_mac, src.ip, dst_ip, sport, dport, b"x", ttl,
+        frame = packet_builders.udp_frame(src.mac, dst_mac, src.ip, dst_ip, sport, dport, b"x", ttl,
                                  vlan_id)
         return parse_frame(frame, src.port_id)
 
     def tcp(self, src: VM, dst_mac: str, dst_ip: int, sport: int = 1000, dport: int = 80,
             ttl: int = 64, vlan_id: int | None = None, frag: int = 0) -> FlowMatch:
-        frame = frames.tcp_frame(src.mac, dst_mac, src.ip, dst_ip, sport, dport, ttl, vlan_id,
-                                 frag)
+        frame = packet_builders.tcp_frame(src.mac, dst_mac, src.ip, dst_ip, sport, dport, ttl,
+                                          vlan_id, frag)
         return parse_frame(frame, src.port_id)
 
     def icmp_echo(self, src: VM, dst_mac: str, dst_ip: int, ident: int = 1,
                   ttl: int = 64) -> FlowMatch:
-        frame = frames.icmp_echo_request(src.mac, dst_mac, src.ip, dst_ip, ident, ttl=ttl)
+        frame = packet_builders.icmp_echo_request(src.mac, dst_mac, src.ip, dst_ip, ident, ttl=ttl)
         return parse_frame(frame, src.port_id)
 
     def simulate(self, match: FlowMatch, apply: bool = True) -> SimulationResult:

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from midonet_ryu.flowstate.frame import decode_frame, encode_frames
 from midonet_ryu.flowstate.ledger import SendLedger
 from midonet_ryu.flowstate.payload import FlowStateMessage
 from midonet_ryu.flowstate.peers import interested_hosts
@@ -25,6 +24,7 @@ from midonet_ryu.flowstate.plan import (
     keys_for_peer,
     ledger_entry,
 )
+from midonet_ryu.flowstate.state_packet import decode_frame, encode_frames
 from midonet_ryu.simulation.result import SimulationResult
 from midonet_ryu.simulation.state import STATE_KEY_TTL
 from midonet_ryu.topology.snapshot import TopologyView

@@ -29,7 +29,7 @@ from midonet_ryu.flowstate.payload import (
     decode_payload,
     encode_payload,
 )
-from midonet_ryu.simulation.frames import checksum
+from midonet_ryu.simulation.packet_builders import checksum
 from midonet_ryu.simulation.state import ConntrackKey, NatBinding, NatKey
 
 ETH_SRC = bytes.fromhex("accaba001501")
