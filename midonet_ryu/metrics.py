@@ -1,0 +1,181 @@
+"""Every metric of the agent, declared once (prometheus-client).
+
+Why one module: the decision core names what happened (an
+:class:`AgentCounter` in its outcome), the shell bumps the matching
+Prometheus counter, and the Prometheus endpoint and ``midonet-agent-ctl
+counters`` read the same registry. A counter that is not declared here cannot
+be counted anywhere, so nothing is counted under two spellings.
+
+The registry is injectable (tests give each agent a fresh one), as FAUCET's
+``faucet_metrics`` does. Declaring metrics does no I/O; serving them is the
+shell's job.
+"""
+from __future__ import annotations
+
+import bisect
+import enum
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+AGENT_PREFIX = "midonet_agent"
+
+
+class AgentCounter(enum.Enum):
+    """What the agent counts; the value is the metric's help text."""
+
+    PACKET_IN = "Packet-ins received from the integration bridge."
+    PACKET_IN_NOT_READY = "Packet-ins dropped because the agent was not ready yet."
+    PACKET_IN_UNKNOWN_PORT = "Packet-ins from an OpenFlow port bound to no virtual port."
+    PACKET_IN_SHED = "Packet-ins dropped because the agent's packet-in queue was full."
+    MALFORMED_PACKETS = "Frames that failed to parse; dropped."
+    SIMULATION_ERRORS = "Simulations that raised; the packet was dropped."
+    EXECUTION_ERRORS = "Simulation results that could not be executed; dropped."
+    FLOWS_INSTALLED = "Flows installed from simulation results."
+    FLOWS_INVALIDATED = "Flows deleted because something they depended on changed."
+    FLOWS_EVICTED = "Flows deleted to keep the flow index within its bound."
+    FLOWS_REFUSED = "Flow-mods the switch refused; their flows left the index."
+    UNCACHEABLE = "Results executed without a flow because OpenFlow cannot match them."
+    USERSPACE_EXECUTIONS = "Packets rewritten by the agent itself (no flow could do it)."
+    USERSPACE_ERRORS = "Packets the agent could not rewrite in userspace."
+    DROPPED = "Packets dropped by the simulation (with or without a drop flow)."
+    GENERATED_PACKETS = "Frames the simulation generated (ARP, ICMP, DHCP replies) sent."
+    GENERATED_LOOPS = "Generated frames dropped because they kept generating frames."
+    ARP_REQUESTS_SUPPRESSED = "ARP requests not sent again within the retry interval."
+    FLOW_STATE_SENT = "Flow-state packets sent to peer hosts."
+    FLOW_STATE_RECEIVED = "Flow-state packets received from peer hosts."
+    FLOW_STATE_MALFORMED = "Flow-state packets that failed to decode; dropped."
+    FLOW_STATE_ERRORS = "Failures building flow-state packets (state not replicated)."
+    FLOW_STATE_KEYS_SENT = "State keys sent to peer hosts."
+    FLOW_STATE_KEYS_SUPPRESSED = "State keys not sent again because the peer had them."
+    FLOW_STATE_KEYS_IMPORTED = "State keys imported from peer hosts."
+    FLOW_STATE_OWN_IGNORED = "Flow-state packets this host sent that came back; ignored."
+    FLOW_STATE_PEER_UNREACHABLE = "Interested peer hosts with no tunnel address."
+    STATE_KEYS_EXPIRED = "Local conntrack and NAT keys expired."
+    MACS_LEARNED = "MAC-table entries written to the NSDB."
+    ARPS_LEARNED = "ARP-table entries written to the NSDB."
+    SNAT_BLOCKS_LEASED = "SNAT port blocks leased."
+    SNAT_EXHAUSTED = "SNAT lease requests that found no free block."
+    SWITCH_ERRORS = "Messages the switch refused (OpenFlow errors)."
+    WORK_ITEMS_DROPPED = "Worker items dropped because the work queue was full."
+    WORKER_ERRORS = "Worker items that raised."
+    ZOOKEEPER_SESSIONS_LOST = "ZooKeeper sessions lost (expired)."
+
+    @property
+    def metric_name(self) -> str:
+        return self.name.lower()
+
+
+class FastHistogram:
+    """A histogram for the packet path: bisect into int counts, no lock.
+
+    prometheus-client's own Histogram costs about 1.5 us an observation (a
+    lock and a walk of every bucket); on a path that costs about 30 us a
+    packet that is 5 %. All writers are green threads of one OS thread, so
+    plain ints are safe; the collector turns them into a histogram family.
+    """
+
+    __slots__ = ("name", "help", "bounds", "counts", "total", "n")
+
+    def __init__(self, name: str, help_text: str, bounds: tuple[float, ...]) -> None:
+        self.name = name
+        self.help = help_text
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.n += 1
+
+    def family(self) -> HistogramMetricFamily:
+        buckets = []
+        running = 0
+        for bound, count in zip(self.bounds, self.counts, strict=False):
+            running += count
+            buckets.append((repr(bound), running))
+        buckets.append(("+Inf", self.n))
+        return HistogramMetricFamily(self.name, self.help, buckets=buckets,
+                                     sum_value=self.total)
+
+
+class AgentMetrics:
+    """The agent's Prometheus metrics on one registry.
+
+    Counters are plain ints (``counts``) exported by a collector at scrape
+    time: bumping one is a dict update, not a locked Prometheus call. Gauges
+    are set from the shell's periodic tick.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        reg = self.registry
+        self.counts: dict[AgentCounter, int] = dict.fromkeys(AgentCounter, 0)
+        self.packet_in_seconds = FastHistogram(
+            f"{AGENT_PREFIX}_packet_in_seconds",
+            "From reading a packet-in to handing its messages to the switch connection.",
+            (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3, 0.1))
+        self.simulation_seconds = FastHistogram(
+            f"{AGENT_PREFIX}_simulation_seconds", "Time of one simulation.",
+            (10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 1e-3, 10e-3))
+        self.state_proxy_update_seconds = FastHistogram(
+            f"{AGENT_PREFIX}_state_proxy_update_seconds",
+            "From receiving a State Proxy update to applying it to the table.",
+            (10e-6, 50e-6, 100e-6, 500e-6, 1e-3, 5e-3, 50e-3))
+        reg.register(_AgentCollector(self))
+        self.flows = Gauge(f"{AGENT_PREFIX}_flows", "Simulated flows in the flow index.",
+                           registry=reg)
+        self.local_ports = Gauge(f"{AGENT_PREFIX}_local_ports",
+                                 "Virtual ports bound to this host's interfaces.", registry=reg)
+        self.work_queue_depth = Gauge(f"{AGENT_PREFIX}_work_queue_depth",
+                                      "Items waiting for the agent's worker.", registry=reg)
+        self.packet_in_queue_depth = Gauge(
+            f"{AGENT_PREFIX}_packet_in_queue_depth",
+            "Packet-ins read from the switch and not handled yet.", registry=reg)
+        self.zookeeper_connected = Gauge(
+            f"{AGENT_PREFIX}_zookeeper_connected",
+            "1 while the ZooKeeper session is connected, 0 while suspended or lost.",
+            registry=reg)
+        self.state_proxy_connected = Gauge(
+            f"{AGENT_PREFIX}_state_proxy_connected",
+            "1 while state tables are fed by a State Proxy, 0 while read from ZooKeeper.",
+            registry=reg)
+        self.gauges = (self.flows, self.local_ports, self.work_queue_depth,
+                       self.packet_in_queue_depth, self.zookeeper_connected,
+                       self.state_proxy_connected)
+
+    def inc(self, counter: AgentCounter, amount: int = 1) -> None:
+        self.counts[counter] += amount
+
+    def add(self, counts: Iterable[tuple[AgentCounter, int]]) -> None:
+        """Apply the counts of a core outcome."""
+        mine = self.counts
+        for counter, amount in counts:
+            mine[counter] += amount
+
+    def snapshot(self) -> dict[str, float]:
+        """Every non-zero counter by its short name, and the gauges (what
+        ``midonet-agent-ctl counters`` prints)."""
+        out: dict[str, float] = {c.metric_name: v for c, v in self.counts.items() if v}
+        for family in self.registry.collect():
+            if family.type == "gauge":
+                for sample in family.samples:
+                    out[sample.name.removeprefix(AGENT_PREFIX + "_")] = sample.value
+        return out
+
+
+class _AgentCollector(Collector):
+    def __init__(self, metrics: AgentMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        m = self.metrics
+        for counter, value in m.counts.items():
+            yield CounterMetricFamily(f"{AGENT_PREFIX}_{counter.metric_name}", counter.value,
+                                      value=value)
+        for hist in (m.packet_in_seconds, m.simulation_seconds, m.state_proxy_update_seconds):
+            yield hist.family()
