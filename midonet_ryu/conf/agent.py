@@ -121,4 +121,15 @@ OPTS = [
         help="Unix socket where the agent answers inspection requests "
         "(midonet-agent-ctl).",
     ),
+    cfg.HostAddressOpt(
+        "metrics_listen_address",
+        default="127.0.0.1",
+        help="Address the agent serves Prometheus metrics on (GET /metrics). Loopback "
+        "by default: the metrics name ports and peers, so exposing them is a choice.",
+    ),
+    cfg.PortOpt(
+        "metrics_port",
+        default=7300,
+        help="Port of the agent's Prometheus endpoint (MidoNet agent's 7300); 0 disables it.",
+    ),
 ]

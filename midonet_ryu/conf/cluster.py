@@ -130,6 +130,17 @@ OPTS = [
         min=1,
         help="Subscriptions one connection may hold; more get INVALID_ARGUMENT.",
     ),
+    cfg.HostAddressOpt(
+        "metrics_listen_address",
+        default="127.0.0.1",
+        help="Address the cluster daemon serves Prometheus metrics on (GET /metrics); "
+        "loopback by default, so exposing them is a choice.",
+    ),
+    cfg.PortOpt(
+        "metrics_port",
+        default=7301,
+        help="Port of the cluster daemon's Prometheus endpoint; 0 disables it.",
+    ),
 ]
 
 
