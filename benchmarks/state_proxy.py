@@ -92,7 +92,7 @@ def _worker_main(argv: list[str]) -> None:
         count_reads(zk._connection)
         get_reads = lambda: 0  # noqa: E731
     elif mode in ("direct", "proxy"):
-        from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+        from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 
         def on_change(key, old, new):
             if new is not None and key.startswith("fe:"):
@@ -142,7 +142,7 @@ def _worker_main(argv: list[str]) -> None:
 
 def _raw_worker(port: int, connections: int, net: uuid.UUID) -> None:
     """Many bare State API connections in one process, counting delivered changes."""
-    from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+    from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
     from midonet_ryu.stateproxy import state_api as m
     from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 
@@ -287,7 +287,7 @@ def _floor(zk, zk_hosts: str, root: str, changes: int) -> dict:
 
 def _throughput(zk, zk_hosts: str, root: str, port: int, seconds: float) -> dict:
     from midonet_ryu.nsdb.paths import Paths
-    from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+    from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
     from midonet_ryu.nsdb.state_table import table_path
 
     path = table_path(Paths(root), MAC_TABLE, NET_TP, ("0",))
@@ -337,7 +337,7 @@ def run(quick: bool = False) -> dict:
     from kazoo.client import KazooClient
 
     from midonet_ryu.nsdb.paths import Paths
-    from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+    from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
     from midonet_ryu.nsdb.state_table import StateTable
     from tools.lab.cluster import ClusterProcess
     from tools.lab.zookeeper import TemporaryZooKeeper

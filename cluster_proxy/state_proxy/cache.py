@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from midonet_ryu.nsdb.persistent_watch import CREATED
-from midonet_ryu.nsdb.state_encoding import TableSpec, TableState, WinnerChange, squash
+from midonet_ryu.nsdb.state_catalogue import TableSpec
+from midonet_ryu.nsdb.state_winners import TableState, WinnerChange, squash
 from midonet_ryu.stateproxy import state_api as m
 
 LOG = logging.getLogger(__name__)

@@ -36,19 +36,19 @@ from kazoo.exceptions import (
 )
 from kazoo.protocol.states import KazooState
 
-from midonet_ryu.nsdb import state_encoding as enc
 from midonet_ryu.nsdb.paths import Paths
-from midonet_ryu.nsdb.state_encoding import (
+from midonet_ryu.nsdb.state_catalogue import (
     ARP_TABLE,
     IP4_MAC_TABLE,
     MAC_TABLE,
     PEERING_TABLE,
     K,
     TableSpec,
-    TableState,
     V,
-    WinnerChange,
+    table_path,
 )
+from midonet_ryu.nsdb.state_node_names import PERSISTENT_VERSION, encode_name
+from midonet_ryu.nsdb.state_winners import TableState, WinnerChange
 
 LOG = logging.getLogger(__name__)
 
@@ -59,17 +59,6 @@ Callbacks run on the thread that applies updates (a kazoo watch thread or a
 State Proxy client thread). They must return quickly and never block: queue
 work (flow invalidation) elsewhere. Exceptions are logged and swallowed.
 """
-
-
-def table_path(paths: Paths, spec: TableSpec, object_id: uuid.UUID,
-               args: tuple[str, ...] = ()) -> str:
-    """``<root>/zoom/0/tables/<Class>/<id>/<table>[/<arg>]``; checks the argument count."""
-    if len(args) != spec.arg_count:
-        raise ValueError(f"{spec.name} takes {spec.arg_count} argument(s), got {args!r}")
-    for arg in args:
-        if not arg or "/" in arg:
-            raise ValueError(f"bad table argument {arg!r}")
-    return paths.table(spec.kind, object_id, spec.name, tuple(args))
 
 
 class StateTableView(Mapping, Generic[K, V]):
@@ -243,7 +232,7 @@ class TableWriter(Generic[K, V]):
         Not retried on ConnectionLoss (a blind retry of a sequential create could leave
         an orphan entry): the caller learns again on the next packet.
         """
-        name = enc.encode_name(self.spec, key, value)
+        name = encode_name(self.spec, key, value)
         created = self._create(name, ephemeral=True, sequence=True).rsplit("/", 1)[1]
         version = int(created.rsplit(",", 1)[1])
         key = self.spec.key.normalize(key)
@@ -259,7 +248,7 @@ class TableWriter(Generic[K, V]):
 
     def add_persistent(self, key: K, value: V) -> None:
         """Add an entry that outlives this session (version 2147483647); idempotent."""
-        name = enc.encode_name(self.spec, key, value, enc.PERSISTENT_VERSION)
+        name = encode_name(self.spec, key, value, PERSISTENT_VERSION)
         try:
             self.client.retry(self._create, name, ephemeral=False, sequence=False)
         except NodeExistsError:
@@ -269,7 +258,7 @@ class TableWriter(Generic[K, V]):
         """Delete this writer's learned entries for ``key`` (only those holding ``value``
         when given). Entries of other writers are never touched. True if any existed."""
         key = self.spec.key.normalize(key)
-        prefix = None if value is None else enc.encode_name(self.spec, key, value)
+        prefix = None if value is None else encode_name(self.spec, key, value)
         with self._lock:
             own = self._owned.get(key, {})
             names = [n for n in own if prefix is None or n.startswith(prefix)]
@@ -281,7 +270,7 @@ class TableWriter(Generic[K, V]):
 
     def remove_persistent(self, key: K, value: V) -> bool:
         """Delete the persistent entry ``key -> value``; True if it existed."""
-        return self._delete(enc.encode_name(self.spec, key, value, enc.PERSISTENT_VERSION))
+        return self._delete(encode_name(self.spec, key, value, PERSISTENT_VERSION))
 
     def owned(self) -> dict[K, dict[str, int]]:
         with self._lock:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from midonet_ryu.nsdb.state_encoding import Codec, EncodingError
+from midonet_ryu.nsdb.state_codecs import Codec, EncodingError
 from midonet_ryu.stateproxy.protowire import (
     LENGTH,
     VARINT,

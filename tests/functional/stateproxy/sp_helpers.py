@@ -16,8 +16,9 @@ if ROOT not in sys.path:
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.exceptions import KazooException  # noqa: E402
 
-from midonet_ryu.nsdb.state_encoding import MAC_TABLE, TableState  # noqa: E402
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE  # noqa: E402
 from midonet_ryu.nsdb.state_table import StateTable  # noqa: E402
+from midonet_ryu.nsdb.state_winners import TableState  # noqa: E402
 from midonet_ryu.stateproxy import state_api as m  # noqa: E402
 from midonet_ryu.stateproxy.client import CONNECTED, StateProxyClient  # noqa: E402
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame  # noqa: E402

@@ -6,8 +6,9 @@ import pytest
 from sp_helpers import wait_for
 
 from midonet_ryu.nsdb.persistent_watch import CREATED, DELETED, PersistentWatch
-from midonet_ryu.nsdb.state_encoding import MAC_TABLE, TableState
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable, table_path
+from midonet_ryu.nsdb.state_winners import TableState
 
 pytestmark = pytest.mark.functional
 

@@ -16,7 +16,7 @@ from sp_helpers import (
     zk_view,
 )
 
-from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.client import CONNECTED, HARD

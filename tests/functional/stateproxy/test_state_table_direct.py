@@ -4,7 +4,8 @@ import uuid
 import pytest
 from sp_helpers import expire_session, wait_for
 
-from midonet_ryu.nsdb.state_encoding import MAC_TABLE, PERSISTENT_VERSION
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
+from midonet_ryu.nsdb.state_node_names import PERSISTENT_VERSION
 from midonet_ryu.nsdb.state_table import StateTable, StateTables
 
 pytestmark = pytest.mark.functional

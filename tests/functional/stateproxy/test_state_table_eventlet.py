@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     from kazoo.handlers.eventlet import SequentialEventletHandler
     from kazoo.retry import KazooRetry
     from midonet_ryu.nsdb.paths import Paths
-    from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+    from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
     from midonet_ryu.nsdb.state_table import StateTable
 
     def client():

@@ -18,7 +18,7 @@ from sp_helpers import (
 
 from midonet_ryu.nsdb.client import make_client
 from midonet_ryu.nsdb.paths import Paths
-from midonet_ryu.nsdb.state_encoding import MAC_TABLE
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import state_api as m
 from tools.lab.zookeeper import ZooKeeperEnsemble, ZooKeeperServer

@@ -1,7 +1,8 @@
 """How a proxied table applies updates: snapshots as diffs, stale updates dropped."""
 import uuid
 
-from midonet_ryu.nsdb import state_encoding as enc
+from midonet_ryu.nsdb import state_catalogue as catalogue
+from midonet_ryu.nsdb import state_codecs as codecs
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.client import ProxiedStateTable
@@ -32,8 +33,8 @@ class FakeClient:
 
 
 def entry(mac, port, version):
-    return m.Entry(m.KeyValue.of(enc.MAC, mac),
-                   None if port is None else m.KeyValue.of(enc.UUID, port), version)
+    return m.Entry(m.KeyValue.of(codecs.MAC, mac),
+                   None if port is None else m.KeyValue.of(codecs.UUID, port), version)
 
 
 def update(kind, version, entries, begin=True, end=True):
@@ -41,7 +42,7 @@ def update(kind, version, entries, begin=True, end=True):
 
 
 def make_table():
-    table = ProxiedStateTable(FakeClient(), enc.MAC_TABLE, uuid.UUID(int=9), ("0",))
+    table = ProxiedStateTable(FakeClient(), catalogue.MAC_TABLE, uuid.UUID(int=9), ("0",))
     table.source = "proxy"
     calls = []
     table.add_callback(lambda k, o, n: calls.append((k, o, n)))

@@ -3,7 +3,9 @@ import collections
 import uuid
 
 from cluster_proxy.state_proxy.cache import TableCache, TableKey
-from midonet_ryu.nsdb import state_encoding as enc
+from midonet_ryu.nsdb import state_catalogue as catalogue
+from midonet_ryu.nsdb import state_codecs as codecs
+from midonet_ryu.nsdb import state_node_names as node_names
 from midonet_ryu.nsdb.persistent_watch import CREATED, DELETED
 from midonet_ryu.stateproxy import state_api as m
 
@@ -13,7 +15,7 @@ PORT = [uuid.UUID(int=i) for i in range(10)]
 
 
 def name(mac, port, version):
-    return enc.encode_name(enc.MAC_TABLE, mac, port, version)
+    return node_names.encode_name(catalogue.MAC_TABLE, mac, port, version)
 
 
 class FakeSub:
@@ -55,11 +57,11 @@ class FakeSub:
             if u.type == m.UpdateType.SNAPSHOT and u.begin:
                 self.view = {}
             for e in u.entries:
-                key = e.key.to(enc.MAC)
+                key = e.key.to(codecs.MAC)
                 if e.value is None:
                     self.view.pop(key, None)
                 else:
-                    self.view[key] = e.value.to(enc.UUID)
+                    self.view[key] = e.value.to(codecs.UUID)
 
     def drain(self):
         fields, self.pushed = self.pushed, []
@@ -68,7 +70,8 @@ class FakeSub:
 
 def make_cache(batch=2, log=100):
     scheduled = []
-    cache = TableCache(TableKey(enc.MAC_TABLE, NET, ("0",)), "/t", batch, log, scheduled.append)
+    cache = TableCache(TableKey(catalogue.MAC_TABLE, NET, ("0",)), "/t", batch, log,
+                       scheduled.append)
     return cache, scheduled
 
 

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from midonet_ryu.nsdb import state_encoding as enc
+from midonet_ryu.nsdb import state_catalogue as catalogue
+from midonet_ryu.nsdb import state_codecs as codecs
 from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 from midonet_ryu.stateproxy.protowire import DecodeError
@@ -20,13 +21,13 @@ def test_known_bytes():
     assert m.encode_response(m.ProxyResponse(7, m.Error(m.ErrorCode.NO_SUBSCRIPTION))) == \
         b"\x08\x07\x2a\x02\x08\x04"
     # MAC key -> KeyValue.data_64 (field 2)
-    assert m.KeyValue.of(enc.MAC, "00:00:00:00:00:01").encode() == b"\x10\x01"
+    assert m.KeyValue.of(codecs.MAC, "00:00:00:00:00:01").encode() == b"\x10\x01"
     assert frame(b"x" * 300)[:2] == b"\xac\x02"
 
 
 def test_subscribe_round_trip():
-    sub = m.Subscribe(enc.MAC_TABLE.object_class, NET, enc.MAC.java_class,
-                      enc.UUID.java_class, "mac_table", ("0",), 12)
+    sub = m.Subscribe(catalogue.MAC_TABLE.object_class, NET, codecs.MAC.java_class,
+                      codecs.UUID.java_class, "mac_table", ("0",), 12)
     req = m.ProxyRequest(42, sub)
     assert m.decode_request(m.encode_request(req)) == req
     assert m.decode_request(m.encode_request(m.ProxyRequest(3, m.Unsubscribe(9)))) == \
@@ -35,9 +36,9 @@ def test_subscribe_round_trip():
 
 def test_response_round_trip_with_removal_and_negative_int32():
     port = uuid.uuid4()
-    entries = (m.Entry(m.KeyValue.of(enc.MAC, "aa:bb:cc:dd:ee:ff"),
-                       m.KeyValue.of(enc.UUID, port), 5),
-               m.Entry(m.KeyValue.of(enc.MAC, "aa:bb:cc:dd:ee:00"), None, 2147483647))
+    entries = (m.Entry(m.KeyValue.of(codecs.MAC, "aa:bb:cc:dd:ee:ff"),
+                       m.KeyValue.of(codecs.UUID, port), 5),
+               m.Entry(m.KeyValue.of(codecs.MAC, "aa:bb:cc:dd:ee:00"), None, 2147483647))
     for body in (m.Notify(3, m.Update(m.UpdateType.RELATIVE, 99, True, False, entries)),
                  m.Notify(3, m.Completed(m.CompletedCode.NSDB_ERROR, -4, "connection loss")),
                  m.Acknowledge(3, 17), m.Pong(), m.Error(m.ErrorCode.INVALID_ARGUMENT, "bad")):
@@ -45,12 +46,12 @@ def test_response_round_trip_with_removal_and_negative_int32():
         assert m.decode_response(m.encode_response(resp)) == resp
     decoded = m.decode_response(m.encode_response(m.ProxyResponse(1, m.Notify(1, m.Update(
         m.UpdateType.SNAPSHOT, 1, True, True, entries)))))
-    assert decoded.body.body.entries[0].value.to(enc.UUID) == port
+    assert decoded.body.body.entries[0].value.to(codecs.UUID) == port
 
 
 def test_shared_update_body_equals_full_encoding():
-    entry = m.Entry(m.KeyValue.of(enc.IPV4, "10.0.0.1"),
-                    m.KeyValue.of(enc.MAC, "aa:aa:aa:aa:aa:aa"), 1)
+    entry = m.Entry(m.KeyValue.of(codecs.IPV4, "10.0.0.1"),
+                    m.KeyValue.of(codecs.MAC, "aa:aa:aa:aa:aa:aa"), 1)
     body = m.encode_update_body(m.UpdateType.RELATIVE, 4, True, True,
                                 [m.encode_entry(entry.key, entry.value, entry.version)])
     full = m.ProxyResponse(5, m.Notify(6, m.Update(m.UpdateType.RELATIVE, 4, True, True, (entry,))))
