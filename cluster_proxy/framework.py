@@ -6,13 +6,12 @@ redundancy. Services are classes registered under the
 ``midonet_ryu.cluster.services`` entry-point group, so add-ons ship their own;
 each is switched by ``[cluster] <name>_enabled`` (on when the option is not
 registered). The framework gives every service the same context (config, the
-process's one kazoo client, paths, metrics) and starts/stops them in order.
+process's one kazoo client, paths, the declared metrics) and starts/stops them in order.
 Any number of cluster nodes may run the same services.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from importlib import metadata
@@ -21,6 +20,7 @@ from typing import Any
 from kazoo.client import KazooClient
 from oslo_config import cfg
 
+from midonet_ryu.metrics import ClusterMetrics
 from midonet_ryu.nsdb.paths import Paths
 
 LOG = logging.getLogger(__name__)
@@ -28,25 +28,7 @@ LOG = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "midonet_ryu.cluster.services"
 
 
-class Metrics:
-    """Named counters and gauges of one process; cheap enough for hot paths."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def inc(self, name: str, amount: float = 1) -> None:
-        self._values[name] = self._values.get(name, 0) + amount
-
-    def set(self, name: str, value: float) -> None:
-        self._values[name] = value
-
-    def snapshot(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._values)
-
-
-def watch_gc_pauses(metrics: Metrics, log_over: float = 0.02) -> None:
+def watch_gc_pauses(metrics: ClusterMetrics, log_over: float = 0.02) -> None:
     """Record Python GC pauses (a full collection of a big cache stalls every table)."""
     import gc
 
@@ -59,8 +41,7 @@ def watch_gc_pauses(metrics: Metrics, log_over: float = 0.02) -> None:
         if not started:
             return
         pause = time.perf_counter() - started[0]
-        metrics.inc(f"gc.gen{info['generation']}_collections")
-        metrics.set("gc.max_pause_s", max(pause, metrics.snapshot().get("gc.max_pause_s", 0)))
+        metrics.observe_gc_pause(info["generation"], pause)
         if pause >= log_over:
             LOG.info("gc generation %d paused %.1f ms", info["generation"], pause * 1000)
 
@@ -71,11 +52,11 @@ class ClusterContext:
     """What every service receives: shared plumbing, owned by the node."""
 
     def __init__(self, conf: cfg.ConfigOpts, zk: KazooClient, paths: Paths,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: ClusterMetrics | None = None) -> None:
         self.conf = conf
         self.zk = zk
         self.paths = paths
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics if metrics is not None else ClusterMetrics()
 
 
 class ClusterService:
@@ -138,12 +119,15 @@ class ClusterNode:
             service = cls(self.context)
             service.name = name
             LOG.info("starting cluster service %s", name)
+            running = self.context.metrics.service_running.labels(name)
             try:
                 service.start()
             except Exception:
                 LOG.exception("cluster service %s failed to start; stopping the others", name)
+                running.set(0)
                 self.stop()
                 raise
+            running.set(1)
             self.running.append(service)
         if not self.running:
             LOG.warning("no cluster service enabled")
@@ -156,9 +140,16 @@ class ClusterNode:
                 service.stop(max(0.0, deadline - time.monotonic()))
             except Exception:  # noqa: BLE001 - stop the others regardless
                 LOG.exception("cluster service %s failed to stop", service.name)
+            self.context.metrics.service_running.labels(service.name).set(0)
         self.running.clear()
 
     def health(self) -> dict[str, Any]:
+        """The services' own reports, the ZooKeeper state and every metric.
+
+        The metrics are the registry's samples keyed ``<subsystem>.<name>``
+        (:meth:`ClusterMetrics.snapshot`): the same numbers ``/metrics`` serves,
+        for a node whose endpoint is disabled or not reachable.
+        """
         return {
             "services": {s.name: s.health() for s in self.running},
             "nsdb": self.context.zk.state,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for real only after monkey-patching
     from kazoo.client import KazooClient
+    from prometheus_client import Gauge
 
 
 def _patch() -> None:
@@ -35,6 +36,16 @@ def _eventlet_client(hosts: str, session_timeout_ms: int) -> KazooClient:
     return make_client(hosts, session_timeout_ms, handler=SequentialEventletHandler())
 
 
+def _watch_session(zk: KazooClient, gauge: Gauge) -> None:
+    """Keep ``gauge`` at 1 while the session is connected (kazoo listeners must not block)."""
+    from kazoo.protocol.states import KazooState
+
+    def listener(state: str) -> None:
+        gauge.set(1 if state == KazooState.CONNECTED else 0)
+
+    zk.add_listener(listener)
+
+
 def main(argv: list[str] | None = None) -> int:
     _patch()
     import json
@@ -42,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
+    from apps import metrics_endpoint
     from cluster_proxy.framework import ClusterContext, ClusterNode, watch_gc_pauses
     from midonet_ryu.conf import CONF, register_all
+    from midonet_ryu.metrics import ClusterMetrics
     from midonet_ryu.nsdb.client import start_with_retry
     from midonet_ryu.nsdb.paths import Paths
 
@@ -55,10 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kazoo.client").setLevel(logging.WARNING)
     log = logging.getLogger("midonet-cluster")
 
+    metrics = ClusterMetrics()
+    endpoint = None
+    if CONF.cluster.metrics_port:
+        # Before ZooKeeper: a node that cannot reach it is exactly one to scrape.
+        endpoint = metrics_endpoint.serve(metrics.registry, CONF.cluster.metrics_listen_address,
+                                          CONF.cluster.metrics_port)
     zk = _eventlet_client(CONF.zookeeper.zookeeper_hosts, CONF.zookeeper.session_timeout)
+    _watch_session(zk, metrics.zookeeper_connected)
     start_with_retry(zk, retry_interval=CONF.zookeeper.connect_retry_interval)
-    context = ClusterContext(CONF, zk, Paths(CONF.zookeeper.root_key))
-    watch_gc_pauses(context.metrics)
+    metrics.zookeeper_connected.set(1 if zk.connected else 0)
+    context = ClusterContext(CONF, zk, Paths(CONF.zookeeper.root_key), metrics)
+    watch_gc_pauses(metrics)
     node = ClusterNode(context)
     stop = threading.Event()
 
@@ -79,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     node.stop(CONF.cluster.state_proxy_server_shutdown_timeout)
     zk.stop()
     zk.close()
+    if endpoint is not None:
+        endpoint.stop()
     log.info("midonet-cluster stopped")
     return 0
 

@@ -17,7 +17,12 @@ import enum
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 AGENT_PREFIX = "midonet_agent"
@@ -179,3 +184,174 @@ class _AgentCollector(Collector):
                                       value=value)
         for hist in (m.packet_in_seconds, m.simulation_seconds, m.state_proxy_update_seconds):
             yield hist.family()
+
+
+# -- the cluster daemon ---------------------------------------------------------------------
+
+CLUSTER_PREFIX = "midonet_cluster"
+
+
+class ClusterCounter(enum.Enum):
+    """What the cluster daemon counts without labels: (subsystem, help text).
+
+    The subsystem makes both spellings of a counter: the Prometheus name
+    ``midonet_cluster_<subsystem>_<name>_total`` and the key
+    ``<subsystem>.<name>`` of the health report.
+    """
+
+    CONNECTIONS_ACCEPTED = ("state_proxy", "State Proxy client connections accepted.")
+    SUBSCRIBER_OVERFLOWS = ("state_proxy", "Updates that did not fit a subscriber's queue; "
+                            "the subscription lags and is caught up later.")
+    SLOW_DISCONNECTS = ("state_proxy", "Clients disconnected because a write to them blocked "
+                        "for the channel timeout.")
+    BAD_FRAMES = ("state_proxy", "Connections closed for a request frame that failed to decode.")
+    BAD_REQUESTS = ("state_proxy", "Request frames whose message failed to decode; answered "
+                    "with an error.")
+    ZK_CHILD_READS = ("state_proxy", "Child-list reads of a state table from ZooKeeper "
+                      "(snapshots the table caches loaded).")
+    CHANGES = ("state_proxy", "State-table entry changes applied to the caches.")
+
+    def __init__(self, subsystem: str, help_text: str) -> None:
+        self.subsystem = subsystem
+        self.help = help_text
+
+    @property
+    def metric_name(self) -> str:
+        return f"{self.subsystem}_{self.name.lower()}"
+
+
+class LabelledCounts:
+    """A counter with one label whose values are declared up front, as plain ints.
+
+    Declaring the values makes every series visible at 0 from the first scrape
+    (a rate over a series that appears late misses its first increments), and
+    ``inc`` is a dict update: the GC callback runs on every collection.
+    """
+
+    __slots__ = ("subsystem", "name", "help", "label", "counts")
+
+    def __init__(self, subsystem: str, name: str, help_text: str, label: str,
+                 values: Iterable[str]) -> None:
+        self.subsystem = subsystem
+        self.name = name
+        self.help = help_text
+        self.label = label
+        self.counts: dict[str, int] = dict.fromkeys(values, 0)
+
+    def inc(self, value: str, amount: int = 1) -> None:
+        self.counts[value] += amount
+
+    def family(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(f"{CLUSTER_PREFIX}_{self.subsystem}_{self.name}",
+                                     self.help, labels=(self.label,))
+        for value, count in self.counts.items():
+            family.add_metric((value,), count)
+        return family
+
+
+class ClusterMetrics:
+    """The cluster daemon's Prometheus metrics on one registry.
+
+    Same design as :class:`AgentMetrics`: counters bumped on the State Proxy's
+    paths are plain ints exported by a collector; histograms are
+    :class:`FastHistogram` (all writers are green threads of one OS thread).
+    Gauges that are a size of something the service owns are read at scrape
+    time (``Gauge.set_function``), so keeping them right costs the hot paths
+    nothing; the ZooKeeper and per-service gauges are set on their (rare) events.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        reg = self.registry
+        self._health_keys: dict[str, str] = {}
+        self.counts: dict[ClusterCounter, int] = dict.fromkeys(ClusterCounter, 0)
+        for counter in ClusterCounter:
+            self._name(counter.subsystem, counter.name.lower())
+        self.catch_ups = LabelledCounts(
+            "state_proxy", "catch_ups",
+            "Lagging or new subscriptions brought up to date, by what they were sent.",
+            "kind", ("snapshot", "diff"))
+        self.gc_collections = LabelledCounts(
+            "gc", "collections", "Python garbage collections, by generation.",
+            "generation", ("0", "1", "2"))
+        for labelled in (self.catch_ups, self.gc_collections):
+            self._name(labelled.subsystem, labelled.name)
+        self.state_proxy_update_seconds = FastHistogram(
+            self._name("state_proxy", "update_seconds"),
+            "From a ZooKeeper change reaching a table cache to its update being handed to "
+            "the subscribers (one observation per published update).",
+            (0.5e-3, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 1.0))
+        self.gc_max_pause_seconds = 0.0
+        self._gc_max_pause_name = self._name("gc", "max_pause_seconds")
+        reg.register(_ClusterCollector(self))
+        self.state_proxy_connections = Gauge(
+            self._name("state_proxy", "connections"), "State Proxy clients connected.",
+            registry=reg)
+        self.state_proxy_subscriptions = Gauge(
+            self._name("state_proxy", "subscriptions"),
+            "State-table subscriptions of the connected clients.", registry=reg)
+        self.state_proxy_cached_tables = Gauge(
+            self._name("state_proxy", "cached_tables"),
+            "State tables the State Proxy caches (subscribed, or lingering after the last "
+            "subscriber left).", registry=reg)
+        self.zookeeper_connected = Gauge(
+            self._name("zookeeper", "connected"),
+            "1 while the ZooKeeper session is connected, 0 while suspended or lost.",
+            registry=reg)
+        self.service_running = Gauge(
+            self._name("service", "running"),
+            "1 while the cluster service runs on this node, 0 once it stopped or failed.",
+            labelnames=("service",), registry=reg)
+
+    def _name(self, subsystem: str, name: str) -> str:
+        full = f"{CLUSTER_PREFIX}_{subsystem}_{name}"
+        if full in self._health_keys:
+            raise ValueError(f"cluster metric {full} declared twice")
+        self._health_keys[full] = f"{subsystem}.{name}"
+        return full
+
+    def inc(self, counter: ClusterCounter, amount: int = 1) -> None:
+        self.counts[counter] += amount
+
+    def observe_gc_pause(self, generation: int, seconds: float) -> None:
+        self.gc_collections.inc(str(generation))
+        if seconds > self.gc_max_pause_seconds:
+            self.gc_max_pause_seconds = seconds
+
+    def snapshot(self) -> dict[str, float]:
+        """Every sample by ``<subsystem>.<name>[{label=value}]`` (the health report).
+
+        Histogram buckets are left out (``_count`` and ``_sum`` stay): the
+        report is read by people and tests, the distribution by Prometheus.
+        """
+        out: dict[str, float] = {}
+        for family in self.registry.collect():
+            key = self._health_keys.get(family.name)
+            if key is None:
+                continue
+            for sample in family.samples:
+                suffix = sample.name[len(family.name):]
+                if suffix in ("_bucket", "_created"):
+                    continue
+                if suffix == "_total":
+                    suffix = ""
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                out[key + suffix + (f"{{{labels}}}" if labels else "")] = sample.value
+        return out
+
+
+class _ClusterCollector(Collector):
+    def __init__(self, metrics: ClusterMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        m = self.metrics
+        for counter, value in m.counts.items():
+            yield CounterMetricFamily(f"{CLUSTER_PREFIX}_{counter.metric_name}", counter.help,
+                                      value=value)
+        yield m.catch_ups.family()
+        yield m.gc_collections.family()
+        yield m.state_proxy_update_seconds.family()
+        yield GaugeMetricFamily(m._gc_max_pause_name,
+                                "Longest Python garbage-collection pause since the start.",
+                                value=m.gc_max_pause_seconds)

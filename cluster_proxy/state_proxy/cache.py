@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from midonet_ryu.metrics import ClusterCounter
 from midonet_ryu.nsdb.persistent_watch import CREATED
 from midonet_ryu.nsdb.state_catalogue import TableSpec
 from midonet_ryu.nsdb.state_winners import TableState, WinnerChange, squash
@@ -115,17 +116,20 @@ class TableCache:
         self.idle_since: float | None = None
         self.last_round = 0.0
         self.frozen_size = 0  # entries when the service last froze the GC for this cache
+        self.seen_at = 0.0  # when the oldest item in the inbox arrived (update latency)
 
     # -- input ------------------------------------------------------------------------------
     def sink(self, item: tuple) -> None:
         self.inbox.append(item)
         if not self.scheduled:
             self.scheduled = True
+            self.seen_at = time.monotonic()  # once per round, not per entry
             self._schedule(self)
 
     def process(self, now: float) -> None:
         """Apply everything queued, then publish one coalesced update."""
         self.scheduled = False
+        seen_at = self.seen_at  # items arriving from here on schedule a round of their own
         if self.closed:
             self.inbox.clear()
             return
@@ -146,7 +150,7 @@ class TableCache:
                     self._record(change, self.version)
             elif kind == "snapshot":
                 if self.metrics is not None:
-                    self.metrics.inc("state_proxy.zk_child_reads")
+                    self.metrics.inc(ClusterCounter.ZK_CHILD_READS)
                 stat = item[2]
                 version = stat.cversion if stat is not None else 0
                 diff = self.state.replace(item[1])
@@ -176,14 +180,14 @@ class TableCache:
                 reset = True
                 self.version = 0
         if self.metrics is not None and changes:
-            self.metrics.inc("state_proxy.changes", len(changes))
+            self.metrics.inc(ClusterCounter.CHANGES, len(changes))
         if reset:
             self._reset_versions()
             return
         if not self.synced:
             return
-        if changes:
-            self._publish(squash(changes), before)
+        if changes and self._publish(squash(changes), before) and self.metrics is not None:
+            self.metrics.state_proxy_update_seconds.observe(time.monotonic() - seen_at)
         for sub in list(self.subscribers):
             if sub.lagging:
                 sub.need_catch_up()
@@ -230,7 +234,8 @@ class TableCache:
     def _removal(self, key: Any, removed_version: int) -> bytes:
         return m.encode_entry(m.KeyValue.of(self.spec.key, key), None, removed_version)
 
-    def _publish(self, changes: list[WinnerChange], before: int) -> None:
+    def _publish(self, changes: list[WinnerChange], before: int) -> int:
+        """Push one update to every subscriber in step; how many were handed it."""
         entries = []
         for change in changes:
             if change.new is None:
@@ -239,6 +244,7 @@ class TableCache:
                 entries.append(self.encoded[change.key])
         fields = [m.shared_update_field(body) for body in CatchUp(
             m.UpdateType.RELATIVE, self.version, entries).bodies(self.batch_size)]
+        handed = 0
         for sub in list(self.subscribers):
             if sub.lagging:
                 continue
@@ -248,6 +254,8 @@ class TableCache:
             sub.push(fields)
             if not sub.lagging:
                 sub.sent_version = self.version
+                handed += 1
+        return handed
 
     # -- output -----------------------------------------------------------------------------
     def catch_up(self, base: int | None, waited: float = 0.0) -> CatchUp | None:

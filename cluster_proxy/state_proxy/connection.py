@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from midonet_ryu.metrics import ClusterCounter
 from midonet_ryu.nsdb import state_encoding as enc
 from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
@@ -133,7 +134,7 @@ class Connection:
             if need > self.capacity:
                 sub.lagging = True
                 self.overflows += 1
-                self.service.metrics.inc("state_proxy.subscriber_overflows")
+                self.service.metrics.inc(ClusterCounter.SUBSCRIBER_OVERFLOWS)
                 return
             for f in fields:
                 self.queue.append(sub.framer.frame(f))
@@ -156,8 +157,8 @@ class Connection:
             sub.lagging = False
             sub.sent_version = catch_up.version
             self.catch_ups += 1
-            kind = "snapshot" if catch_up.type == m.UpdateType.SNAPSHOT else "diff"
-            self.service.metrics.inc(f"state_proxy.catch_up_{kind}")
+            self.service.metrics.catch_ups.inc(
+                "snapshot" if catch_up.type == m.UpdateType.SNAPSHOT else "diff")
             self.queue.append(self._catch_up_frames(sub, catch_up))
 
     def writer(self) -> None:
@@ -202,7 +203,7 @@ class Connection:
         except TimeoutError:
             LOG.warning("state proxy client %s blocked writes for %.0fs; disconnecting",
                         self.peer, self.channel_timeout)
-            self.service.metrics.inc("state_proxy.slow_disconnects")
+            self.service.metrics.inc(ClusterCounter.SLOW_DISCONNECTS)
         except OSError as e:
             LOG.info("state proxy client %s: write failed: %s", self.peer, e)
         finally:
@@ -223,7 +224,7 @@ class Connection:
                     frames = decoder.feed(data)
                 except DecodeError as e:
                     LOG.warning("state proxy client %s: bad framing (%s); closing", self.peer, e)
-                    self.service.metrics.inc("state_proxy.bad_frames")
+                    self.service.metrics.inc(ClusterCounter.BAD_FRAMES)
                     self.send_control(m.ProxyResponse(0, m.Error(m.ErrorCode.UNKNOWN_PROTOCOL,
                                                                  str(e))))
                     self._flush_then_close()
@@ -256,7 +257,7 @@ class Connection:
         try:
             request = m.decode_request(payload)
         except DecodeError as e:
-            self.service.metrics.inc("state_proxy.bad_requests")
+            self.service.metrics.inc(ClusterCounter.BAD_REQUESTS)
             self.send_control(m.ProxyResponse(0, m.Error(m.ErrorCode.UNKNOWN_MESSAGE, str(e))))
             return
         body = request.body

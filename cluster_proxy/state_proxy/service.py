@@ -30,6 +30,7 @@ from typing import Any
 from cluster_proxy.framework import ClusterContext, ClusterService
 from cluster_proxy.state_proxy.cache import TableCache, TableKey
 from cluster_proxy.state_proxy.connection import Connection, Subscription
+from midonet_ryu.metrics import ClusterCounter
 from midonet_ryu.nsdb import discovery
 from midonet_ryu.nsdb.persistent_watch import PersistentWatch
 from midonet_ryu.nsdb.state_encoding import TableSpec
@@ -125,6 +126,11 @@ class StateProxyService(ClusterService):
         return t
 
     def start(self) -> None:
+        # Sizes are read at scrape time: the accept and subscribe paths pay nothing.
+        self.metrics.state_proxy_connections.set_function(lambda: len(self.connections))
+        self.metrics.state_proxy_subscriptions.set_function(
+            lambda: sum(len(c.subs) for c in list(self.connections)))
+        self.metrics.state_proxy_cached_tables.set_function(lambda: len(self.caches))
         for i, q in enumerate(self._cache_queues):
             self._spawn(self._cache_worker, q, name=f"state-proxy-cache-{i}")
         for i, q in enumerate(self._request_queues):
@@ -227,7 +233,7 @@ class StateProxyService(ClusterService):
             conn = Connection(sock, peer, self)
             conn.worker = next(self._conn_counter) % len(self._request_queues)
             self.connections.add(conn)
-            self.metrics.inc("state_proxy.connections_accepted")
+            self.metrics.inc(ClusterCounter.CONNECTIONS_ACCEPTED)
             self._spawn(conn.reader, name=f"state-proxy-read-{peer}")
             self._spawn(conn.writer, name=f"state-proxy-write-{peer}")
 

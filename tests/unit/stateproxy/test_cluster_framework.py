@@ -74,3 +74,56 @@ def test_a_service_failing_to_start_stops_those_already_started():
         node.start()
     assert Recording.log == [("start", "a_addon"), ("stop", "a_addon")]
     assert node.running == []
+
+
+class FakeZk:
+    state = "CONNECTED"
+
+
+def test_services_running_gauge_follows_start_and_stop_and_health_embeds_the_metrics():
+    from midonet_ryu.metrics import ClusterCounter, ClusterMetrics
+
+    Recording.log = []
+    metrics = ClusterMetrics()
+    node = ClusterNode(ClusterContext(make_conf(), zk=FakeZk(), paths=Paths(), metrics=metrics),
+                       {"a_addon": Recording})
+    node.start()
+    metrics.inc(ClusterCounter.SLOW_DISCONNECTS)
+    health = node.health()
+    assert health["nsdb"] == "CONNECTED"
+    assert health["metrics"]["service.running{service=a_addon}"] == 1
+    assert health["metrics"]["state_proxy.slow_disconnects"] == 1
+    node.stop()
+    assert metrics.snapshot()["service.running{service=a_addon}"] == 0
+
+
+def test_a_service_that_fails_to_start_is_reported_not_running():
+    import pytest
+
+    from midonet_ryu.metrics import ClusterMetrics
+
+    metrics = ClusterMetrics()
+    node = ClusterNode(ClusterContext(make_conf(), zk=None, paths=Paths(), metrics=metrics),
+                       {"a_addon": Recording, "b_broken": Broken})
+    with pytest.raises(RuntimeError):
+        node.start()
+    snap = metrics.snapshot()
+    assert snap["service.running{service=b_broken}"] == 0
+    assert snap["service.running{service=a_addon}"] == 0
+
+
+def test_gc_pauses_are_counted_by_generation():
+    import gc
+
+    from cluster_proxy.framework import watch_gc_pauses
+    from midonet_ryu.metrics import ClusterMetrics
+
+    metrics = ClusterMetrics()
+    before = list(gc.callbacks)
+    watch_gc_pauses(metrics)
+    try:
+        gc.collect(2)
+    finally:
+        gc.callbacks[:] = before
+    assert metrics.gc_collections.counts["2"] >= 1
+    assert metrics.gc_max_pause_seconds > 0
