@@ -24,12 +24,15 @@ class AgentProcess:
                  tunnel_zones: tuple[str, ...] = ("default",), tunnel_type: str = "vxlan",
                  extra: dict[str, dict[str, str]] | None = None,
                  command: list[str] | None = None, of_port: int | None = None,
-                 datapath_type: str = "dummy") -> None:
+                 datapath_type: str = "dummy", metrics_port: int | None = None) -> None:
+        """``metrics_port``: None picks a free one (agents share the machine, so the
+        default 7300 would collide), 0 disables the endpoint."""
         self.workdir = workdir
         self.command = command or agent_command()
         os.makedirs(workdir, exist_ok=True)
         self.host_id = host_id or uuid.uuid4()
         self.of_port = of_port or free_port()
+        metrics_port = free_port() if metrics_port is None else metrics_port
         self.config_path = os.path.join(workdir, "midonet_ryu.conf")
         self.log_path = os.path.join(workdir, "agent.log")
         sections: dict[str, dict[str, str]] = {
@@ -43,10 +46,12 @@ class AgentProcess:
                       "openflow_listen_port": str(self.of_port), "underlay_ip": underlay_ip,
                       "tunnel_zones": ",".join(tunnel_zones), "tunnel_type": tunnel_type,
                       "control_socket": os.path.join(workdir, "agent.sock"),
-                      "reconcile_grace": "2"},
+                      "reconcile_grace": "2", "metrics_listen_address": "127.0.0.1",
+                      "metrics_port": str(metrics_port)},
         }
         for section, values in (extra or {}).items():
             sections.setdefault(section, {}).update(values)
+        self.metrics_port = int(sections["agent"]["metrics_port"])
         with open(self.config_path, "w") as f:
             for section, values in sections.items():
                 f.write(f"[{section}]\n")
@@ -91,6 +96,16 @@ class AgentProcess:
         from apps.control import request
 
         return request(self.control_socket, command, timeout=timeout)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def scrape(self, timeout: float = 5.0) -> dict:
+        """The agent's ``/metrics``, parsed: metric families by name."""
+        from tools.lab.cluster import scrape
+
+        return scrape(self.metrics_url, timeout)
 
     def log(self) -> str:
         try:

@@ -1,7 +1,9 @@
 """Running real ``midonet-cluster`` processes for tests and benchmarks.
 
 Each process gets its own config file and log in a temporary directory,
-listens on 127.0.0.1 on a free port, and is ended by PID.
+listens on 127.0.0.1 on a free port (the State Proxy's, and one for its
+Prometheus endpoint: several clusters share the machine, so the default 7301
+would collide), and is ended by PID.
 """
 from __future__ import annotations
 
@@ -21,14 +23,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def scrape(url: str, timeout: float = 5.0) -> dict:
+    """GET a Prometheus endpoint and parse it: ``{family name: Metric}``.
+
+    Family names are as the parser gives them: a counter ``x_total`` is
+    family ``x`` with sample ``x_total``.
+    """
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        text = response.read().decode()
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
 class ClusterProcess:
     """One midonet-cluster daemon with the State Proxy on a private port."""
 
     def __init__(self, zk_hosts: str, root: str = "/midonet", port: int | None = None,
-                 **cluster_opts: object) -> None:
+                 metrics_port: int | None = None, **cluster_opts: object) -> None:
+        """``metrics_port``: None picks a free one, 0 disables the endpoint."""
         self.zk_hosts = zk_hosts
         self.root = root
         self.port = port or free_port()
+        self.metrics_port = free_port() if metrics_port is None else metrics_port
         self.cluster_opts = cluster_opts
         self.dir = tempfile.mkdtemp(prefix="mr-cluster-")
         self.proc: subprocess.Popen | None = None
@@ -45,7 +64,8 @@ class ClusterProcess:
         lines = ["[zookeeper]", f"zookeeper_hosts = {self.zk_hosts}", f"root_key = {self.root}",
                  "session_timeout = 6000", "[cluster]", "state_proxy_server_address = 127.0.0.1",
                  f"state_proxy_server_port = {self.port}",
-                 "state_proxy_server_shutdown_timeout = 2"]
+                 "state_proxy_server_shutdown_timeout = 2",
+                 "metrics_listen_address = 127.0.0.1", f"metrics_port = {self.metrics_port}"]
         opts = {"state_proxy_server_bind_retry_interval": 1, **self.cluster_opts}
         lines += [f"{k} = {v}" for k, v in opts.items()]
         path = os.path.join(self.dir, "cluster.conf")
@@ -65,6 +85,14 @@ class ClusterProcess:
         if wait:
             self.wait_listening(timeout)
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def scrape(self, timeout: float = 5.0) -> dict:
+        """The daemon's ``/metrics``, parsed: metric families by name."""
+        return scrape(self.metrics_url, timeout)
 
     def listening(self) -> bool:
         try:
