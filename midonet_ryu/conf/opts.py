@@ -1,5 +1,6 @@
 """Entry point for oslo-config-generator: every option group of midonet-ryu."""
 import importlib
+from typing import Any
 
 # One module per group; later groups are appended here as their services land.
 _MODULES = (
@@ -11,7 +12,7 @@ _MODULES = (
 )
 
 
-def list_opts() -> list[tuple[str, list]]:
+def list_opts() -> list[tuple[str, list[Any]]]:
     result = []
     for name in _MODULES:
         mod = importlib.import_module(name)

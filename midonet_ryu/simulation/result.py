@@ -98,7 +98,7 @@ class SnatBlockRequest(NamedTuple):
     port_end: int
 
 
-_EMPTY: frozenset = frozenset()
+_EMPTY: frozenset[Any] = frozenset()
 
 
 class SimulationResult:

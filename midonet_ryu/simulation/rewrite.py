@@ -50,20 +50,20 @@ class _Frame:
                 raise ValueError(f"cannot set {name} on a non-IPv4 frame")
             off = {"ip_src": 12, "ip_dst": 16}.get(name)
             if off is not None:
-                buf[self.l3 + off:self.l3 + off + 4] = _U32.pack(int(value))  # type: ignore[arg-type]
+                buf[self.l3 + off:self.l3 + off + 4] = _U32.pack(int(value))  # type: ignore[call-overload]
             elif name == "ip_ttl":
-                buf[self.l3 + 8] = int(value)  # type: ignore[arg-type]
+                buf[self.l3 + 8] = int(value)  # type: ignore[call-overload]
             else:
-                buf[self.l3 + 1] = int(value)  # type: ignore[arg-type]
+                buf[self.l3 + 1] = int(value)  # type: ignore[call-overload]
         elif name in ("tp_src", "tp_dst"):
             if self.l4 is None or m.tp_src is None:
                 raise ValueError(f"cannot set {name}: no transport header")
             off = 0 if name == "tp_src" else 2
-            buf[self.l4 + off:self.l4 + off + 2] = _U16.pack(int(value))  # type: ignore[arg-type]
+            buf[self.l4 + off:self.l4 + off + 2] = _U16.pack(int(value))  # type: ignore[call-overload]
         elif name == "icmp_id":
             if self.l4 is None or m.icmp_id is None:
                 raise ValueError("cannot set icmp_id: not an ICMP echo")
-            buf[self.l4 + 4:self.l4 + 6] = _U16.pack(int(value))  # type: ignore[arg-type]
+            buf[self.l4 + 4:self.l4 + 6] = _U16.pack(int(value))  # type: ignore[call-overload]
         else:
             raise ValueError(f"cannot rewrite field {name!r}")
         self._fix_checksums()
@@ -77,9 +77,9 @@ class _Frame:
                 del buf[12:16]
         elif tagged:
             tci = _U16.unpack_from(buf, 14)[0]
-            buf[14:16] = _U16.pack((tci & 0xF000) | (int(value) & 0x0FFF))  # type: ignore[arg-type]
+            buf[14:16] = _U16.pack((tci & 0xF000) | (int(value) & 0x0FFF))  # type: ignore[call-overload]
         else:
-            buf[12:12] = struct.pack("!HH", 0x8100, int(value) & 0x0FFF)  # type: ignore[arg-type]
+            buf[12:12] = struct.pack("!HH", 0x8100, int(value) & 0x0FFF)  # type: ignore[call-overload]
 
     def _fix_checksums(self) -> None:
         buf, m, l3 = self.buf, self.match, self.l3

@@ -235,6 +235,6 @@ class InMemoryState:
         return len(self._key_expiry)
 
 
-def _bound(table: dict, limit: int) -> None:
+def _bound(table: dict[Any, Any], limit: int) -> None:
     while len(table) > limit:
         del table[next(iter(table))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Hashable
 
-Tag = tuple
+Tag = tuple[Hashable, ...]
 
 
 def device(device_id: uuid.UUID) -> Tag:
