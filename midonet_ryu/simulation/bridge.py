@@ -32,6 +32,7 @@ from midonet_ryu.simulation.context import Context
 from midonet_ryu.simulation.packet import ARP_REQUEST, ETH_ARP, ETH_IPV4, FIELD_BIT
 from midonet_ryu.simulation.packet_builders import arp_reply
 from midonet_ryu.simulation.result import MacLearned
+from midonet_ryu.simulation.steps import Consumed, Drop, Flood, Step, ToDevicePort
 from midonet_ryu.topology.model import Network, Port
 
 _ETH_SRC = FIELD_BIT["eth_src"]
@@ -41,25 +42,46 @@ _ARP_REQ_FIELDS = FIELD_BIT["eth_type"] | FIELD_BIT["arp_op"] | FIELD_BIT["arp_t
 _ETH_TYPE = FIELD_BIT["eth_type"]
 
 
+_NETWORK_DOWN = Drop(None, "network is administratively down")
+_HAIRPIN = Drop(None, "destination MAC is on the ingress port")
+_ARP_SUPPRESSED = Consumed("ARP request answered from the IPv4->MAC table")
+_MAX_CACHED = 4096
+
+
 class CompiledBridge:
-    """A network's ports arranged for O(1) forwarding decisions."""
+    """A network's ports arranged for O(1) forwarding decisions.
 
-    __slots__ = ("network", "router_macs", "router_ips", "exterior", "_flood")
+    ``router_macs`` and ``router_ips`` map a router's MAC or address to the
+    step towards the bridge port linked to it, built once here rather than
+    on every packet.
+    """
 
-    def __init__(self, network: Network, router_macs: dict[str, uuid.UUID],
-                 router_ips: dict[int, uuid.UUID], exterior: tuple[Port, ...]) -> None:
+    __slots__ = ("network", "router_macs", "router_ips", "exterior", "_flood", "port_steps")
+
+    def __init__(self, network: Network, router_macs: dict[str, ToDevicePort],
+                 router_ips: dict[int, ToDevicePort], exterior: tuple[Port, ...]) -> None:
         self.network = network
         self.router_macs = router_macs
         self.router_ips = router_ips
         self.exterior = exterior
         self._flood: dict[int | None, tuple[Port, ...]] = {}
+        # Steps to learned ports, reused: looking one up costs a third of
+        # building it. Read ``port_steps`` first, call ``step_to`` on a miss.
+        self.port_steps: dict[uuid.UUID, ToDevicePort] = {}
+
+    def step_to(self, port_id: uuid.UUID) -> ToDevicePort:
+        """Build the step to ``port_id`` and keep it, up to a bound."""
+        step = ToDevicePort(port_id)
+        if len(self.port_steps) < _MAX_CACHED:
+            self.port_steps[port_id] = step
+        return step
 
     def flood_ports(self, vlan: int | None) -> tuple[Port, ...]:
         """Exterior ports carrying ``vlan``: trunks, and access ports of that VLAN."""
         ports = self._flood.get(vlan)
         if ports is None:
             ports = tuple(p for p in self.exterior if p.vlan_id is None or p.vlan_id == vlan)
-            if len(self._flood) < 4096:
+            if len(self._flood) < _MAX_CACHED:
                 self._flood[vlan] = ports
         return ports
 
@@ -67,8 +89,8 @@ class CompiledBridge:
 def compile_bridge(ctx: Context, network: Network) -> CompiledBridge:
     def build() -> tuple[CompiledBridge, Any]:
         get = ctx.topology.get
-        router_macs: dict[str, uuid.UUID] = {}
-        router_ips: dict[int, uuid.UUID] = {}
+        router_macs: dict[str, ToDevicePort] = {}
+        router_ips: dict[int, ToDevicePort] = {}
         exterior: list[Port] = []
         seen: list[Any] = [network]
         for pid in network.port_ids:
@@ -80,10 +102,11 @@ def compile_bridge(ctx: Context, network: Network) -> CompiledBridge:
                 peer = get(Port, port.peer_id)
                 seen.append(peer)
                 if peer is not None and peer.router_id is not None:
+                    step = ToDevicePort(pid)
                     if peer.port_mac:
-                        router_macs[normalize_mac(peer.port_mac)] = pid
+                        router_macs[normalize_mac(peer.port_mac)] = step
                     if peer.port_address:
-                        router_ips[ip_to_int(peer.port_address)] = pid
+                        router_ips[ip_to_int(peer.port_address)] = step
             elif port.is_exterior:
                 exterior.append(port)
         compiled = CompiledBridge(network, router_macs, router_ips, tuple(exterior))
@@ -92,17 +115,17 @@ def compile_bridge(ctx: Context, network: Network) -> CompiledBridge:
     return ctx.cache.get(("bridge", network.id), build)
 
 
-def process(ctx: Context, network: Network, in_port: Port) -> tuple:
+def process(ctx: Context, network: Network, in_port: Port) -> Step:
     """Simulate ``ctx.match`` entering ``network`` through ``in_port``.
 
-    Returns an engine outcome: ("port", port_id) | ("flood", ports) |
-    ("drop", timeout, reason) | ("consumed", reason).
+    Returns a step (:mod:`steps`): ``ToDevicePort``, ``Flood`` (the exterior
+    ports of the frame's VLAN but the ingress one), ``Drop`` or ``Consumed``.
     """
     match = ctx.match
     nid = network.id
     ctx.tags.add(tags.device(nid))
     if not network.admin_state_up:
-        return ("drop", None, "network is administratively down")
+        return _NETWORK_DOWN
     bridge = compile_bridge(ctx, network)
 
     # VLAN of the frame inside the bridge.
@@ -113,17 +136,17 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
             vlan = match.vlan_id = in_port.vlan_id
             ctx.written |= _VLAN
         elif vlan != in_port.vlan_id:
-            return ("drop", None, f"VLAN {vlan} on access port of VLAN {in_port.vlan_id}")
+            return Drop(None, f"VLAN {vlan} on access port of VLAN {in_port.vlan_id}")
 
     # DHCP is answered by the agent, before any filter (as MidoNet does).
     if network.dhcp_ids and in_port.peer_id is None:
         ctx.wc |= _ETH_TYPE
     if network.dhcp_ids and in_port.peer_id is None and match.eth_type == ETH_IPV4:
         if dhcp.is_dhcp_request(ctx):
-            outcome = dhcp.answer(ctx, network, in_port.id,
-                                  None if in_port.vlan_id is not None else match.vlan_id)
-            if outcome is not None:
-                return outcome
+            answered = dhcp.answer(ctx, network, in_port.id,
+                                   None if in_port.vlan_id is not None else match.vlan_id)
+            if answered is not None:
+                return answered
 
     # Inbound filter of the bridge.
     if network.inbound_filter_id is not None:
@@ -139,41 +162,37 @@ def process(ctx: Context, network: Network, in_port: Port) -> tuple:
         if learned_port != in_port.id:
             ctx.learned.append(MacLearned(nid, vlan, src, in_port.id))
 
-    out: tuple
+    out: ToDevicePort | None  # None: flood, once the outbound filter let it go
     if dst == BROADCAST_MAC and match.eth_type == ETH_ARP:
         ctx.wc |= _ARP_REQ_FIELDS
         if match.arp_op == ARP_REQUEST:
-            outcome = _arp_request(ctx, bridge, in_port, vlan)
-            if outcome is not None:
-                return outcome
-        out = ("flood", None)
+            step = _arp_request(ctx, bridge, in_port, vlan)
+            if step is not None:
+                return step
+        out = None
     elif int(dst[1], 16) & 1:
         ctx.wc |= _ETH_TYPE
-        out = ("flood", None)
+        out = None
     else:
-        rport = bridge.router_macs.get(dst)
-        if rport is not None:
-            out = ("port", rport)
-        else:
+        out = bridge.router_macs.get(dst)
+        if out is None:
             ctx.tags.add(tags.mac_entry(nid, vlan, dst))
             pid = ctx.state.mac_table(nid, vlan).get(dst)
-            if pid is None:
-                out = ("flood", None)
-            elif pid == in_port.id:
-                return ("drop", None, "destination MAC is on the ingress port")
-            elif _carries(ctx.topology.get(Port, pid), nid, vlan):
-                out = ("port", pid)
-            else:  # a stale entry (port gone, moved or of another VLAN): flood
-                out = ("flood", None)
+            if pid is not None:
+                if pid == in_port.id:
+                    return _HAIRPIN
+                if _carries(ctx.topology.get(Port, pid), nid, vlan):
+                    out = bridge.port_steps.get(pid) or bridge.step_to(pid)
+                # else a stale entry (port gone, moved or of another VLAN): flood
 
     if network.outbound_filter_id is not None:
-        ctx.out_port = out[1] if out[0] == "port" else None
+        ctx.out_port = None if out is None else out.port_id
         verdict = ctx_filter(ctx, network.outbound_filter_id, network.id)
         if verdict is not None:
             return verdict
-    if out[0] == "flood":
+    if out is None:
         ctx.tags.add(tags.flood(nid, vlan))
-        return ("flood", tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
+        return Flood(tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
     return out
 
 
@@ -184,12 +203,14 @@ def _carries(port: Port | None, network_id: uuid.UUID, vlan: int | None) -> bool
 
 
 def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
-                 vlan: int | None) -> tuple | None:
+                 vlan: int | None) -> ToDevicePort | Consumed | None:
+    """Send a request for a router's address to that router, answer one for
+    a known address; None to flood it."""
     match = ctx.match
     tpa = match.arp_tpa
-    rport = bridge.router_ips.get(tpa)
-    if rport is not None:
-        return ("port", rport)
+    to_router = bridge.router_ips.get(tpa)
+    if to_router is not None:
+        return to_router
     nid = bridge.network.id
     ctx.tags.add(tags.ip4_mac_entry(nid, tpa))
     mac = ctx.state.ip4_mac_table(nid).get(tpa)
@@ -199,9 +220,9 @@ def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
     out_vlan = match.vlan_id if in_port.vlan_id is None else None
     reply = arp_reply(mac, tpa, match.arp_sha or match.eth_src, match.arp_spa or 0, out_vlan)
     ctx.generate(in_port.id, reply)
-    return ("consumed", "ARP request answered from the IPv4->MAC table")
+    return _ARP_SUPPRESSED
 
 
-def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple | None:
-    """Run a filter chain; None to continue, else the outcome that ends the path."""
+def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> Drop | None:
+    """Run a filter chain; None to continue, else the drop that ends the path."""
     return run_filter(ctx, chain_id, device_id)

@@ -24,6 +24,7 @@ from midonet_ryu.simulation.context import Context, SimulationError
 from midonet_ryu.simulation.packet import ETH_IPV4, FIELD_BIT, PROTO_ICMP
 from midonet_ryu.simulation.packet_builders import icmp_unreachable
 from midonet_ryu.simulation.result import ICMP_ERROR_DROP_TIMEOUT
+from midonet_ryu.simulation.steps import Drop
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.rules import Chain, Rule, RuleAction, RuleType
 
@@ -33,6 +34,7 @@ ACCEPT, CONTINUE, DROP, JUMP, REJECT, RETURN = (
     RuleAction.REJECT, RuleAction.RETURN,
 )
 _LITERAL, _JUMP, _NAT = RuleType.LITERAL_RULE, RuleType.JUMP_RULE, RuleType.NAT_RULE
+_NAT_NOT_APPLIED, _NAT_TRANSLATED = nat.NOT_APPLIED, nat.TRANSLATED
 ICMP_CODE_ADMIN_PROHIBITED = 13
 _REJECT_FIELDS = FIELD_BIT["eth_type"] | FIELD_BIT["ip_proto"] | FIELD_BIT["icmp_type"]
 
@@ -109,10 +111,10 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
                 continue
             if rtype is _NAT:
                 applied = nat.apply_rule(ctx, rule, device_id)
-                if not applied:
+                if applied is _NAT_NOT_APPLIED:
                     i = first_match(ctx, i + 1)
                     continue
-                if applied is not True:  # "drop" or "snat_exhausted"
+                if applied is not _NAT_TRANSLATED:  # a fragment, or no SNAT port left
                     return DROP, rule
             if action is CONTINUE:
                 i = first_match(ctx, i + 1)
@@ -123,16 +125,20 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
         stack.pop()
 
 
-def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> tuple | None:
-    """Run a device or port filter; None if the packet goes on, else the end outcome."""
+_SNAT_EXHAUSTED = Drop(0.0, "SNAT ports exhausted; more blocks requested")
+
+
+def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> Drop | None:
+    """Run a device or port filter; None if the packet goes on, else the drop that
+    ends its path."""
     action, rule = run_chain(ctx, chain_id, device_id, [])
     if action is DROP:
         if ctx.snat_requests:
-            return ("drop", 0.0, "SNAT ports exhausted; more blocks requested")
-        return ("drop", None, f"dropped by rule {rule.id if rule else '?'}")
+            return _SNAT_EXHAUSTED  # no flow: the next packet retries once leased
+        return Drop(None, f"dropped by rule {rule.id if rule else '?'}")
     if action is REJECT:
         _reject(ctx)
-        return ("drop", ICMP_ERROR_DROP_TIMEOUT, f"rejected by rule {rule.id if rule else '?'}")
+        return Drop(ICMP_ERROR_DROP_TIMEOUT, f"rejected by rule {rule.id if rule else '?'}")
     return None
 
 

@@ -27,12 +27,18 @@ from midonet_ryu.simulation.packet_builders import (
     dhcp_reply,
     parse_dhcp_options,
 )
+from midonet_ryu.simulation.steps import Consumed, Drop
 from midonet_ryu.topology.dhcp import Dhcp
 from midonet_ryu.topology.model import Network
 
 _U32 = struct.Struct("!I")
 DHCP_FIELDS = FIELD_BIT["eth_type"] | FIELD_BIT["ip_proto"] | FIELD_BIT["tp_dst"]
 SERVER_MAC = "ac:ca:ba:00:00:67"  # source MAC of the agent's answers
+# No flow for a malformed message: the next one from that client may be fine.
+_MALFORMED = Drop(0.0, "malformed DHCP message")
+_NAK_SENT = Consumed("DHCP NAK: requested address is not the host's")
+_OFFER_SENT = Consumed("DHCP OFFER sent")
+_ACK_SENT = Consumed("DHCP ACK sent")
 
 
 class HostConfig:
@@ -75,7 +81,7 @@ def is_dhcp_request(ctx: Context) -> bool:
 
 
 def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
-           reply_vlan: int | None) -> tuple | None:
+           reply_vlan: int | None) -> Consumed | Drop | None:
     """Answer a DHCP client message, or None to let the bridge handle it.
 
     ``reply_vlan`` is the tag the reply carries on the wire (None on access
@@ -84,7 +90,7 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
     try:
         options = parse_dhcp_options(l4_payload(m))
     except ValueError:
-        return ("drop", 0.0, "malformed DHCP message")
+        return _MALFORMED
     msg_type = options.get(53, b"\x00")[0]
     hosts = _hosts(ctx, network)
     for did in network.dhcp_ids:
@@ -101,7 +107,7 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
             frame = dhcp_reply(DHCP_NAK, xid, chaddr, 0, host.server, SERVER_MAC, [],
                                reply_vlan)
             ctx.generate(in_port_id, frame)
-            return ("consumed", "DHCP NAK: requested address is not the host's")
+            return _NAK_SENT
     opts: list[tuple[int, bytes]] = [(1, _U32.pack(host.mask)), (51, _U32.pack(host.lease))]
     if host.gateway is not None:
         opts.append((3, _U32.pack(host.gateway)))
@@ -112,4 +118,4 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
     reply_type = DHCP_OFFER if msg_type == DHCP_DISCOVER else DHCP_ACK
     ctx.generate(in_port_id, dhcp_reply(reply_type, xid, chaddr, host.ip, host.server,
                                         SERVER_MAC, opts, reply_vlan))
-    return ("consumed", "DHCP OFFER sent" if reply_type == DHCP_OFFER else "DHCP ACK sent")
+    return _OFFER_SENT if reply_type == DHCP_OFFER else _ACK_SENT

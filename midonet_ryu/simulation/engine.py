@@ -3,9 +3,10 @@
 ``simulate(match, topology, state, now)`` is a pure function of its inputs:
 no I/O, no clock, no randomness (ECMP and load balancing use a hash of the
 packet's 5-tuple). The packet enters at ``match.in_port``; each device
-(bridge or router) decides an egress port; interior ports hand the packet
-to their peer's device; an exterior egress port ends the walk. Port and
-device filter chains run on the way, as in MidoNet, all on the ingress host.
+(bridge or router) returns a step (see :mod:`steps`): an egress port, a
+flood, a drop or a consumed packet; interior ports hand the packet to their
+peer's device; an exterior egress port ends the walk. Port and device filter
+chains run on the way, as in MidoNet, all on the ingress host.
 """
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ from midonet_ryu.simulation.result import (
     ToPort,
 )
 from midonet_ryu.simulation.state import StateView
+from midonet_ryu.simulation.steps import (
+    Consumed,
+    Drop,
+    Flood,
+    Forward,
+    Outcome,
+    Step,
+    ToDevicePort,
+)
 from midonet_ryu.topology.model import Network, Port
 from midonet_ryu.topology.snapshot import TopologyView
 
@@ -44,20 +54,22 @@ def simulate(match: FlowMatch, topology: TopologyView, state: StateView,
         outcome = _walk(ctx)
     except SimulationError as e:
         return _result(ctx, ResultKind.ERROR_DROP, (), ERROR_DROP_HARD_TIMEOUT, str(e))
-    kind = outcome[0]
-    if kind == "forward":
+    # type() is re-taken per test rather than kept in a variable so the type
+    # checker narrows ``outcome``; the common case is the first test.
+    if type(outcome) is Forward:
         if ctx.forward_flow:
             conntrack.track_forward(ctx)
-        actions = _output_actions(ctx, outcome[1])
+        actions = _output_actions(ctx, outcome.ports)
         if not actions:
             return _result(ctx, ResultKind.DROP, (), DROP_HARD_TIMEOUT, "no egress port")
         return _result(ctx, ResultKind.FORWARD, actions, None, "")
-    if kind == "drop":
-        timeout = DROP_HARD_TIMEOUT if outcome[1] is None else outcome[1]
-        return _result(ctx, ResultKind.DROP, (), timeout, outcome[2])
-    if kind == "consumed":
-        return _result(ctx, ResultKind.CONSUMED, (), None, outcome[1])
-    raise AssertionError(f"unknown outcome {outcome!r}")
+    if type(outcome) is Drop:
+        timeout = DROP_HARD_TIMEOUT if outcome.timeout is None else outcome.timeout
+        return _result(ctx, ResultKind.DROP, (), timeout, outcome.reason)
+    if type(outcome) is Consumed:
+        return _result(ctx, ResultKind.CONSUMED, (), None, outcome.reason)
+    # A bug, not a broken topology: let it surface rather than become a drop flow.
+    raise TypeError(f"unknown walk outcome {outcome!r}")
 
 
 def simulate_generated(port_id: uuid.UUID, frame: bytes, topology: TopologyView,
@@ -73,7 +85,8 @@ def simulate_generated(port_id: uuid.UUID, frame: bytes, topology: TopologyView,
     return simulate(parse_frame(frame, port.peer_id), topology, state, now)
 
 
-def _walk(ctx: Context) -> tuple:
+def _walk(ctx: Context) -> Outcome:
+    """Follow the packet from device to device until a step ends its path."""
     get = ctx.topology.get
     port = get(Port, ctx.match.in_port)
     if port is None:
@@ -82,7 +95,7 @@ def _walk(ctx: Context) -> tuple:
     ctx.ingress_device = port.network_id or port.router_id
     while True:
         if not port.admin_state_up:
-            return ("drop", None, f"port {port.id} is administratively down")
+            return Drop(None, f"port {port.id} is administratively down")
         if len(ctx.devices) >= MAX_DEVICES_TRAVERSED:
             raise SimulationError(f"traversed more than {MAX_DEVICES_TRAVERSED} devices")
         ctx.in_port = port.id
@@ -91,26 +104,26 @@ def _walk(ctx: Context) -> tuple:
                                            port.network_id or port.router_id)
             if verdict is not None:
                 return verdict
+        step: Step
         if port.network_id is not None:
             ctx.devices.append(port.network_id)
             network = get(Network, port.network_id)
             if network is None:
                 raise SimulationError(f"port {port.id} on missing network {port.network_id}")
-            outcome = bridge.process(ctx, network, port)
+            step = bridge.process(ctx, network, port)
         elif port.router_id is not None:
             ctx.devices.append(port.router_id)
-            outcome = router_sim.process(ctx, port)
+            step = router_sim.process(ctx, port)
         else:
             raise SimulationError(f"port {port.id} belongs to no device")
-        kind = outcome[0]
-        if kind == "port":
-            out = get(Port, outcome[1])
+        if type(step) is ToDevicePort:
+            out = get(Port, step.port_id)
             if out is None:
-                raise SimulationError(f"egress port {outcome[1]} does not exist")
+                raise SimulationError(f"egress port {step.port_id} does not exist")
             ctx.tags.add(tags.port(out.id))
             ctx.out_port = out.id
             if not out.admin_state_up:
-                return ("drop", None, f"port {out.id} is administratively down")
+                return Drop(None, f"port {out.id} is administratively down")
             if out.outbound_filter_id is not None:
                 verdict = bridge.ctx_filter(ctx, out.outbound_filter_id,
                                                out.network_id or out.router_id)
@@ -127,11 +140,14 @@ def _walk(ctx: Context) -> tuple:
                 port = peer
                 continue
             if out.is_exterior:
-                return ("forward", (out,))
-            return ("drop", None, f"egress port {out.id} is neither bound nor linked")
-        if kind == "flood":
-            return ("forward", _flood_filter(ctx, outcome[1]))
-        return outcome
+                return Forward((out,))
+            return Drop(None, f"egress port {out.id} is neither bound nor linked")
+        if type(step) is Flood:
+            return Forward(_flood_filter(ctx, step.ports))
+        if type(step) is Drop or type(step) is Consumed:
+            return step
+        # A bug, not a broken topology: let it surface rather than become a drop flow.
+        raise TypeError(f"unknown device step {step!r}")
 
 
 def _flood_filter(ctx: Context, ports: tuple[Port, ...]) -> tuple[Port, ...]:

@@ -28,6 +28,7 @@ from midonet_ryu.simulation.cache import deps_of
 from midonet_ryu.simulation.context import Context
 from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_NONE, PROTO_TCP
 from midonet_ryu.simulation.state import NatBinding, NatKey, NatKeyType
+from midonet_ryu.simulation.steps import Drop
 from midonet_ryu.topology.lb import (
     LBStatus,
     LoadBalancer,
@@ -44,6 +45,8 @@ _DST_REWRITE = FIELD_BIT["ip_dst"] | FIELD_BIT["tp_dst"]
 _SRC_REWRITE = FIELD_BIT["ip_src"] | FIELD_BIT["tp_src"]
 _TUPLE = (FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"]
           | FIELD_BIT["tp_src"] | FIELD_BIT["tp_dst"])
+_FRAGMENT_TO_VIP = Drop(None, "fragmented packet to a VIP cannot be balanced")
+_NO_MEMBER = Drop(None, "no healthy pool member")
 
 
 class CompiledVip:
@@ -117,8 +120,9 @@ def _choose(members: tuple[tuple[int, int, int], ...], h: int) -> tuple[int, int
     return members[-1][0], members[-1][1]
 
 
-def process(ctx: Context, router: Router) -> tuple | None:
-    """Balance a packet to a VIP, or restore the VIP on a member's reply."""
+def process(ctx: Context, router: Router) -> Drop | None:
+    """Balance a packet to a VIP, or restore the VIP on a member's reply;
+    None to let the router go on with the (possibly rewritten) packet."""
     clb = compile_lb(ctx, router.load_balancer_id)  # type: ignore[arg-type]
     if clb is None:
         return None
@@ -126,7 +130,7 @@ def process(ctx: Context, router: Router) -> tuple | None:
     ctx.wc |= _VIP_FIELDS
     if m.ip_frag is not None and m.ip_frag != FRAG_NONE:
         if m.ip_dst in clb.vip_ips:
-            return ("drop", None, "fragmented packet to a VIP cannot be balanced")
+            return _FRAGMENT_TO_VIP
         return None
     if m.ip_proto != PROTO_TCP:
         return None
@@ -141,7 +145,7 @@ def process(ctx: Context, router: Router) -> tuple | None:
     return None
 
 
-def _to_member(ctx: Context, cv: CompiledVip, lb_id: uuid.UUID) -> tuple | None:
+def _to_member(ctx: Context, cv: CompiledVip, lb_id: uuid.UUID) -> Drop | None:
     m = ctx.match
     ctx.wc |= _TUPLE
     ctx.stateful = True
@@ -157,7 +161,7 @@ def _to_member(ctx: Context, cv: CompiledVip, lb_id: uuid.UUID) -> tuple | None:
     created = binding is None or (binding.ip, binding.port) not in healthy
     if created:
         if not cv.members:
-            return ("drop", None, "no healthy pool member")
+            return _NO_MEMBER
         binding = NatBinding(*_choose(cv.members, ctx.hash5() >> 7))
     assert binding is not None
     if cv.sticky:

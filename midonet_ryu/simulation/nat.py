@@ -27,12 +27,16 @@ from midonet_ryu.simulation.context import Context
 from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_NONE, PROTO_ICMP
 from midonet_ryu.simulation.result import SnatBlockRequest
 from midonet_ryu.simulation.state import SNAT_BLOCK_SIZE, NatBinding, NatKey, NatKeyType
+from midonet_ryu.simulation.steps import NatResult
 from midonet_ryu.topology.rules import NatTarget, Rule
 
 _TUPLE = (FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"]
           | FIELD_BIT["tp_src"] | FIELD_BIT["tp_dst"] | FIELD_BIT["icmp_id"]
           | FIELD_BIT["ip_frag"])
 DEFAULT_PORT_RANGE = (1024, 65535)
+NOT_APPLIED, TRANSLATED, FRAGMENT, PORTS_EXHAUSTED = (
+    NatResult.NOT_APPLIED, NatResult.TRANSLATED, NatResult.FRAGMENT, NatResult.PORTS_EXHAUSTED,
+)
 
 
 def ports_of(m: Any) -> tuple[int, int]:
@@ -68,17 +72,18 @@ def _set_dst(ctx: Context, ip: int, port: int) -> None:
         m.tp_dst = port
 
 
-def apply_rule(ctx: Context, rule: Rule, device_id: uuid.UUID) -> bool | str:
-    """Apply a NAT rule whose condition matched: True if translated, False if the
-    rule did not apply (reverse rule without state), "drop" if it must drop."""
+def apply_rule(ctx: Context, rule: Rule, device_id: uuid.UUID) -> NatResult:
+    """Apply a NAT rule whose condition matched (see ``NatResult``): a rule
+    with nothing to translate, like a reverse rule without state, does not
+    apply, and the chain goes on to its next rule."""
     data = rule.nat_rule_data
     if data is None:
-        return False
+        return NOT_APPLIED
     if data.reverse:
         return reverse(ctx, device_id, data.dnat)
     targets = data.nat_targets
     if not targets:
-        return False
+        return NOT_APPLIED
     if len(targets) == 1 and _is_static(targets[0]):
         ip = ip_to_int(targets[0].nw_start)
         if data.dnat:
@@ -87,7 +92,7 @@ def apply_rule(ctx: Context, rule: Rule, device_id: uuid.UUID) -> bool | str:
         else:
             ctx.match.ip_src = ip
             ctx.written |= FIELD_BIT["ip_src"]
-        return True
+        return TRANSLATED
     return forward(ctx, device_id, data.dnat, targets)
 
 
@@ -96,13 +101,14 @@ def _is_static(t: NatTarget) -> bool:
 
 
 def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
-            targets: tuple[NatTarget, ...]) -> bool | str:
+            targets: tuple[NatTarget, ...]) -> NatResult:
+    """Translate with the flow's binding, choosing one on its first packet."""
     m = ctx.match
     ctx.wc |= _TUPLE
     if m.ip_src is None:
-        return False
+        return NOT_APPLIED
     if m.ip_frag is not None and m.ip_frag != FRAG_NONE:
-        return "drop"
+        return FRAGMENT
     sport, dport = ports_of(m)
     ktype = NatKeyType.FWD_DNAT if dnat else NatKeyType.FWD_SNAT
     key = NatKey(ktype, m.ip_src, sport, m.ip_dst, dport, m.ip_proto, device_id)
@@ -113,7 +119,7 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
     if binding is None:
         binding = _pick_dnat(ctx, targets, dport) if dnat else _pick_snat(ctx, device_id, targets)
         if binding is None:
-            return "snat_exhausted"
+            return PORTS_EXHAUSTED
     if dnat:
         rval = NatBinding(m.ip_dst, dport)
         _set_dst(ctx, binding.ip, binding.port)
@@ -127,7 +133,7 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
     rkey = NatKey(rtype, m.ip_dst, d2, m.ip_src, s2, m.ip_proto, device_id)
     ctx.add_key(key, binding, created)
     ctx.add_key(rkey, rval, created)
-    return True
+    return TRANSLATED
 
 
 def _pick_dnat(ctx: Context, targets: tuple[NatTarget, ...], dport: int) -> NatBinding:
@@ -179,12 +185,12 @@ def _pick_snat(ctx: Context, device_id: uuid.UUID,
     return None
 
 
-def reverse(ctx: Context, device_id: uuid.UUID, dnat: bool) -> bool:
-    """Undo a dynamic translation on a reply; False when no binding exists."""
+def reverse(ctx: Context, device_id: uuid.UUID, dnat: bool) -> NatResult:
+    """Undo a dynamic translation on a reply; NOT_APPLIED when no binding exists."""
     m = ctx.match
     ctx.wc |= _TUPLE
     if m.ip_src is None:
-        return False
+        return NOT_APPLIED
     sport, dport = ports_of(m)
     if dnat:
         key = NatKey(NatKeyType.REV_DNAT, m.ip_src, sport, m.ip_dst, dport, m.ip_proto,
@@ -196,10 +202,10 @@ def reverse(ctx: Context, device_id: uuid.UUID, dnat: bool) -> bool:
     ctx.stateful = True
     binding = ctx.state.nat.get(key)
     if binding is None:
-        return False
+        return NOT_APPLIED
     ctx.add_key(key, binding, False)
     if dnat:
         _set_src(ctx, binding.ip, binding.port)
     else:
         _set_dst(ctx, binding.ip, binding.port)
-    return True
+    return TRANSLATED

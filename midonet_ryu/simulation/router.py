@@ -56,6 +56,7 @@ from midonet_ryu.simulation.packet_builders import (
 from midonet_ryu.simulation.result import ARP_WAIT_DROP_TIMEOUT, ICMP_ERROR_DROP_TIMEOUT, ArpLearned
 from midonet_ryu.simulation.routing import RouteEntry, RoutingTable, entry
 from midonet_ryu.simulation.state import ArpEntry
+from midonet_ryu.simulation.steps import Consumed, Drop, Step, ToDevicePort
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.router import NextHop, Route, Router
 
@@ -68,12 +69,32 @@ _ROUTED_WRITES = (FIELD_BIT["eth_src"] | FIELD_BIT["eth_dst"] | FIELD_BIT["vlan_
                   | FIELD_BIT["ip_ttl"])
 ICMP_NET_UNREACHABLE = 0
 
+_ROUTER_DOWN = Drop(None, "router is administratively down")
+_NOT_FOR_PORT = Drop(None, "frame not addressed to the router port")
+_NOT_IPV4 = Drop(None, "router drops non-IPv4 traffic")
+_TTL_EXPIRED = Drop(0.0, "TTL expired")  # no flow: every traceroute probe is answered
+_NO_ROUTE = Drop(ICMP_ERROR_DROP_TIMEOUT, "no route")
+_REJECT_ROUTE = Drop(ICMP_ERROR_DROP_TIMEOUT, "reject route")
+_BLACKHOLE = Drop(None, "blackhole route")
+_ARP_WAIT = Drop(ARP_WAIT_DROP_TIMEOUT, "next hop MAC unknown; ARP request sent")
+_FOR_ROUTER = Drop(None, "packet for the router itself")
+_ECHO_ANSWERED = Consumed("ICMP echo to the router answered")
+_ARP_UNADDRESSED = Consumed("ARP on an unaddressed router port")
+_ARP_OTHER = Consumed("ARP request for another address")
+_ARP_ANSWERED = Consumed("ARP request for the router port answered")
+_ARP_LEARNED = Consumed("ARP reply learned")
+_ARP_IGNORED = Consumed("ARP ignored")
+
 
 class RouterPort:
-    __slots__ = ("port", "mac", "ip", "net", "plen", "peer_is_router", "peer_mac")
+    """A router port compiled: parsed addresses, its peer, and ``egress``, the
+    step out of it, built once rather than for every routed packet."""
+
+    __slots__ = ("port", "mac", "ip", "net", "plen", "peer_is_router", "peer_mac", "egress")
 
     def __init__(self, port: Port, peer: Port | None) -> None:
         self.port = port
+        self.egress = ToDevicePort(port.id)
         self.mac = normalize_mac(port.port_mac) if port.port_mac else None
         self.ip = ip_to_int(port.port_address) if port.port_address else None
         if port.port_subnet:
@@ -131,13 +152,15 @@ def compile_router(ctx: Context, router: Router) -> CompiledRouter:
     return ctx.cache.get(("router", router.id), build)
 
 
-def process(ctx: Context, in_port: Port) -> tuple:
+def process(ctx: Context, in_port: Port) -> Step:
+    """Simulate ``ctx.match`` entering a router through ``in_port``: a
+    ``ToDevicePort`` towards the next hop, else ``Drop`` or ``Consumed``."""
     router = ctx.topology.get(Router, in_port.router_id)
     if router is None:
         raise SimulationError(f"port {in_port.id} on missing router {in_port.router_id}")
     ctx.tags.add(tags.device(router.id))
     if not router.admin_state_up:
-        return ("drop", None, "router is administratively down")
+        return _ROUTER_DOWN
     cr = compile_router(ctx, router)
     rp = cr.ports.get(in_port.id)
     if rp is None:
@@ -147,14 +170,14 @@ def process(ctx: Context, in_port: Port) -> tuple:
     if m.eth_type == ETH_ARP:
         return _arp(ctx, router, rp)
     if m.eth_dst != rp.mac and m.eth_dst != BROADCAST_MAC:
-        return ("drop", None, "frame not addressed to the router port")
+        return _NOT_FOR_PORT
     if m.eth_type != ETH_IPV4 or m.ip_src is None:
-        return ("drop", None, "router drops non-IPv4 traffic")
+        return _NOT_IPV4
 
     if router.load_balancer_id is not None:
-        outcome = loadbalancer.process(ctx, router)
-        if outcome is not None:
-            return outcome
+        dropped = loadbalancer.process(ctx, router)
+        if dropped is not None:
+            return dropped
     if router.inbound_filter_id is not None:
         verdict = chains.run_filter(ctx, router.inbound_filter_id, router.id)
         if verdict is not None:
@@ -167,25 +190,25 @@ def process(ctx: Context, in_port: Port) -> tuple:
         return _local(ctx, rp, local)
     ctx.wc |= _TTL
     if m.ip_ttl is not None and m.ip_ttl <= 1:
-        _icmp_error(ctx, rp, "ttl")
-        return ("drop", 0.0, "TTL expired")  # no flow: every traceroute probe is answered
+        _icmp_error(ctx, rp, time_exceeded=True)
+        return _TTL_EXPIRED
 
     table = cr.table
     if table.has_src_routes:
         ctx.wc |= _SRC
     route = table.lookup(dst, m.ip_src, ctx.hash5)
     if route is None or route.next_hop is NextHop.REJECT:
-        _icmp_error(ctx, rp, "unreachable")
-        return ("drop", ICMP_ERROR_DROP_TIMEOUT, "no route" if route is None else "reject route")
+        _icmp_error(ctx, rp, time_exceeded=False)
+        return _NO_ROUTE if route is None else _REJECT_ROUTE
     if route.route_id is not None:
         ctx.tags.add(tags.device(route.route_id))
     if route.next_hop is NextHop.BLACKHOLE:
-        return ("drop", None, "blackhole route")
+        return _BLACKHOLE
     if route.next_hop is NextHop.LOCAL:
         return _local(ctx, rp, rp)
     out = cr.ports.get(route.port_id) if route.port_id else None
     if out is None:
-        return ("drop", None, f"route via port {route.port_id} not on this router")
+        return Drop(None, f"route via port {route.port_id} not on this router")
 
     ctx.out_port = out.port.id
     if router.outbound_filter_id is not None:
@@ -196,14 +219,14 @@ def process(ctx: Context, in_port: Port) -> tuple:
     next_hop = route.gateway if route.gateway is not None else m.ip_dst
     mac = _next_hop_mac(ctx, router, out, next_hop)
     if mac is None:
-        return ("drop", ARP_WAIT_DROP_TIMEOUT, "next hop MAC unknown; ARP request sent")
+        return _ARP_WAIT
     if m.ip_ttl is not None:
         m.ip_ttl -= 1
     m.eth_src = out.mac
     m.eth_dst = mac
     m.vlan_id = None  # a routed frame leaves untagged; the next bridge decides
     ctx.written |= _ROUTED_WRITES
-    return ("port", out.port.id)
+    return out.egress
 
 
 def _next_hop_mac(ctx: Context, router: Router, out: RouterPort, ip: int) -> str | None:
@@ -230,24 +253,26 @@ def _arp_request(ctx: Context, out: RouterPort, ip: int) -> None:
     ctx.generate(out.port.id, arp_request(out.mac, out.ip, ip))
 
 
-def _arp(ctx: Context, router: Router, rp: RouterPort) -> tuple:
+def _arp(ctx: Context, router: Router, rp: RouterPort) -> Consumed:
+    """Answer requests for the port's address and learn from the subnet; an ARP
+    frame never goes further than the router port."""
     m = ctx.match
     if rp.ip is None or rp.mac is None:
-        return ("consumed", "ARP on an unaddressed router port")
+        return _ARP_UNADDRESSED
     spa, sha = m.arp_spa, m.arp_sha
     on_subnet = spa is not None and rp.net is not None and in_subnet(spa, rp.net, rp.plen)
     if m.arp_op == ARP_REQUEST:
         if m.arp_tpa != rp.ip:
-            return ("consumed", "ARP request for another address")
+            return _ARP_OTHER
         if on_subnet and sha:
             _learn(ctx, router, spa, sha)
         ctx.generate(rp.port.id, arp_reply(rp.mac, rp.ip, sha or m.eth_src, spa or 0,
                                            m.vlan_id))
-        return ("consumed", "ARP request for the router port answered")
+        return _ARP_ANSWERED
     if m.arp_op == ARP_REPLY and on_subnet and sha and m.arp_tpa == rp.ip:
         _learn(ctx, router, spa, sha)
-        return ("consumed", "ARP reply learned")
-    return ("consumed", "ARP ignored")
+        return _ARP_LEARNED
+    return _ARP_IGNORED
 
 
 def _learn(ctx: Context, router: Router, ip: int, mac: str) -> None:
@@ -258,24 +283,25 @@ def _learn(ctx: Context, router: Router, ip: int, mac: str) -> None:
         ctx.learned.append(ArpLearned(router.id, ip, mac))
 
 
-def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> tuple:
+def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> Consumed | Drop:
     """A packet for the router itself: answer echo requests, drop the rest."""
     m = ctx.match
     ctx.wc |= _ICMP
     if m.ip_proto == PROTO_ICMP and m.icmp_type == ICMP_ECHO_REQUEST and in_rp.mac:
         ctx.generate(in_rp.port.id, icmp_echo_reply(m, in_rp.mac, m.ip_dst))
-        return ("consumed", "ICMP echo to the router answered")
-    return ("drop", None, "packet for the router itself")
+        return _ECHO_ANSWERED
+    return _FOR_ROUTER
 
 
-def _icmp_error(ctx: Context, rp: RouterPort, what: str) -> None:
+def _icmp_error(ctx: Context, rp: RouterPort, time_exceeded: bool) -> None:
+    """Send time exceeded (``time_exceeded``) or net unreachable back out of ``rp``."""
     m = ctx.match
     ctx.wc |= _ICMP  # whether an error is sent depends on it
     if rp.mac is None or rp.ip is None:
         return
     if m.ip_proto == PROTO_ICMP and m.icmp_type not in (0, 8):
         return  # no errors about errors
-    if what == "ttl":
+    if time_exceeded:
         frame = icmp_time_exceeded(m, rp.mac, rp.ip)
     else:
         frame = icmp_unreachable(ICMP_NET_UNREACHABLE, m, rp.mac, rp.ip)
