@@ -13,10 +13,11 @@ from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 from midonet_ryu.datapath.local_ports import Interface
+from midonet_ryu.datapath.port_map import TUNNEL_INTERFACE_TYPES
 
 LOG = logging.getLogger(__name__)
 
-TUNNEL_PORT_NAMES = {"vxlan": "tun-vxlan", "gre": "tun-gre"}
+TUNNEL_PORT_NAMES = TUNNEL_INTERFACE_TYPES  # one naming, shared with the port map
 TUNNEL_KEY_ID = "midonet-tunnel-key"  # Interface external_ids: our key for a bound port
 _TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "Controller")
 

@@ -3,16 +3,17 @@
 MAC and IPv4->MAC tables come from the NSDB state tables (shared by every
 agent); conntrack, NAT and SNAT leases are local for now (flow state
 distributes them later). A simulation must never wait on I/O, so a table the
-agent has not subscribed to yet reads as empty and the subscription is
-queued; when it loads, its entries arrive as change callbacks, which
-invalidate the flows simulated without them.
+agent has not subscribed to yet reads as empty and is noted in
+``requested`` (the flow setup hands those to the shell to subscribe); when
+it loads, its entries arrive as change callbacks, which invalidate the flows
+simulated without them.
 """
 from __future__ import annotations
 
 import ipaddress
 import logging
 import uuid
-from collections.abc import Callable, Collection, Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from typing import Any
 
 from midonet_ryu.simulation import tags
@@ -28,11 +29,11 @@ TableKey = tuple[str, uuid.UUID, int | None]
 class AgentState:
     """A ``StateView`` over NSDB tables plus local key tables."""
 
-    def __init__(self, request_table: Callable[[TableKey], None]) -> None:
-        self.local = InMemoryState()
+    def __init__(self, local: InMemoryState | None = None) -> None:
+        self.local = local if local is not None else InMemoryState()
         self._tables: dict[TableKey, Mapping] = {}
         self._requested: set[TableKey] = set()
-        self._request = request_table
+        self.requested: list[TableKey] = []  # asked for and not handed out yet
 
     def _get(self, key: TableKey) -> Mapping:
         table = self._tables.get(key)
@@ -40,7 +41,7 @@ class AgentState:
             return table
         if key not in self._requested:
             self._requested.add(key)
-            self._request(key)
+            self.requested.append(key)
         return _EMPTY
 
     def attach(self, key: TableKey, table: Mapping) -> None:

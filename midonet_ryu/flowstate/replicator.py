@@ -1,11 +1,13 @@
-"""The agent's flow-state replicator: the thin shell around midonet_ryu.flowstate.
+"""The agent's flow-state replicator: who gets which state, and importing theirs.
 
-The agent calls ``outgoing`` after each simulation that created or used
+The flow setup calls ``outgoing`` after each simulation that created or used
 state and sends what it returns, tunnel key 0xFFFFFF, before the data
 packet; it hands every packet-in with that key to ``incoming`` and
 invalidates the flows tagged with the keys it returns. This class does the
 lookups (topology, underlay addresses) and the writes into the local state;
-the decisions and the wire format are in the core. See doc/flow-state.md.
+the decisions and the wire format are in the modules it calls. Counts go to
+``counts`` by :class:`~midonet_ryu.metrics.AgentCounter` (the agent's
+metrics export them). See doc/flow-state.md.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from midonet_ryu.flowstate.plan import (
     ledger_entry,
 )
 from midonet_ryu.flowstate.state_packet import decode_frame, encode_frames
+from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation.result import SimulationResult
 from midonet_ryu.simulation.state import STATE_KEY_TTL
 from midonet_ryu.topology.snapshot import TopologyView
@@ -32,7 +35,7 @@ from midonet_ryu.topology.snapshot import TopologyView
 LOG = logging.getLogger(__name__)
 
 
-class FlowStateShell:
+class FlowStateReplicator:
     """Sends this host's flow state to its interested peers and imports theirs."""
 
     def __init__(self, host_id: uuid.UUID, topology: TopologyView, local_state: Any,
@@ -47,7 +50,7 @@ class FlowStateShell:
         # a key goes to a peer at most once per half TTL (MidoNet's refresh)
         self.ledger = SendLedger(self.key_ttl / 2, **kwargs)
         self._last_prune: float | None = None
-        self.stats: collections.Counter = collections.Counter()
+        self.counts: collections.Counter[C] = collections.Counter()
 
     # -- sending --------------------------------------------------------------
     def outgoing(self, result: SimulationResult, ingress_port_id: uuid.UUID,
@@ -63,11 +66,11 @@ class FlowStateShell:
         for peer in sorted(peers):
             ip = self.host_underlay_ip(peer)
             if ip is None:
-                self.stats["peer_unreachable"] += 1
+                self.counts[C.FLOW_STATE_PEER_UNREACHABLE] += 1
                 continue
             conntrack, nat = keys_for_peer(result.state_keys, peer, self.ledger, now)
             if not conntrack and not nat:
-                self.stats["keys_suppressed"] += len(result.state_keys)
+                self.counts[C.FLOW_STATE_KEYS_SUPPRESSED] += len(result.state_keys)
                 continue
             ident = (tuple(conntrack), tuple(nat))
             frames = encoded.get(ident)
@@ -75,7 +78,7 @@ class FlowStateShell:
                 frames = encoded[ident] = encode_frames(
                     FlowStateMessage(self.host_id, ident[0], ident[1]))
             out.extend((ip, frame) for frame in frames)
-            self.stats["keys_sent"] += len(conntrack) + len(nat)
+            self.counts[C.FLOW_STATE_KEYS_SENT] += len(conntrack) + len(nat)
         return out
 
     def _maybe_prune(self, now: float) -> None:
@@ -93,7 +96,7 @@ class FlowStateShell:
         """
         msg = decode_frame(frame)
         if msg.sender == self.host_id:
-            self.stats["own_state_ignored"] += 1
+            self.counts[C.FLOW_STATE_OWN_IGNORED] += 1
             return []
         plan = import_plan(msg, self.local_state.conntrack, self.local_state.nat)
         # put_key gives a key ``now + key_ttl``; starting the clock later by
@@ -103,6 +106,6 @@ class FlowStateShell:
             self.local_state.put_key(key, value, stamp)
             # the sender knows this key: do not echo it back for a while
             self.ledger.record(msg.sender, ledger_entry(key, value), now)
-        self.stats["keys_imported"] += len(plan.writes)
+        self.counts[C.FLOW_STATE_KEYS_IMPORTED] += len(plan.writes)
         return plan.news
 

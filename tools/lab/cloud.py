@@ -249,7 +249,7 @@ class Cloud:
             self.client.close()
         if self._own_zk and self.zk is not None:
             self.zk.stop()
-        if self._own_workdir:
+        if self._own_workdir and not os.environ.get("MR_LAB_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 

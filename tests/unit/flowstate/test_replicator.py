@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from midonet_ryu.flowstate.replicator import FlowStateShell
+from midonet_ryu.flowstate.replicator import FlowStateReplicator
+from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.result import ResultKind, SetField, ToPort
 from midonet_ryu.simulation.state import NatKey, NatKeyType
@@ -50,8 +51,8 @@ class TwoHosts:
             s.state.lease_snat_block(r.router.id, ip_to_int(PUBLIC), block)
         self.state_a = s.state
         self.state_b = copy.deepcopy(s.state)  # same tables, no flow state yet
-        self.a = FlowStateShell(HA, s.topology, self.state_a, IPS.get)
-        self.b = FlowStateShell(HB, s.topology, self.state_b, IPS.get)
+        self.a = FlowStateReplicator(HA, s.topology, self.state_a, IPS.get)
+        self.b = FlowStateReplicator(HB, s.topology, self.state_b, IPS.get)
 
     def forward(self, sport=1000):
         s = self.s
@@ -141,9 +142,9 @@ def test_own_and_malformed_packets():
 
 def test_peer_without_underlay_address_is_skipped():
     w = TwoHosts()
-    shell = FlowStateShell(HA, w.s.topology, w.state_a, lambda host: None)
+    shell = FlowStateReplicator(HA, w.s.topology, w.state_a, lambda host: None)
     assert shell.outgoing(w.forward(), w.r.a1.port_id, w.s.now) == []
-    assert shell.stats["peer_unreachable"] == 1
+    assert shell.counts[C.FLOW_STATE_PEER_UNREACHABLE] == 1
 
 
 def test_local_flow_sends_nothing():

@@ -1,0 +1,120 @@
+"""The agent's writes and subscriptions in the NSDB, run by its worker.
+
+Each method is one round trip (or a few) that the packet path must never
+wait for: subscribing to a state table, writing a learned MAC or ARP entry,
+leasing a SNAT block, publishing or withdrawing a bound port, restoring
+ephemeral keys after a new session. Decisions about what to do are the
+flow setup's; this only does it and reports back.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apps.agent_boot import Services
+from midonet_ryu.datapath.agent_state import (
+    AgentState,
+    IntKeyedIPv4,
+    RouterArpView,
+    TableKey,
+    nsdb_arp_entry,
+    table_change_tags,
+)
+from midonet_ryu.datapath.local_ports import LocalBinding
+from midonet_ryu.metrics import AgentCounter, AgentMetrics
+from midonet_ryu.nsdb import hosts
+from midonet_ryu.simulation.result import ArpLearned, MacLearned, SnatBlockRequest
+
+LOG = logging.getLogger(__name__)
+
+
+class AgentNsdb:
+    def __init__(self, services: Services, state: AgentState, metrics: AgentMetrics,
+                 invalidate: Callable[[list], None]) -> None:
+        self.services = services
+        self.state = state
+        self.metrics = metrics
+        self.invalidate = invalidate  # queue tags for the worker
+        self.tables: dict[TableKey, Any] = {}
+
+    def subscribe(self, key: TableKey) -> list[Any] | None:
+        """Open ``key``'s table and attach it to the simulation's state.
+        Returns the entries it already has (their flows must be re-simulated),
+        or None if it was open already or is unknown."""
+        if key in self.tables:
+            return None
+        kind, device_id, vlan = key
+        provider = self.services.tables
+        if kind == "mac":
+            table = provider.bridge_mac_table(device_id, 0 if vlan is None else vlan)
+            view: Any = table
+        elif kind == "ip4mac":
+            table = provider.bridge_ip4_mac_table(device_id)
+            view = IntKeyedIPv4(table)
+        elif kind == "arp":
+            table = provider.router_arp_table(device_id)
+            view = RouterArpView(table)
+        else:
+            return None
+
+        def on_change(entry_key: Any, old: Any, new: Any) -> None:
+            self.invalidate(table_change_tags(key, entry_key))
+
+        table.add_callback(on_change)
+        self.tables[key] = table
+        self.state.attach(key, view)
+        return list(table)
+
+    def write_learned(self, learned: MacLearned | ArpLearned) -> None:
+        """Write a MAC or ARP learning to the shared NSDB table."""
+        if type(learned) is MacLearned:
+            key: TableKey = ("mac", learned.network_id, learned.vlan)
+            entry_key: Any = learned.mac
+            value: Any = learned.port_id
+        else:
+            key = ("arp", learned.router_id, None)
+            entry_key = ipaddress.IPv4Address(learned.ip)
+            value = nsdb_arp_entry(learned.mac, time.time())
+        self.subscribe(key)
+        table = self.tables.get(key)
+        if table is None:
+            return
+        if type(learned) is MacLearned and table.get(entry_key) == value:
+            return
+        table.add(entry_key, value)
+        self.metrics.inc(AgentCounter.MACS_LEARNED if type(learned) is MacLearned
+                         else AgentCounter.ARPS_LEARNED)
+
+    def lease_snat(self, request: SnatBlockRequest) -> int | None:
+        ip = str(ipaddress.IPv4Address(request.ip))
+        block = self.services.leaser.lease(request.device_id, ip, request.port_start,
+                                           request.port_end)
+        if block is None:
+            LOG.warning("no free SNAT port block on %s for %s", request.device_id, ip)
+        return block
+
+    def port_bound(self, binding: LocalBinding, remembered_key: int | None,
+                   bridge_iface: Callable[[str, int], None]) -> None:
+        if remembered_key != binding.tunnel_key:
+            bridge_iface(binding.interface, binding.tunnel_key)
+        hosts.publish_port_active(self.services.keys, binding.port_id, binding.tunnel_key)
+        LOG.info("bound port %s to %s (ofport %d, tunnel key %#x)", binding.port_id,
+                 binding.interface, binding.ofport, binding.tunnel_key)
+
+    def port_unbound(self, binding: LocalBinding, still_bound_here: bool) -> None:
+        if not still_bound_here:
+            hosts.withdraw_port_active(self.services.keys, binding.port_id)
+        LOG.info("unbound port %s from %s", binding.port_id, binding.interface)
+
+    def recover_session(self) -> None:
+        """A new ZooKeeper session: re-create what died with the old one.
+
+        Unlike MidoNet's agent, which shut down after ``session_gracetime``,
+        this one keeps forwarding on its cached state throughout and only
+        restores its ephemeral keys (watches re-arm by themselves).
+        """
+        restored = self.services.keys.restore() + self.services.leaser.restore()
+        LOG.warning("ZooKeeper session replaced; restored %d ephemeral keys", restored)

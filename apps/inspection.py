@@ -1,0 +1,63 @@
+"""What ``midonet-agent-ctl`` shows: the agent's beliefs, described for operators.
+
+Read-only: status (switch, ZooKeeper, State Proxy, generation), ports (local
+bindings and remote locations), flows (each installed flow's cookie, match,
+tags and the simulation that made it) and counters (the same registry the
+Prometheus endpoint serves). Descriptions are built only when asked.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+_IP_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"})
+
+
+def answer(agent: Any, request: dict) -> Any:
+    cmd = request.get("cmd")
+    core = agent.core
+    if cmd == "status":
+        svc = agent.services
+        nsdb = svc.zk.state if svc is not None else None
+        return {"host_id": agent.host_id, "ready": agent.ready,
+                "switch_connected": agent.switch is not None,
+                "zookeeper": nsdb, "degraded": nsdb != "CONNECTED",
+                "state_proxy": agent.state_proxy_state(),
+                "generation": core.generation if core else None,
+                "flows": len(core.flows) if core else 0,
+                "local_ports": len(core.ports.bindings) if core else 0}
+    if cmd == "ports":
+        ports = core.ports if core else None
+        return {
+            "local": {str(p): {"interface": b.interface, "ofport": b.ofport,
+                               "tunnel_key": b.tunnel_key}
+                      for p, b in (ports.bindings.items() if ports else [])},
+            "remote": {str(p): {"host_id": str(h), "tunnel_key": k,
+                                "reachable": ports.locate(p) is not None}
+                       for p, (h, k) in (ports.remote_active.items() if ports else [])},
+        }
+    if cmd == "flows":
+        return [{"cookie": hex(r.cookie), "match": describe_match(r.match),
+                 "tags": sorted(map(str, r.tags)), "simulation": describe_result(r.summary)}
+                for r in (core.flows.records() if core else [])]
+    if cmd == "counters":
+        return agent.metrics.snapshot()
+    raise ValueError(f"unknown command {cmd!r}; try status, ports, flows, counters")
+
+
+def describe_match(fields: Any) -> str:
+    """``in_port=3,eth_dst=...,ipv4_dst=203.0.113.1`` (as ovs-ofctl would name them)."""
+    parts = []
+    for name, value in fields:
+        if name in _IP_FIELDS:
+            value = ipaddress.IPv4Address(value)
+        parts.append(f"{name}={value}")
+    return ",".join(parts)
+
+
+def describe_result(summary: Any) -> str:
+    """A flow's simulation outcome."""
+    kind, actions, reason = summary
+    text = f"{kind.name}: " + ", ".join(
+        f"{type(a).__name__}({', '.join(map(str, a))})" for a in actions)
+    return f"{text} ({reason})" if reason else text

@@ -1,0 +1,441 @@
+"""The agent's decision core: one call per event, messages and effects back.
+
+After FAUCET's Valve. The shell (``apps/agent.py``) hands each event to one
+method here and sends what comes back; it decides nothing in between:
+
+* :meth:`FlowSetup.packet_in`: a decoded packet-in and ``now`` in, an
+  :class:`Outcome` out: the OpenFlow messages in send order (flow-state
+  packets, the flow-mod, the packet-out, generated replies), the learnings
+  to write to the NSDB, the SNAT lease requests, the state tables to
+  subscribe to, and the counts to bump;
+* :meth:`FlowSetup.invalidate`, :meth:`bindings_changed`,
+  :meth:`switch_connected`, :meth:`flows_seen`, :meth:`remove_stale_flows`,
+  :meth:`flow_removed`, :meth:`flow_refused`, :meth:`learned_written`,
+  :meth:`snat_leased`: the other events, same shape.
+
+It owns the flow-mod policy: priorities, idle and hard timeouts, cookie
+serials and generations, the flow index, the ARP flood guard, the recursion
+into generated frames and the SNAT lease-ahead decision. It keeps state (the
+index, the guards) but does no I/O and never reads the clock: time comes in
+as ``now``; ``clock`` (optional) only times simulations for the metrics.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import ipaddress
+import itertools
+import uuid
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from midonet_ryu.datapath import infra_flows
+from midonet_ryu.datapath import ofwire as of
+from midonet_ryu.datapath import pipeline as pl
+from midonet_ryu.datapath.agent_state import AgentState, TableKey
+from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
+from midonet_ryu.datapath.port_map import BindingChanges, PortMap
+from midonet_ryu.datapath.translate import Untranslatable, build_actions, build_match
+from midonet_ryu.metrics import AgentCounter as C
+from midonet_ryu.simulation import tags
+from midonet_ryu.simulation.engine import simulate, simulate_generated
+from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
+from midonet_ryu.simulation.result import (
+    ArpLearned,
+    Generated,
+    MacLearned,
+    ResultKind,
+    SimulationResult,
+    SnatBlockRequest,
+    ToPort,
+)
+from midonet_ryu.simulation.rewrite import apply_actions
+from midonet_ryu.simulation.state import SNAT_BLOCK_SIZE, NatKey, NatKeyType
+from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.snapshot import TopologyView
+
+ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
+ARP_MEMORY = 4096
+MAX_GENERATED_DEPTH = 4
+_EMPTY: tuple = ()
+
+Learned = MacLearned | ArpLearned
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlowPolicy:
+    """Flow timeouts, seconds ([agent] options)."""
+
+    idle_timeout: int = 60
+    hard_timeout: int = 0
+    drop_hard_timeout: int = 5
+
+
+class Outcome:
+    """What one event asks of the shell, in the order to do it."""
+
+    __slots__ = ("messages", "learned", "leases", "tables", "counts")
+
+    def __init__(self) -> None:
+        self.messages: list[of.Message] = []
+        self.learned: list[Learned] = []
+        self.leases: list[SnatBlockRequest] = []
+        self.tables: list[TableKey] = []
+        self.counts: list[tuple[C, int]] = []
+
+    def count(self, counter: C, amount: int = 1) -> None:
+        self.counts.append((counter, amount))
+
+
+class FlowSetup:
+    def __init__(self, host_id: uuid.UUID, generation: int, topology: TopologyView,
+                 state: AgentState, ports: PortMap, policy: FlowPolicy = FlowPolicy(),
+                 replicator: Any = None, max_flows: int = 200_000,
+                 clock: Callable[[], float] | None = None,
+                 observe_simulation: Callable[[float], None] | None = None) -> None:
+        self.host_id = host_id
+        self.generation = generation
+        self.topology = topology
+        self.state = state
+        self.ports = ports
+        self.policy = policy
+        self.replicator = replicator  # flowstate.replicator.FlowStateReplicator or None
+        self.flows = FlowIndex(max_flows)
+        self._serial = itertools.count(1)
+        self._clock = clock
+        self._observe_simulation = observe_simulation
+        self._pending_learn: set[tuple] = set()
+        self._pending_leases: set[tuple[uuid.UUID, int]] = set()
+        self._snat_ranges: dict[tuple[uuid.UUID, int], SnatBlockRequest] = {}
+        # ARP requests a router generated lately, by (port, target): a stale
+        # entry must not make every simulation send one
+        self._arp_sent: collections.OrderedDict[tuple, float] = collections.OrderedDict()
+        self._stale_generations: set[int] = set()
+
+    # -- new flows ----------------------------------------------------------------------------
+    def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
+        out = Outcome()
+        if pin.tunnel_id == pl.FLOW_STATE_TUNNEL_KEY:
+            self._receive_flow_state(pin.data, now, out)
+            return out
+        port_id = self.ports.ofport_to_port.get(pin.in_port)  # type: ignore[arg-type]
+        if port_id is None:
+            out.count(C.PACKET_IN_UNKNOWN_PORT)
+            return out
+        try:
+            match = parse_frame(pin.data, port_id)
+        except MalformedPacket:
+            out.count(C.MALFORMED_PACKETS)
+            return out
+        result = self._simulate(match, now, out)
+        if result is None:
+            return out
+        try:
+            self._execute(pin, match, result, now, out)
+        except Exception:  # noqa: BLE001 - one bad result must not stop the agent
+            out.count(C.EXECUTION_ERRORS)
+        self._drain_table_requests(out)
+        return out
+
+    def _simulate(self, match: Any, now: float, out: Outcome) -> SimulationResult | None:
+        clock = self._clock
+        started = clock() if clock is not None else 0.0
+        try:
+            result = simulate(match, self.topology, self.state, now)
+        except Exception:  # noqa: BLE001 - one bad simulation must not stop the agent
+            out.count(C.SIMULATION_ERRORS)
+            return None
+        if clock is not None and self._observe_simulation is not None:
+            self._observe_simulation(clock() - started)
+        return result
+
+    def _execute(self, pin: of.PacketIn, match: Any, result: SimulationResult, now: float,
+                 out: Outcome) -> None:
+        self._share_learnings(result, now, out)
+        in_ofport = pin.in_port
+        if result.state_keys and self.replicator is not None:
+            # state first, then the data packet, so a peer never simulates the
+            # return flow of a connection whose state is still in flight
+            self._send_flow_state(result, match.in_port, now, out)
+        kind = result.kind
+        if kind is ResultKind.FORWARD:
+            try:
+                actions = build_actions(result.actions, match, in_ofport, self.ports.locate)
+            except Untranslatable:
+                # a rewrite OpenFlow cannot express (the ICMP echo id of NAT):
+                # run it in userspace, packet by packet, and cache no flow
+                out.count(C.USERSPACE_EXECUTIONS)
+                self._userspace(pin.data, result.actions, out)
+            else:
+                self._install(match, in_ofport, result, actions, now, out)
+                if actions:
+                    out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
+        elif kind is ResultKind.DROP or kind is ResultKind.ERROR_DROP:
+            if result.drop_timeout:
+                self._install(match, in_ofport, result, None, now, out)
+            out.count(C.DROPPED)
+        if result.generated:
+            self._send_generated(result, now, out, 0)
+
+    def _install(self, match: Any, in_ofport: int, result: SimulationResult,
+                 actions: list | None, now: float, out: Outcome) -> None:
+        """The flow-mod of a result, indexed under what it depended on.
+        ``actions`` None or empty: a drop."""
+        try:
+            ofmatch = build_match(match, result.wildcard, in_ofport)
+        except Untranslatable:
+            out.count(C.UNCACHEABLE)
+            return
+        cookie = pl.Cookie(pl.Origin.SIMULATION, self.generation, next(self._serial)).encode()
+        policy = self.policy
+        idle = policy.idle_timeout
+        hard = result.hard_timeout
+        if result.kind is not ResultKind.FORWARD:
+            hard = hard or policy.drop_hard_timeout
+            idle = 0
+        elif hard is None:
+            hard = policy.hard_timeout
+        priority = (pl.PRIO_SIMULATED if actions else pl.PRIO_SIMULATED_DROP) + len(ofmatch)
+        out.messages.append(of.FlowMod(pl.TABLE_SIMULATED, priority, cookie, ofmatch,
+                                       actions or None, None, idle, int(hard or 0),
+                                       of.OFPFF_SEND_FLOW_REM))
+        deps = set(result.tags)
+        deps.update(tags.port(p) for p in result.egress_port_ids)
+        evicted = self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
+                                            (result.kind, result.actions, result.reason), now))
+        if evicted:
+            out.messages.extend(infra_flows.delete_flows(evicted))
+            out.count(C.FLOWS_EVICTED, len(evicted))
+        out.count(C.FLOWS_INSTALLED)
+
+    def _userspace(self, frame: bytes, actions: Any, out: Outcome) -> None:
+        try:
+            outputs = apply_actions(frame, actions)
+        except ValueError:  # MalformedPacket is a ValueError
+            out.count(C.USERSPACE_ERRORS)
+            return
+        for port_id, out_frame in outputs:
+            acts = build_actions([ToPort(port_id)], None, of.OFPP_CONTROLLER,
+                                 self.ports.locate)
+            if acts:
+                out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, acts, out_frame))
+
+    def _send_generated(self, result: SimulationResult, now: float, out: Outcome,
+                        depth: int) -> None:
+        """Emit the frames a simulation generated (ARP, ICMP, DHCP replies).
+
+        A frame generated on an interior port (a router's ARP request towards
+        a bridge) enters the topology at the peer port and is simulated from
+        there; its result is executed in userspace, never cached as a flow.
+        """
+        for generated in result.generated:
+            if self._arp_flood_guard(generated, now):
+                out.count(C.ARP_REQUESTS_SUPPRESSED)
+                continue
+            port = self.topology.get(Port, generated.port_id)
+            if port is not None and port.peer_id is not None:
+                if depth >= MAX_GENERATED_DEPTH:
+                    out.count(C.GENERATED_LOOPS)
+                    continue
+                try:
+                    sub = simulate_generated(generated.port_id, generated.frame,
+                                             self.topology, self.state, now)
+                except Exception:  # noqa: BLE001 - one bad frame must not stop the agent
+                    out.count(C.SIMULATION_ERRORS)
+                    continue
+                if sub is None:
+                    continue
+                self._share_learnings(sub, now, out)
+                if sub.kind is ResultKind.FORWARD:
+                    self._userspace(generated.frame, sub.actions, out)
+                self._send_generated(sub, now, out, depth + 1)
+            else:
+                self._userspace(generated.frame, [ToPort(generated.port_id)], out)
+            out.count(C.GENERATED_PACKETS)
+
+    def _arp_flood_guard(self, generated: Generated, now: float) -> bool:
+        """True for an ARP request already sent to the same address from the
+        same port within ARP_RETRY_INTERVAL."""
+        frame = generated.frame
+        if frame[12:14] != b"\x08\x06" or frame[20:22] != b"\x00\x01":
+            return False
+        key = (generated.port_id, frame[38:42])
+        last = self._arp_sent.get(key)
+        if last is not None and now - last < ARP_RETRY_INTERVAL:
+            return True
+        self._arp_sent[key] = now
+        self._arp_sent.move_to_end(key)
+        if len(self._arp_sent) > ARP_MEMORY:
+            self._arp_sent.popitem(last=False)
+        return False
+
+    # -- state the simulation produced ----------------------------------------------------------
+    def _share_learnings(self, result: SimulationResult, now: float, out: Outcome) -> None:
+        if result.learned or result.state_keys:
+            for learned in self.state.apply_local(result, now):
+                marker = _learn_marker(learned)
+                if marker not in self._pending_learn:
+                    self._pending_learn.add(marker)
+                    out.learned.append(learned)
+        for request in result.snat_requests:
+            # one lease at a time per (device, ip), however many packets ask
+            key = (request.device_id, request.ip)
+            self._snat_ranges[key] = request
+            if key not in self._pending_leases:
+                self._pending_leases.add(key)
+                out.leases.append(request)
+        if result.state_keys:
+            self._lease_ahead(result, out)
+
+    def _lease_ahead(self, result: SimulationResult, out: Outcome) -> None:
+        """Lease the next SNAT block while half the leased ports are still free.
+
+        The engine asks for a block only when none is left, and drops the
+        packets that arrive until the lease is done (a ZooKeeper round trip):
+        under a steady stream of new connections that is a loss every 64.
+        """
+        local = self.state.local
+        for key, value in result.state_keys:
+            if type(key) is not NatKey or key.type is not NatKeyType.FWD_SNAT:
+                continue
+            where = (key.device_id, value.ip)
+            request = self._snat_ranges.get(where)
+            if request is None or where in self._pending_leases:
+                continue
+            leased = len(local.snat_blocks(*where)) * SNAT_BLOCK_SIZE
+            if len(local.snat_ports_in_use(*where)) * 2 >= leased:
+                self._pending_leases.add(where)
+                out.leases.append(request)
+
+    def learned_written(self, learned: Learned) -> None:
+        """The shell wrote (or gave up writing) ``learned``: it may be asked again."""
+        self._pending_learn.discard(_learn_marker(learned))
+
+    def snat_leased(self, request: SnatBlockRequest, block: int | None) -> Outcome:
+        """A lease finished. Nothing is invalidated: the packets that asked for
+        it were dropped without a flow, and translated flows keep their ports."""
+        out = Outcome()
+        self._pending_leases.discard((request.device_id, request.ip))
+        if block is None:
+            out.count(C.SNAT_EXHAUSTED)
+        else:
+            self.state.local.lease_snat_block(request.device_id, request.ip, block)
+            out.count(C.SNAT_BLOCKS_LEASED)
+        return out
+
+    def _drain_table_requests(self, out: Outcome) -> None:
+        if self.state.requested:
+            out.tables.extend(self.state.requested)
+            self.state.requested.clear()
+
+    # -- flow state -----------------------------------------------------------------------------
+    def _send_flow_state(self, result: SimulationResult, ingress: uuid.UUID, now: float,
+                         out: Outcome) -> None:
+        try:
+            packets = self.replicator.outgoing(result, ingress, now)
+        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop forwarding
+            out.count(C.FLOW_STATE_ERRORS)
+            return
+        ofport = self.ports.tunnel_ofports.get("vxlan")
+        if ofport is None:
+            return
+        for peer_ip, frame in packets:
+            actions = (("set_field", "tunnel_id", pl.FLOW_STATE_TUNNEL_KEY),
+                       ("set_field", "tun_ipv4_dst", int(ipaddress.IPv4Address(peer_ip))),
+                       ("output", ofport))
+            out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, actions, frame))
+            out.count(C.FLOW_STATE_SENT)
+
+    def _receive_flow_state(self, frame: bytes, now: float, out: Outcome) -> None:
+        out.count(C.FLOW_STATE_RECEIVED)
+        if self.replicator is None:
+            return
+        try:
+            keys = self.replicator.incoming(frame, now)
+        except ValueError:
+            out.count(C.FLOW_STATE_MALFORMED)
+            return
+        # flows simulated before this state arrived (a return packet that
+        # raced its connection's state) are re-simulated with it
+        self._invalidate_into([tags.state_key(k) for k in keys], out)
+
+    # -- invalidation ---------------------------------------------------------------------------
+    def invalidate(self, changed: Iterable[Hashable]) -> Outcome:
+        out = Outcome()
+        self._invalidate_into(changed, out)
+        return out
+
+    def _invalidate_into(self, changed: Iterable[Hashable], out: Outcome) -> None:
+        records = self.flows.invalidate(changed)
+        if records:
+            out.messages.extend(infra_flows.delete_flows(r.cookie for r in records))
+            out.count(C.FLOWS_INVALIDATED, len(records))
+
+    def table_loaded(self, key: TableKey, entries: Iterable[Any]) -> Outcome:
+        """Flows simulated before a table arrived read it as empty: those that
+        looked up a key it has now must be simulated again."""
+        from midonet_ryu.datapath.agent_state import table_change_tags
+
+        return self.invalidate([t for entry in entries for t in table_change_tags(key, entry)])
+
+    # -- the switch and the ports ---------------------------------------------------------------
+    def switch_connected(self) -> list[of.Message]:
+        tunnels = self.ports.tunnel_ofports.values()
+        out = infra_flows.switch_connected(self.generation)
+        for binding in self.ports.bindings.values():
+            out.extend(infra_flows.bind_port(binding, tunnels, self.generation))
+        out.extend(infra_flows.flow_state_flows(tunnels, self.generation))
+        return out
+
+    def switch_gone(self) -> None:
+        """The switch dropped its connection: what it had installed is unknown."""
+        self.flows = FlowIndex(self.flows.max_flows)
+
+    def flows_seen(self, cookies: Iterable[int]) -> bool:
+        """A flow-stats reply: note earlier runs' simulated flows. True when
+        there are any (the shell removes them after the reconcile grace)."""
+        for value in cookies:
+            cookie = pl.Cookie.parse(value)
+            if (cookie is not None and cookie.origin is pl.Origin.SIMULATION
+                    and cookie.generation != self.generation):
+                self._stale_generations.add(cookie.generation)
+        return bool(self._stale_generations)
+
+    def remove_stale_flows(self) -> list[of.Message]:
+        out = infra_flows.remove_generations(self._stale_generations)
+        self._stale_generations.clear()
+        return out
+
+    def bindings_changed(self, changes: BindingChanges) -> Outcome:
+        """Flows for a sync's changes: unbound ports' flows out, new ones in,
+        and every flow that went through a port whose binding changed."""
+        out = Outcome()
+        tunnels = self.ports.tunnel_ofports.values()
+        if changes.tunnels_changed:
+            # tunnel-ingress and flow-state flows name the tunnel ports
+            out.messages.extend(infra_flows.flow_state_flows(tunnels, self.generation))
+            for binding in self.ports.bindings.values():
+                if binding not in changes.bound:
+                    out.messages.extend(infra_flows.bind_port(binding, tunnels,
+                                                              self.generation))
+        for binding in changes.unbound:
+            out.messages.extend(infra_flows.unbind_port(binding, tunnels, self.generation))
+            self._invalidate_into([tags.port(binding.port_id)], out)
+        for binding in changes.bound:
+            out.messages.extend(infra_flows.bind_port(binding, tunnels, self.generation))
+            self._invalidate_into([tags.port(binding.port_id)], out)
+        return out
+
+    def flow_removed(self, cookie: int) -> None:
+        self.flows.remove(cookie)
+
+    def flow_refused(self, message: Any) -> None:
+        """The switch refused ``message``: a refused flow must leave the index."""
+        if type(message) is of.FlowMod:
+            self.flows.remove(message.cookie)
+
+
+def _learn_marker(learned: Learned) -> tuple:
+    if type(learned) is MacLearned:
+        return ("mac", learned.network_id, learned.vlan, learned.mac, learned.port_id)
+    return ("arp", learned.router_id, learned.ip, learned.mac)

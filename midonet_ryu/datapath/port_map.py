@@ -1,0 +1,108 @@
+"""Where each virtual port is, seen from this host: the translation's input.
+
+A port bound here is an OpenFlow port of the integration bridge; a port bound
+elsewhere is a tunnel to its host's underlay address with that port's key; a
+port nobody serves is nowhere (its outputs are skipped). The shell feeds the
+OVSDB interfaces and the remote ports' published locations; :meth:`sync`
+says which bindings changed, so the shell does the OVSDB and ZooKeeper
+writes and the flow setup installs or removes the flows.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping
+
+from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
+from midonet_ryu.datapath.translate import LocalPort, RemotePort
+from midonet_ryu.topology.model import Port, TunnelZone
+from midonet_ryu.topology.snapshot import TopologyView
+
+TUNNEL_INTERFACE_TYPES = {"vxlan": "tun-vxlan", "gre": "tun-gre"}
+VM_INTERFACE_TYPES = frozenset({"", "system", "internal", "dummy", "tap"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BindingChanges:
+    """What a sync changed; the shell acts on it in this order."""
+
+    tunnels_changed: bool
+    unbound: tuple[LocalBinding, ...]
+    bound: tuple[LocalBinding, ...]
+    remote_wanted: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (port, host) to watch
+    mac_tables_wanted: tuple[tuple[uuid.UUID, int | None], ...]  # (network, vlan)
+
+
+class PortMap:
+    def __init__(self, host_id: uuid.UUID, topology: TopologyView,
+                 remote_active: Mapping[uuid.UUID, tuple[uuid.UUID, int]]) -> None:
+        self.host_id = host_id
+        self.topology = topology
+        # port -> (host, tunnel key), kept current by the shell's watches
+        self.remote_active = remote_active
+        self.bindings: dict[uuid.UUID, LocalBinding] = {}
+        self.ofport_to_port: dict[int, uuid.UUID] = {}
+        self.tunnel_ofports: dict[str, int] = {}  # tunnel type -> ofport
+
+    def host_underlay_ip(self, host_id: uuid.UUID) -> str | None:
+        """The address tunnels to ``host_id`` go to (a tunnel zone shared with it)."""
+        for tz in self.topology.objects(TunnelZone):
+            if tz.ip_of(self.host_id) is not None:
+                ip = tz.ip_of(host_id)
+                if ip is not None and tz.type.value in self.tunnel_ofports:
+                    return ip
+        return None
+
+    def locate(self, port_id: uuid.UUID) -> LocalPort | RemotePort | None:
+        binding = self.bindings.get(port_id)
+        if binding is not None:
+            return LocalPort(binding.ofport)
+        active = self.remote_active.get(port_id)
+        if active is None:
+            return None
+        host_id, key = active
+        for tz in self.topology.objects(TunnelZone):
+            if tz.ip_of(self.host_id) is None:
+                continue
+            ip = tz.ip_of(host_id)
+            ofport = self.tunnel_ofports.get(tz.type.value)
+            if ip is not None and ofport is not None:
+                return RemotePort(ofport, key, ip)
+        return None
+
+    def sync(self, interfaces: Iterable[Interface]) -> BindingChanges:
+        """Compare the NSDB's bindings with the bridge's interfaces and apply
+        the difference to this map."""
+        ifaces = list(interfaces)
+        tunnels = {ttype: i.ofport for ttype, name in TUNNEL_INTERFACE_TYPES.items()
+                   for i in ifaces if i.name == name and i.ofport > 0}
+        tunnels_changed = tunnels != self.tunnel_ofports
+        self.tunnel_ofports = tunnels
+        usable = [i for i in ifaces if i.type in VM_INTERFACE_TYPES]
+        current_keys = {pid: b.tunnel_key for pid, b in self.bindings.items()}
+        desired = desired_bindings(self.topology, self.host_id, usable, current_keys)
+        unbound = [old for pid, old in self.bindings.items() if desired.get(pid) != old]
+        for old in unbound:
+            del self.bindings[old.port_id]
+            if self.ofport_to_port.get(old.ofport) == old.port_id:
+                del self.ofport_to_port[old.ofport]
+        bound = [b for pid, b in desired.items() if self.bindings.get(pid) != b]
+        for b in bound:
+            self.bindings[b.port_id] = b
+            self.ofport_to_port[b.ofport] = b.port_id
+        remote = tuple(
+            (p.id, p.host_id) for p in self.topology.objects(Port)
+            if p.host_id is not None and p.host_id != self.host_id)
+        tables: list[tuple[uuid.UUID, int | None]] = []
+        for binding in self.bindings.values():
+            port = self.topology.get(Port, binding.port_id)
+            if port is not None and port.network_id is not None:
+                tables.append((port.network_id, port.vlan_id))
+        return BindingChanges(tunnels_changed, tuple(unbound), tuple(bound), remote,
+                              tuple(dict.fromkeys(tables)))
+
+    def still_bound_here(self, port_id: uuid.UUID) -> bool:
+        """Whether the NSDB still binds ``port_id`` to this host (an unbound
+        port whose binding stayed keeps its published location)."""
+        port = self.topology.get(Port, port_id)
+        return port is not None and port.host_id == self.host_id
