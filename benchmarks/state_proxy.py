@@ -107,7 +107,7 @@ def _worker_main(argv: list[str]) -> None:
             get_bytes = lambda: counters["bytes"]  # noqa: E731
             get_reads = lambda: table.reads  # noqa: E731
         else:
-            from midonet_ryu.stateproxy.client import StateProxyClient
+            from midonet_ryu.nsdb.state_proxy_transport import StateProxyClient
             port = int(argv[3])
             client = StateProxyClient(zk, paths, endpoints=lambda: [("127.0.0.1", port)],
                                       read_timeout=30.0).start()

@@ -17,11 +17,12 @@ from kazoo.client import KazooClient  # noqa: E402
 from kazoo.exceptions import KazooException  # noqa: E402
 
 from midonet_ryu.nsdb.state_catalogue import MAC_TABLE  # noqa: E402
+from midonet_ryu.nsdb.state_proxy_transport import StateProxyClient  # noqa: E402
 from midonet_ryu.nsdb.state_table import StateTable  # noqa: E402
 from midonet_ryu.nsdb.state_winners import TableState  # noqa: E402
 from midonet_ryu.stateproxy import state_api as m  # noqa: E402
-from midonet_ryu.stateproxy.client import CONNECTED, StateProxyClient  # noqa: E402
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame  # noqa: E402
+from midonet_ryu.stateproxy.session import CONNECTED  # noqa: E402
 
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):

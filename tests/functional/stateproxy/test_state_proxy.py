@@ -19,8 +19,8 @@ from sp_helpers import (
 from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import state_api as m
-from midonet_ryu.stateproxy.client import CONNECTED, HARD
 from midonet_ryu.stateproxy.framing import frame
+from midonet_ryu.stateproxy.session import CONNECTED, HARD
 
 pytestmark = pytest.mark.functional
 
@@ -312,8 +312,9 @@ def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
 def test_provider_reads_zookeeper_directly_when_the_proxy_is_disabled(new_client, paths):
     import types
 
+    from midonet_ryu.nsdb.state_proxy_transport import ProxiedStateTable
     from midonet_ryu.nsdb.state_table import StateTable as DirectTable
-    from midonet_ryu.stateproxy.client import ProxiedStateTable, StateTableProvider
+    from midonet_ryu.nsdb.state_table_provider import StateTableProvider
 
     conf = types.SimpleNamespace(enabled=False, soft_reconnect_delay=0.1,
                                  max_soft_reconnect_attempts=1, hard_reconnect_delay=0.1,
@@ -321,10 +322,12 @@ def test_provider_reads_zookeeper_directly_when_the_proxy_is_disabled(new_client
     direct = StateTableProvider(new_client(), paths, conf)
     table = direct.bridge_mac_table(uuid.uuid4(), vlan=3)
     assert isinstance(table, DirectTable) and direct.proxy is None
+    assert direct.proxy_state == "disabled"
     table.stop()
     conf.enabled = True
     proxied = StateTableProvider(new_client(), paths, conf)
     table = proxied.router_arp_table(uuid.uuid4())
     assert isinstance(table, ProxiedStateTable) and proxied.proxy.network_threads == 1
+    assert proxied.proxy_state == proxied.proxy.state != "disabled"
     table.stop()
     proxied.stop()
