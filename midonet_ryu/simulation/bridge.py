@@ -45,7 +45,6 @@ _ETH_TYPE = FIELD_BIT["eth_type"]
 _NETWORK_DOWN = Drop(None, "network is administratively down")
 _HAIRPIN = Drop(None, "destination MAC is on the ingress port")
 _ARP_SUPPRESSED = Consumed("ARP request answered from the IPv4->MAC table")
-_MAX_CACHED = 4096
 
 
 class CompiledBridge:
@@ -56,7 +55,7 @@ class CompiledBridge:
     on every packet.
     """
 
-    __slots__ = ("network", "router_macs", "router_ips", "exterior", "_flood", "port_steps")
+    __slots__ = ("network", "router_macs", "router_ips", "exterior", "_flood")
 
     def __init__(self, network: Network, router_macs: dict[str, ToDevicePort],
                  router_ips: dict[int, ToDevicePort], exterior: tuple[Port, ...]) -> None:
@@ -65,23 +64,13 @@ class CompiledBridge:
         self.router_ips = router_ips
         self.exterior = exterior
         self._flood: dict[int | None, tuple[Port, ...]] = {}
-        # Steps to learned ports, reused: looking one up costs a third of
-        # building it. Read ``port_steps`` first, call ``step_to`` on a miss.
-        self.port_steps: dict[uuid.UUID, ToDevicePort] = {}
-
-    def step_to(self, port_id: uuid.UUID) -> ToDevicePort:
-        """Build the step to ``port_id`` and keep it, up to a bound."""
-        step = ToDevicePort(port_id)
-        if len(self.port_steps) < _MAX_CACHED:
-            self.port_steps[port_id] = step
-        return step
 
     def flood_ports(self, vlan: int | None) -> tuple[Port, ...]:
         """Exterior ports carrying ``vlan``: trunks, and access ports of that VLAN."""
         ports = self._flood.get(vlan)
         if ports is None:
             ports = tuple(p for p in self.exterior if p.vlan_id is None or p.vlan_id == vlan)
-            if len(self._flood) < _MAX_CACHED:
+            if len(self._flood) < 4096:
                 self._flood[vlan] = ports
         return ports
 
@@ -102,7 +91,7 @@ def compile_bridge(ctx: Context, network: Network) -> CompiledBridge:
                 peer = get(Port, port.peer_id)
                 seen.append(peer)
                 if peer is not None and peer.router_id is not None:
-                    step = ToDevicePort(pid)
+                    step = ToDevicePort(port)
                     if peer.port_mac:
                         router_macs[normalize_mac(peer.port_mac)] = step
                     if peer.port_address:
@@ -181,12 +170,13 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
             if pid is not None:
                 if pid == in_port.id:
                     return _HAIRPIN
-                if _carries(ctx.topology.get(Port, pid), nid, vlan):
-                    out = bridge.port_steps.get(pid) or bridge.step_to(pid)
+                port = ctx.topology.get(Port, pid)
+                if port is not None and _carries(port, nid, vlan):
+                    out = ToDevicePort(port)
                 # else a stale entry (port gone, moved or of another VLAN): flood
 
     if network.outbound_filter_id is not None:
-        ctx.out_port = None if out is None else out.port_id
+        ctx.out_port = None if out is None else out.port.id
         verdict = ctx_filter(ctx, network.outbound_filter_id, network.id)
         if verdict is not None:
             return verdict
@@ -196,10 +186,9 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
     return out
 
 
-def _carries(port: Port | None, network_id: uuid.UUID, vlan: int | None) -> bool:
+def _carries(port: Port, network_id: uuid.UUID, vlan: int | None) -> bool:
     """Whether ``port`` is a port of the network that carries ``vlan``."""
-    return (port is not None and port.network_id == network_id
-            and (port.vlan_id is None or port.vlan_id == vlan))
+    return port.network_id == network_id and (port.vlan_id is None or port.vlan_id == vlan)
 
 
 def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,

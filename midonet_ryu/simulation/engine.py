@@ -117,9 +117,7 @@ def _walk(ctx: Context) -> Outcome:
         else:
             raise SimulationError(f"port {port.id} belongs to no device")
         if type(step) is ToDevicePort:
-            out = get(Port, step.port_id)
-            if out is None:
-                raise SimulationError(f"egress port {step.port_id} does not exist")
+            out = step.port
             ctx.tags.add(tags.port(out.id))
             ctx.out_port = out.id
             if not out.admin_state_up:

@@ -94,7 +94,7 @@ class RouterPort:
 
     def __init__(self, port: Port, peer: Port | None) -> None:
         self.port = port
-        self.egress = ToDevicePort(port.id)
+        self.egress = ToDevicePort(port)
         self.mac = normalize_mac(port.port_mac) if port.port_mac else None
         self.ip = ip_to_int(port.port_address) if port.port_address else None
         if port.port_subnet:

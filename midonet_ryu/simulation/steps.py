@@ -22,7 +22,6 @@ Steps whose contents are fixed are built once, at import or compile time
 from __future__ import annotations
 
 import enum
-import uuid
 from typing import Any
 
 from midonet_ryu.topology.model import Port
@@ -73,12 +72,17 @@ class Consumed(_Step):
 
 
 class ToDevicePort(_Step):
-    """The packet leaves the device by its port ``port_id`` (exterior or linked)."""
+    """The packet leaves the device by its port ``port`` (exterior or linked).
 
-    __slots__ = ("port_id",)
+    The step holds the port itself, not its id: the device has it at hand
+    (compiled with the device, which is re-validated when the port changes,
+    or just looked up), and the walker is spared a topology lookup per hop.
+    """
 
-    def __init__(self, port_id: uuid.UUID) -> None:
-        self.port_id = port_id
+    __slots__ = ("port",)
+
+    def __init__(self, port: Port) -> None:
+        self.port = port
 
 
 class Flood(_Step):

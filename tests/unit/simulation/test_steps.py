@@ -53,7 +53,7 @@ def test_every_step_class_is_declared_a_device_step_or_an_outcome():
 def _sample_step(cls: type, vm: TwoVMs):
     b_port = vm.s.get(Port, vm.b.port_id)
     return {
-        ToDevicePort: lambda: ToDevicePort(vm.b.port_id),
+        ToDevicePort: lambda: ToDevicePort(b_port),
         Flood: lambda: Flood((b_port,)),
         Forward: lambda: Forward((b_port,)),
         Drop: lambda: Drop(None, "test drop"),
@@ -92,8 +92,11 @@ def test_simulate_handles_every_walk_outcome(monkeypatch, cls):
     assert res.kind is _EXPECTED_KIND[cls]
 
 
-@pytest.mark.parametrize("bogus", [("port", uuid.UUID(int=7)), ("drop", None, "old shape"), None,
-                                   Forward(())], ids=repr)
+_SOME_PORT = Port(id=uuid.UUID(int=7))
+
+
+@pytest.mark.parametrize("bogus", [("port", _SOME_PORT.id), ("drop", None, "old shape"), None,
+                                   Forward(())], ids=["old-port", "old-drop", "None", "Forward"])
 def test_unknown_device_step_raises(monkeypatch, bogus):
     # Forward ends a walk; a device returning it is a bug like any other.
     vm = TwoVMs()
@@ -102,7 +105,8 @@ def test_unknown_device_step_raises(monkeypatch, bogus):
         vm.send()
 
 
-@pytest.mark.parametrize("bogus", [("forward", ()), ToDevicePort(uuid.UUID(int=7)), None], ids=repr)
+@pytest.mark.parametrize("bogus", [("forward", ()), ToDevicePort(_SOME_PORT), None],
+                         ids=["old-forward", "ToDevicePort", "None"])
 def test_unknown_walk_outcome_raises(monkeypatch, bogus):
     vm = TwoVMs()
     monkeypatch.setattr(engine, "_walk", lambda ctx: bogus)
@@ -119,9 +123,9 @@ def test_drop_timeout_none_means_the_default():
 
 
 def test_steps_compare_by_type_and_value():
-    pid = uuid.uuid4()
-    assert ToDevicePort(pid) == ToDevicePort(pid)
-    assert hash(ToDevicePort(pid)) == hash(ToDevicePort(pid))
+    assert ToDevicePort(_SOME_PORT) == ToDevicePort(Port(id=uuid.UUID(int=7)))
+    assert hash(ToDevicePort(_SOME_PORT)) == hash(ToDevicePort(Port(id=uuid.UUID(int=7))))
+    assert ToDevicePort(_SOME_PORT) != ToDevicePort(Port(id=uuid.UUID(int=8)))
     assert Drop(0.0, "x") != Drop(None, "x")
     assert Flood(()) != Forward(())
     assert Consumed("x") != ("x",)  # never equal to the old tuple shapes
