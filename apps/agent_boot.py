@@ -25,9 +25,9 @@ from midonet_ryu.nsdb.nat_lease import NatLeaser
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.remote_ports import RemotePorts
 from midonet_ryu.nsdb.state_keys import StateKeys
+from midonet_ryu.nsdb.state_table_provider import StateTableProvider
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.nsdb.topology_cache import TopologyCache
-from midonet_ryu.stateproxy.client import StateTableProvider
 from midonet_ryu.topology import base as model_base
 from midonet_ryu.topology.model import TunnelZoneType
 

@@ -63,7 +63,7 @@ from typing import Any
 
 from benchmarks import _agent_shim
 from benchmarks._flow_drive import Endpoint, Outcome, drive, tcp_tagged, udp_tagged
-from midonet_ryu.nsdb.state_encoding import ArpEntry as NsdbArpEntry
+from midonet_ryu.nsdb.state_codecs import ArpEntry as NsdbArpEntry
 from midonet_ryu.nsdb.state_table import StateTables
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.router import Router

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from midonet_ryu.metrics import ClusterCounter
-from midonet_ryu.nsdb import state_encoding as enc
+from midonet_ryu.nsdb.state_catalogue import find_spec
+from midonet_ryu.nsdb.state_codecs import EncodingError
 from midonet_ryu.stateproxy import state_api as m
 from midonet_ryu.stateproxy.framing import FrameDecoder, frame
 from midonet_ryu.stateproxy.protowire import DecodeError
@@ -285,13 +286,13 @@ class Connection:
                                                            "server shutting down")))
             return
         try:
-            spec = enc.find_spec(body.object_class, body.table_name, body.key_class,
+            spec = find_spec(body.object_class, body.table_name, body.key_class,
                                  body.value_class)
             args = tuple(body.table_arguments)
             if len(args) != spec.arg_count or any(not a or "/" in a for a in args):
-                raise enc.EncodingError(
+                raise EncodingError(
                     f"{spec.name} takes {spec.arg_count} non-empty argument(s), got {args!r}")
-        except enc.EncodingError as e:
+        except EncodingError as e:
             self.send_control(m.ProxyResponse(rid, m.Error(m.ErrorCode.INVALID_ARGUMENT,
                                                            str(e))))
             return

@@ -33,8 +33,7 @@ from cluster_proxy.state_proxy.connection import Connection, Subscription
 from midonet_ryu.metrics import ClusterCounter
 from midonet_ryu.nsdb import discovery
 from midonet_ryu.nsdb.persistent_watch import PersistentWatch
-from midonet_ryu.nsdb.state_encoding import TableSpec
-from midonet_ryu.nsdb.state_table import table_path
+from midonet_ryu.nsdb.state_catalogue import TableSpec, table_path
 from midonet_ryu.stateproxy import state_api as m
 
 LOG = logging.getLogger(__name__)

@@ -159,7 +159,7 @@ ARP_STALE = 60.0
 
 
 def nsdb_arp_entry(mac: str, now: float) -> Any:
-    from midonet_ryu.nsdb.state_encoding import ArpEntry as NsdbArpEntry
+    from midonet_ryu.nsdb.state_codecs import ArpEntry as NsdbArpEntry
 
     return NsdbArpEntry(mac, int((now + ARP_EXPIRY) * 1000), int((now + ARP_STALE) * 1000),
                         int(now * 1000))

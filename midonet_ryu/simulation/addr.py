@@ -9,26 +9,27 @@ edges (model objects hold dotted strings and CIDR strings).
 from __future__ import annotations
 
 import functools
-import socket
-import struct
 
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 ZERO_MAC = "00:00:00:00:00:00"
 
-_IP = struct.Struct("!I")
 
 
 @functools.lru_cache(maxsize=65536)
 def ip_to_int(ip: str) -> int:
     """``"10.0.0.1"`` -> ``167772161``; raises ValueError on bad input."""
-    try:
-        return _IP.unpack(socket.inet_aton(ip))[0]
-    except OSError:
-        raise ValueError(f"not an IPv4 address: {ip!r}") from None
+    parts = ip.split(".") if isinstance(ip, str) else ()
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        raise ValueError(f"not an IPv4 address: {ip!r}")
+    a, b, c, d = (int(p) for p in parts)
+    if max(a, b, c, d) > 255:
+        raise ValueError(f"not an IPv4 address: {ip!r}")
+    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 def int_to_ip(value: int) -> str:
-    return socket.inet_ntoa(_IP.pack(value & 0xFFFFFFFF))
+    v = value & 0xFFFFFFFF
+    return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
 
 
 @functools.lru_cache(maxsize=16384)

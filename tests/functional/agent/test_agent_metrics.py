@@ -31,6 +31,7 @@ def test_scrape_counts_packet_ins_and_flows_after_traffic(cloud):
     assert hv1.agent.metrics_port != hv2.agent.metrics_port  # one machine, two endpoints
     before = hv1.agent.scrape()
     assert value(before, "local_ports") == 1
+    assert value(before, "zookeeper_connected") == 1
     packet_ins = value(before, "packet_in")
 
     a.send(traffic.arp_request(a.mac, IP_A, IP_B))
@@ -48,3 +49,8 @@ def test_scrape_counts_packet_ins_and_flows_after_traffic(cloud):
     count = next(s.value for s in latency.samples if s.name == latency.name + "_count")
     assert count >= 1
     assert value(hv2.agent.scrape(), "packet_in") >= 1  # B's reply came from host 2
+    # midonet-agent-ctl counters reads the same registry the endpoint serves
+    counters = hv1.agent.ctl("counters")
+    now = hv1.agent.scrape()
+    assert counters["flows_installed"] == value(now, "flows_installed")
+    assert counters["local_ports"] == value(now, "local_ports") == 1
