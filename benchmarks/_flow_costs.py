@@ -3,13 +3,15 @@
 The flow-setup benchmark measures the agent end to end through Open vSwitch,
 where the machine's load blurs everything; this module times the same steps
 one by one on one core, without sockets, so the agent's owner sees where a
-packet-in's time goes. It calls the functions ``apps/agent.py`` calls, in the
-same order (OS-Ken's packet-in parser, ``parse_frame``, ``simulate``,
-``build_actions``, ``build_match``, the flow-mod and packet-out as OS-Ken
-builds and serializes them, the flow index entry), on the topologies of
-``benchmarks/simulation.py``.
-It is a copy of the path, not the agent: when ``apps/agent.py`` changes its
-steps, this must follow. The floor's two messages are timed the same way.
+packet-in's time goes. It runs the agent's own code, not a copy: the bytes of
+a packet-in go through OS-Ken's message dispatch (which hands packet-ins to
+the agent as bytes, ``apps/packet_in_fast_path.py``), the agent's handler,
+its decision core (``FlowSetup.packet_in``: parse, simulate, translate, the
+flow policy) and its send path (ordering, xids, encoding, one write), on the
+topologies of ``benchmarks/simulation.py``. ``total`` is that whole path;
+the other figures cut it into its steps. Only the socket syscalls are left
+out, on both sides. The floor's work (OS-Ken's packet-in parser and its
+flow-mod and packet-out) is timed the same way.
 """
 from __future__ import annotations
 
@@ -23,12 +25,9 @@ from os_ken.ofproto import ofproto_parser
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from midonet_ryu.datapath import pipeline as pl
-from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
-from midonet_ryu.datapath.translate import LocalPort, Untranslatable, build_actions, build_match
+from midonet_ryu.datapath.agent_state import AgentState
+from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation import packet_builders as fr
-from midonet_ryu.simulation.engine import simulate
-from midonet_ryu.simulation.packet import parse_frame
 
 
 class _FakeDatapath:
@@ -86,105 +85,105 @@ def _packet_ins(dp: Any, frames: list[bytes], n: int) -> tuple[float, list[Any]]
     return _best_us(pin, n), [pin(i) for i in range(k)]
 
 
+class _ScenarioState(AgentState):
+    """The agent's state view over a benchmark scenario's tables (all loaded)."""
+
+    def mac_table(self, network_id: uuid.UUID, vlan: int | None) -> Any:
+        return self.local.mac_table(network_id, vlan)
+
+    def ip4_mac_table(self, network_id: uuid.UUID) -> Any:
+        return self.local.ip4_mac_table(network_id)
+
+    def arp_table(self, router_id: uuid.UUID) -> Any:
+        return self.local.arp_table(router_id)
+
+
+class _Wire:
+    """OS-Ken's Datapath as the send path sees it: an xid and a send queue."""
+
+    def __init__(self) -> None:
+        self.xid = 0
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> bool:
+        self.sent.append(data)
+        if len(self.sent) > 4096:
+            self.sent.clear()
+        return True
+
+
+def agent_path(topo: Any, state: Any, now: float) -> tuple[Any, dict[uuid.UUID, int]]:
+    """The agent's real per-packet path (``apps.agent.MidonetAgent``'s packet-in
+    handler, its decision core and its send path) on a scenario topology, with
+    every bound port of the scenario bound locally. Returns the agent and the
+    OpenFlow port of each virtual port."""
+    from apps.agent import MidonetAgent
+    from apps.switch_connection import SwitchConnection
+    from apps.work_queue import WorkQueue
+    from midonet_ryu.datapath.flow_setup import FlowSetup
+    from midonet_ryu.datapath.local_ports import LocalBinding
+    from midonet_ryu.datapath.port_map import PortMap
+    from midonet_ryu.metrics import AgentMetrics
+    from midonet_ryu.topology.model import Port
+
+    host = uuid.UUID(int=1)  # the scenario's host
+    ports = PortMap(host, topo, {})
+    ofports: dict[uuid.UUID, int] = {}
+    for i, port in enumerate(topo.objects(Port)):
+        if port.host_id is not None:
+            ofports[port.id] = i + 3
+            ports.bindings[port.id] = LocalBinding(port.id, f"tap{i}", i + 3, 0x100000 | i)
+            ports.ofport_to_port[i + 3] = port.id
+    agent = MidonetAgent.__new__(MidonetAgent)  # the handlers, without OS-Ken's app plumbing
+    agent.metrics = AgentMetrics()
+    agent.work = WorkQueue()
+    agent.ready = True
+    agent._in_a_row = 0
+    agent._wake = type("Wake", (), {"set": lambda self: None})()
+    agent.core = FlowSetup(host, 1, topo, _ScenarioState(state), ports, clock=time.perf_counter,
+                           observe_simulation=agent.metrics.simulation_seconds.observe)
+    agent.switch = SwitchConnection(_Wire(), agent.metrics)
+    return agent, ofports
+
+
 def _path_costs(frames: list[bytes], topo: Any, state: Any, now: float, in_port_id: uuid.UUID,
-                fixes: tuple[str, ...], n: int) -> dict[str, float]:
-    from benchmarks._agent_shim import _reordered
+                n: int) -> dict[str, float]:
+    """Microseconds per new flow from the bytes OS-Ken read to the bytes handed
+    to the connection, and the same path cut into its steps."""
+    from os_ken.ofproto import ofproto_parser as osken_parser
+
+    from apps import packet_in_fast_path
+    from midonet_ryu.datapath import ofwire
 
     dp = _FakeDatapath()
     k = len(frames)
+    agent, ofports = agent_path(topo, state, now)
+    in_ofport = ofports[in_port_id]
+    wires = [_packet_in_wire(dp, f, in_ofport) for f in frames]
+    packet_in_fast_path.install()
+    packet_in_fast_path.attach(dp, agent._raw_packet_in)
+    header = osken_parser.header
     out: dict[str, float] = {}
-    out["packet_in_parse"], msgs = _packet_ins(dp, frames, n)
-    out["parse_frame"] = _best_us(lambda i: parse_frame(msgs[i % k].data, in_port_id), n)
-    matches = [parse_frame(m.data, in_port_id) for m in msgs]
-    out["simulate"] = _best_us(lambda i: simulate(matches[i % k].copy(), topo, state, now), n)
-    results = [simulate(m.copy(), topo, state, now) for m in matches]
 
-    def locate(port_id: uuid.UUID) -> LocalPort:
-        return LocalPort(6)
+    def receive(i: int) -> None:
+        # what OS-Ken's receive loop does with each message it read, then
+        # the agent: decode, decide, encode, write
+        buf = wires[i % k]
+        version, msg_type, msg_len, xid = header(buf)
+        osken_parser.msg(dp, version, msg_type, msg_len, xid, buf[:msg_len])
 
-    out["build_actions"] = _best_us(
-        lambda i: build_actions(results[i % k].actions, matches[i % k], 5, locate), n)
-    actions = [build_actions(r.actions, m, 5, locate) for r, m in zip(results, matches,
-                                                                        strict=True)]
-
-    def fields(i: int) -> set:
-        f = set(results[i % k].wildcard)
-        if "icmp_id" in fixes and matches[i % k].icmp_id is None:
-            f.discard("icmp_id")
-        return f
-
-    def match_of(i: int) -> Any:
-        try:
-            m = build_match(matches[i % k], fields(i), 5)
-        except Untranslatable:
-            return None
-        return (_reordered(m) or m) if "nxm_order" in fixes else m
-
-    out["build_match"] = _best_us(match_of, n)
-    ofmatches = [match_of(i) for i in range(k)]
-    if any(m is None for m in ofmatches):
+    out["total"] = _best_us(receive, n)
+    if not agent.metrics.counts[C.FLOWS_INSTALLED]:
         out["uncacheable"] = 1.0
-        return out
-    if not hasattr(ofmatches[0], "serialize"):
-        # The translation hands out wire-ordered fields and action tuples that
-        # the agent packs itself (midonet_ryu.datapath.ofwire): time that.
-        _wire_costs(out, dp, ofmatches, actions, [m.data for m in msgs], results, n)
-        out["total"] = round(sum(v for key, v in out.items() if key != "uncacheable"), 2)
-        return out
-
-    def flow_mod(i: int) -> Any:
-        msg = parser.OFPFlowMod(
-            dp, cookie=i, table_id=pl.TABLE_SIMULATED, priority=110, idle_timeout=60,
-            hard_timeout=0, flags=ofp.OFPFF_SEND_FLOW_REM, match=ofmatches[i % k],
-            instructions=[parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
-                                                       actions[i % k])])
-        dp.set_xid(msg)
-        msg.serialize()
-        return msg
-
-    out["flow_mod_build_serialize"] = _best_us(flow_mod, n)
-
-    def packet_out(i: int) -> Any:
-        msg = parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=5,
-                                  actions=actions[i % k], data=msgs[i % k].data)
-        dp.set_xid(msg)
-        msg.serialize()
-        return msg
-
-    out["packet_out_build_serialize"] = _best_us(packet_out, n)
-    index = FlowIndex()
-
-    def record(i: int) -> Any:
-        r = results[i % k]
-        return index.add(FlowRecord(i, frozenset(r.tags), ofmatches[i % k], "", 0.0))
-
-    out["flow_index_add"] = _best_us(record, n)
-    out["total"] = round(sum(v for key, v in out.items() if key != "uncacheable"), 2)
+    pins = [ofwire.decode_packet_in(w) for w in wires]
+    out["decode_packet_in"] = _best_us(lambda i: ofwire.decode_packet_in(wires[i % k]), n)
+    core = agent.core
+    out["core_packet_in"] = _best_us(lambda i: core.packet_in(pins[i % k], now), n)
+    outcomes = [core.packet_in(p, now) for p in pins]
+    out["send_encode"] = _best_us(lambda i: agent.switch.send(outcomes[i % k].messages), n)
+    hist = agent.metrics.simulation_seconds
+    out["of_which_simulate"] = round(hist.total * 1e6 / max(1, hist.n), 2)
     return out
-
-
-def _wire_costs(out: dict[str, float], dp: _FakeDatapath, ofmatches: list, actions: list,
-                datas: list[bytes], results: list, n: int) -> None:
-    """The packing steps of an agent that builds its messages itself, as
-    ``apps/agent.py`` calls them: actions encoded once for the flow-mod and
-    the packet-out, the match encoded, both messages packed."""
-    from midonet_ryu.datapath import ofwire
-
-    k = len(ofmatches)
-    out["encode_actions"] = _best_us(lambda i: ofwire.encode_actions(actions[i % k]), n)
-    encoded = [ofwire.encode_actions(a) for a in actions]
-    out["flow_mod_pack"] = _best_us(lambda i: ofwire.flow_mod(
-        i, i, pl.TABLE_SIMULATED, 110, ofwire.encode_match(ofmatches[i % k]), encoded[i % k],
-        idle_timeout=60, flags=ofp.OFPFF_SEND_FLOW_REM), n)
-    out["packet_out_pack"] = _best_us(
-        lambda i: ofwire.packet_out(i, 5, encoded[i % k], datas[i % k]), n)
-    index = FlowIndex()
-
-    def record(i: int) -> Any:
-        r = results[i % k]
-        return index.add(FlowRecord(i, frozenset(r.tags), ofmatches[i % k], "", 0.0))
-
-    out["flow_index_add"] = _best_us(record, n)
 
 
 def floor_costs(frames: list[bytes], n: int) -> dict[str, float]:
@@ -216,7 +215,7 @@ def floor_costs(frames: list[bytes], n: int) -> dict[str, float]:
     return out
 
 
-def stage_costs(n: int = 2000, fixes: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:
+def stage_costs(n: int = 2000) -> dict[str, dict[str, float]]:
     """Per-step microseconds for the floor, the L2 path and the stateful path."""
     from benchmarks.simulation import _l2, _stateful
 
@@ -230,9 +229,8 @@ def stage_costs(n: int = 2000, fixes: tuple[str, ...] = ()) -> dict[str, dict[st
                  for i in range(n)]
     return {
         "floor": floor_costs(l2_frames, n),
-        "l2": _path_costs(l2_frames, s.topology, s.state, s.now, l2_in, fixes, n),
-        "stateful": _path_costs(st_frames, st.topology, st.state, st.now, r.a1.port_id,
-                                fixes, n),
+        "l2": _path_costs(l2_frames, s.topology, s.state, s.now, l2_in, n),
+        "stateful": _path_costs(st_frames, st.topology, st.state, st.now, r.a1.port_id, n),
     }
 
 
@@ -252,7 +250,5 @@ if __name__ == "__main__":
     import json
     import sys
 
-    from benchmarks._agent_shim import needed
-
-    json.dump(stage_costs(fixes=tuple(needed())), sys.stdout, indent=1)
+    json.dump(stage_costs(), sys.stdout, indent=1)
     sys.stdout.write("\n")

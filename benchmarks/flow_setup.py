@@ -61,7 +61,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks import _agent_shim
 from benchmarks._flow_drive import Endpoint, Outcome, drive, tcp_tagged, udp_tagged
 from midonet_ryu.nsdb.state_codecs import ArpEntry as NsdbArpEntry
 from midonet_ryu.nsdb.state_table import StateTables
@@ -79,7 +78,6 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
-from tools.lab import agent as lab_agent
 from tools.lab.cloud import Cloud, Hypervisor
 from tools.lab.ovs import OvsInstance, VmPort
 from tools.lab.procs import end_popen, free_port, port_open, wait_until
@@ -661,30 +659,20 @@ def _agent_conf(text: str) -> dict[str, dict[str, str]]:
 
 def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    fixes = [] if os.environ.get("FLOW_SETUP_AGENT_AS_IS") else _agent_shim.needed()
-    if fixes:
-        log(f"agent launched with benchmark-side workarounds: {', '.join(fixes)} "
-            "(benchmarks/_agent_shim.py)")
     agent_conf = _agent_conf(os.environ.get("FLOW_SETUP_AGENT_CONF", ""))
     figures: dict[str, Any] = {"load_avg_start": round(os.getloadavg()[0], 2),
-                               "agent_workarounds": ",".join(fixes) or "none",
                                "agent_conf": agent_conf}
     if cfg.stage_costs:
         from benchmarks._flow_costs import stage_costs
 
-        figures["inproc_us"] = stage_costs(1000, tuple(fixes))
+        figures["inproc_us"] = stage_costs(1000)
     # Nothing before this line starts a process or leaves a file behind.
     workdir = tempfile.mkdtemp(prefix="mr-fs-", dir=os.environ.get("MR_LAB_TMP", "/tmp"))
     cloud = Cloud(2, workdir=os.path.join(workdir, "c"), agent_extra=agent_conf)
     floor = FloorApp(workdir)
     t_start = time.monotonic()
-    plain_command = lab_agent.agent_command
     try:
-        if fixes:
-            lab_agent.agent_command = lambda: [sys.executable, "-m", "benchmarks._agent_shim",
-                                               ",".join(fixes)]
         cloud.start()
-        lab_agent.agent_command = plain_command
         floor.start()
         hv1, hv2 = cloud.hosts
         l2, l2_extra = build_l2(cloud, hv1)
@@ -719,7 +707,6 @@ def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
         log(f"invalidation: {inval}")
         counters = {hv.name: hv.agent.ctl("counters") for hv in cloud.hosts}
     finally:
-        lab_agent.agent_command = plain_command
         floor.stop()
         cloud.stop()
         shutil.rmtree(workdir, ignore_errors=True)
