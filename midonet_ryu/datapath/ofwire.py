@@ -321,4 +321,6 @@ def decode_packet_in(buf: bytes | bytearray | memoryview) -> PacketIn:
         elif header == _OXM_TUNNEL_ID:
             (tunnel_id,) = unpack("!Q", buf, at + 4)
         at += 4 + payload
+    if at != end:
+        raise MalformedMessage("packet-in match ends inside an OXM field header")
     return PacketIn(in_port, tunnel_id, bytes(buf[data_at:length]), table_id, cookie)
