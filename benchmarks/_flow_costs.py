@@ -143,6 +143,9 @@ def agent_path(topo: Any, state: Any, now: float) -> tuple[Any, dict[uuid.UUID, 
     agent.core = FlowSetup(host, 1, topo, _ScenarioState(state), ports, clock=time.perf_counter,
                            observe_simulation=agent.metrics.simulation_seconds.observe)
     agent.switch = SwitchConnection(_Wire(), agent.metrics)
+    # as apps/agent_boot.py does once the topology is loaded
+    gc.collect()
+    gc.freeze()
     return agent, ofports
 
 

@@ -8,7 +8,6 @@ nothing else. Bounded: past ``max_flows`` the oldest flows are evicted
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -25,7 +24,8 @@ class FlowRecord:
 class FlowIndex:
     def __init__(self, max_flows: int = 200_000) -> None:
         self.max_flows = max_flows
-        self._flows: OrderedDict[int, FlowRecord] = OrderedDict()
+        # dicts keep insertion order: the first key is the oldest flow
+        self._flows: dict[int, FlowRecord] = {}
         self._by_tag: dict[Hashable, set[int]] = {}
 
     def __len__(self) -> int:
@@ -36,13 +36,23 @@ class FlowIndex:
 
     def add(self, record: FlowRecord) -> list[int]:
         """Index ``record``; returns cookies evicted to stay within bounds."""
-        self.remove(record.cookie)
-        self._flows[record.cookie] = record
+        cookie = record.cookie
+        flows = self._flows
+        if cookie in flows:
+            self.remove(cookie)
+        flows[cookie] = record
+        by_tag = self._by_tag
         for tag in record.tags:
-            self._by_tag.setdefault(tag, set()).add(record.cookie)
+            cookies = by_tag.get(tag)
+            if cookies is None:
+                by_tag[tag] = {cookie}
+            else:
+                cookies.add(cookie)
+        if len(flows) <= self.max_flows:
+            return []
         evicted = []
-        while len(self._flows) > self.max_flows:
-            oldest = next(iter(self._flows))
+        while len(flows) > self.max_flows:
+            oldest = next(iter(flows))
             self.remove(oldest)
             evicted.append(oldest)
         return evicted

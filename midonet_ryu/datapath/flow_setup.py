@@ -57,6 +57,7 @@ from midonet_ryu.topology.snapshot import TopologyView
 ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
 ARP_MEMORY = 4096
 MAX_GENERATED_DEPTH = 4
+_SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 _EMPTY: tuple = ()
 
 Learned = MacLearned | ArpLearned
@@ -102,6 +103,7 @@ class FlowSetup:
         self.replicator = replicator  # flowstate.replicator.FlowStateReplicator or None
         self.flows = FlowIndex(max_flows)
         self._serial = itertools.count(1)
+        self._cookie_base = pl.Cookie(pl.Origin.SIMULATION, generation, 0).encode()
         self._clock = clock
         self._observe_simulation = observe_simulation
         self._pending_learn: set[tuple] = set()
@@ -186,7 +188,7 @@ class FlowSetup:
         except Untranslatable:
             out.count(C.UNCACHEABLE)
             return
-        cookie = pl.Cookie(pl.Origin.SIMULATION, self.generation, next(self._serial)).encode()
+        cookie = self._cookie_base | (next(self._serial) & _SERIAL_MASK)
         policy = self.policy
         idle = policy.idle_timeout
         hard = result.hard_timeout
@@ -199,9 +201,9 @@ class FlowSetup:
         out.messages.append(of.FlowMod(pl.TABLE_SIMULATED, priority, cookie, ofmatch,
                                        actions or None, None, idle, int(hard or 0),
                                        of.OFPFF_SEND_FLOW_REM))
-        deps = set(result.tags)
-        deps.update(tags.port(p) for p in result.egress_port_ids)
-        evicted = self.flows.add(FlowRecord(cookie, frozenset(deps), ofmatch,
+        # the engine tags every port a packet entered or left by, so a port's
+        # change finds the flow through result.tags alone
+        evicted = self.flows.add(FlowRecord(cookie, result.tags, ofmatch,
                                             (result.kind, result.actions, result.reason), now))
         if evicted:
             out.messages.extend(infra_flows.delete_flows(evicted))

@@ -177,11 +177,25 @@ def _pad8(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 8)
 
 
+_OXM_CACHE: dict[tuple[str, Any], bytes] = {}
+_OXM_CACHE_SIZE = 65536
+
+
+def _cached_oxm(field: tuple[str, Any]) -> bytes:
+    """A flow's fields repeat (its in_port, MACs, addresses): pack each once."""
+    tlv = _OXM_CACHE.get(field)
+    if tlv is None:
+        if len(_OXM_CACHE) >= _OXM_CACHE_SIZE:
+            _OXM_CACHE.clear()
+        tlv = _OXM_CACHE[field] = oxm(*field)
+    return tlv
+
+
 def encode_match(fields: Match) -> bytes:
     """An OXM ofp_match, padded to 8 bytes (fields in the order given)."""
     if not fields:
         return _EMPTY_MATCH
-    body = b"".join([oxm(name, value) for name, value in fields])
+    body = b"".join([_cached_oxm(f) for f in fields])
     return _pad8(struct.pack("!HH", 1, 4 + len(body)) + body)
 
 
