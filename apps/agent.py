@@ -50,7 +50,7 @@ from midonet_ryu.topology.model import Port
 
 LOG = logging.getLogger(__name__)
 SYNC_INTERVAL = 1.0
-YIELD_EVERY = 64  # packet-ins handled in a row before other green threads get a turn
+YIELD_EVERY = 16  # packet-ins handled in a row before other green threads get a turn
 
 
 class MidonetAgent(app_manager.OSKenApp):
@@ -73,6 +73,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.nsdb: AgentNsdb | None = None
         self.switch: SwitchConnection | None = None
         self._in_a_row = 0
+        self._worker_busy = False
         self._control: Any = None
         packet_in_fast_path.install()
 
@@ -188,11 +189,14 @@ class MidonetAgent(app_manager.OSKenApp):
             self._wake.wait()
             self._wake.clear()
             while (item := self.work.get()) is not None:
+                self._worker_busy = True
                 try:
                     self._do(item)
                 except Exception:  # noqa: BLE001 - keep the agent serving
                     self.metrics.inc(C.WORKER_ERRORS)
                     LOG.exception("agent work item %r failed", item)
+                finally:
+                    self._worker_busy = False
 
     def _do(self, item: w.WorkItem) -> None:
         core, nsdb = self.core, self.nsdb
@@ -276,10 +280,11 @@ class MidonetAgent(app_manager.OSKenApp):
         self._packet_in(pin)
         self.metrics.packet_in_seconds.observe(time.perf_counter() - started)
         self._in_a_row += 1
-        if self.work or self._in_a_row >= YIELD_EVERY:
+        if self.work or self._worker_busy or self._in_a_row >= YIELD_EVERY:
             # Under a stream of packet-ins the receive loop never waits on its
-            # socket, so the worker (invalidations, learning, SNAT leases) and
-            # the timers would starve: give them a turn.
+            # socket, so the worker (invalidations, learning, SNAT leases), the
+            # ZooKeeper client it waits on and the timers would starve: give
+            # them a turn, at every packet while the worker has something to do.
             self._in_a_row = 0
             hub.sleep(0)
 

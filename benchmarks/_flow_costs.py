@@ -139,6 +139,7 @@ def agent_path(topo: Any, state: Any, now: float) -> tuple[Any, dict[uuid.UUID, 
     agent.work = WorkQueue()
     agent.ready = True
     agent._in_a_row = 0
+    agent._worker_busy = False
     agent._wake = type("Wake", (), {"set": lambda self: None})()
     agent.core = FlowSetup(host, 1, topo, _ScenarioState(state), ports, clock=time.perf_counter,
                            observe_simulation=agent.metrics.simulation_seconds.observe)
