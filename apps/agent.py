@@ -108,7 +108,8 @@ class MidonetAgent(app_manager.OSKenApp):
         c = self.conf
         svc = self.services = agent_boot.boot(
             c, self.host_id, self.hostname, self._zk_state,
-            lambda port_id: self._queue(w.RemotePortMoved(port_id)), self._topology_changed)
+            lambda port_id: self._queue(w.RemotePortMoved(port_id)), self._topology_changed,
+            self.metrics.state_proxy_update_seconds.observe)
         # the session connected before the listener was added: say so
         self.metrics.zookeeper_connected.set(1 if svc.zk.connected else 0)
         state = AgentState()

@@ -64,7 +64,8 @@ class Services:
 def boot(conf: Any, host_id: uuid.UUID, hostname: str,
          zk_state: Callable[[str], None],
          remote_changed: Callable[[uuid.UUID], None],
-         topology_changed: Callable[[str, uuid.UUID, Any, Any], None]) -> Services:
+         topology_changed: Callable[[str, uuid.UUID, Any, Any], None],
+         observe_update: Callable[[float], None] | None = None) -> Services:
     c = conf
     bridge = c.agent.integration_bridge
     controller = c.agent.openflow_controller_target or (
@@ -95,7 +96,7 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
     # State tables through the cluster's State Proxy (differential updates),
     # falling back to ZooKeeper while no proxy answers; writes always go
     # to ZooKeeper. [state_proxy] enabled = false reads ZooKeeper directly.
-    tables = StateTableProvider(zk, paths, c.state_proxy)
+    tables = StateTableProvider(zk, paths, c.state_proxy, observe_update)
     leaser = NatLeaser(zk, paths)
     cache = TopologyCache(zk, paths, model_base.model_classes().values(), topology_changed)
     cache.start()

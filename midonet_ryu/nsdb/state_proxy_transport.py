@@ -123,11 +123,14 @@ class ProxiedStateTable(ProxiedView[K, V], TableWrites[K, V]):
             reader.stop()
         return frame(m.encode_request(request))
 
-    def _deliver(self, update: m.Update, generation: int) -> None:
+    def _deliver(self, update: m.Update, generation: int, received: float) -> None:
         with self.lock:
             self.apply_update(update, generation)
             if self.loaded:
                 self.ready.set()
+        observe = self.client.observe_update
+        if observe is not None:
+            observe(time.monotonic() - received)
 
 
 class StateProxyClient:
@@ -137,8 +140,11 @@ class StateProxyClient:
                  soft_reconnect_delay: float = 1.0, max_soft_reconnect_attempts: int = 30,
                  hard_reconnect_delay: float = 30.0, network_threads: int = 2,
                  connect_timeout: float = 5.0, read_timeout: float = 10.0,
-                 endpoints: Callable[[], list[discovery.Endpoint]] | None = None) -> None:
+                 endpoints: Callable[[], list[discovery.Endpoint]] | None = None,
+                 observe_update: Callable[[float], None] | None = None) -> None:
         self.zk = zk
+        # seconds from reading an update off the socket to the table holding it
+        self.observe_update = observe_update
         self.paths = paths or Paths()
         self.connect_timeout = connect_timeout
         self.session = s.Session(s.SessionConfig(
@@ -238,7 +244,7 @@ class StateProxyClient:
                     self._queue(action.table, action.table._read_zookeeper)
                 elif isinstance(action, s.Deliver):
                     self._queue(action.table, action.table._deliver, action.update,
-                                action.generation)
+                                action.generation, time.monotonic())
                 else:
                     rest.append(action)
         return rest

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -53,14 +54,16 @@ class StateTableProvider:
     attributes); None means the proxy with default settings.
     """
 
-    def __init__(self, zk: KazooClient, paths: Paths | None = None, conf: Any = None) -> None:
+    def __init__(self, zk: KazooClient, paths: Paths | None = None, conf: Any = None,
+                 observe_update: Callable[[float], None] | None = None) -> None:
         self.zk = zk
         self.paths = paths or Paths()
         self.proxy: StateProxyClient | None = None
         if conf is None or conf.enabled:
-            kwargs = {} if conf is None else {name: getattr(conf, name)
-                                              for name in _CLIENT_OPTIONS}
-            self.proxy = StateProxyClient(zk, self.paths, **kwargs).start()
+            kwargs: dict[str, Any] = {} if conf is None else {
+                name: getattr(conf, name) for name in _CLIENT_OPTIONS}
+            self.proxy = StateProxyClient(zk, self.paths, observe_update=observe_update,
+                                          **kwargs).start()
 
     @property
     def proxy_state(self) -> str:

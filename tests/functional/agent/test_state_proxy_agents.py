@@ -44,5 +44,11 @@ def test_flows_follow_a_mac_move_learned_by_another_agent_through_the_proxy(zook
         e.expect(lambda f: traffic.matches(f, udp_src_port=4000), 5)
         assert [f for f in b.recv_all(0.5) if traffic.matches(f, udp_src_port=4000)] == []
         assert cloud._status(hv1)["state_proxy"] == "connected"
+        # host 1's metrics say where its tables come from and how fast updates apply
+        families = hv1.agent.scrape()
+        assert families["midonet_agent_state_proxy_connected"].samples[0].value == 1
+        updates = families["midonet_agent_state_proxy_update_seconds"]
+        count = next(s.value for s in updates.samples if s.name.endswith("_count"))
+        assert count >= 2  # B learned, then B moved
     finally:
         cloud.stop()
