@@ -33,7 +33,7 @@ LOG = logging.getLogger(__name__)
 
 class AgentNsdb:
     def __init__(self, services: Services, state: AgentState, metrics: AgentMetrics,
-                 invalidate: Callable[[list], None]) -> None:
+                 invalidate: Callable[[list[Any]], None]) -> None:
         self.services = services
         self.state = state
         self.metrics = metrics
@@ -70,7 +70,7 @@ class AgentNsdb:
 
     def write_learned(self, learned: MacLearned | ArpLearned) -> None:
         """Write a MAC or ARP learning to the shared NSDB table."""
-        if type(learned) is MacLearned:
+        if isinstance(learned, MacLearned):
             key: TableKey = ("mac", learned.network_id, learned.vlan)
             entry_key: Any = learned.mac
             value: Any = learned.port_id

@@ -13,7 +13,7 @@ from typing import Any
 _IP_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"})
 
 
-def answer(agent: Any, request: dict) -> Any:
+def answer(agent: Any, request: dict[str, Any]) -> Any:
     cmd = request.get("cmd")
     core = agent.core
     if cmd == "status":
@@ -34,7 +34,7 @@ def answer(agent: Any, request: dict) -> Any:
                       for p, b in (ports.bindings.items() if ports else [])},
             "remote": {str(p): {"host_id": str(h), "tunnel_key": k,
                                 "reachable": ports.locate(p) is not None}
-                       for p, (h, k) in (ports.remote_active.items() if ports else [])},
+                       for p, (h, k) in ports.remote_active.items()} if ports else {},
         }
     if cmd == "flows":
         return [{"cookie": hex(r.cookie), "match": describe_match(r.match),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Container, Iterator, Mapping, Sequence
 from typing import Any
 
 from midonet_ryu.simulation import tags
@@ -31,11 +31,11 @@ class AgentState:
 
     def __init__(self, local: InMemoryState | None = None) -> None:
         self.local = local if local is not None else InMemoryState()
-        self._tables: dict[TableKey, Mapping] = {}
+        self._tables: dict[TableKey, Mapping[Any, Any]] = {}
         self._requested: set[TableKey] = set()
         self.requested: list[TableKey] = []  # asked for and not handed out yet
 
-    def _get(self, key: TableKey) -> Mapping:
+    def _get(self, key: TableKey) -> Mapping[Any, Any]:
         table = self._tables.get(key)
         if table is not None:
             return table
@@ -44,14 +44,14 @@ class AgentState:
             self.requested.append(key)
         return _EMPTY
 
-    def attach(self, key: TableKey, table: Mapping) -> None:
+    def attach(self, key: TableKey, table: Mapping[Any, Any]) -> None:
         self._tables[key] = table
 
-    def detach(self, key: TableKey) -> Mapping | None:
+    def detach(self, key: TableKey) -> Mapping[Any, Any] | None:
         self._requested.discard(key)
         return self._tables.pop(key, None)
 
-    def tables(self) -> dict[TableKey, Mapping]:
+    def tables(self) -> dict[TableKey, Mapping[Any, Any]]:
         return dict(self._tables)
 
     # -- StateView -----------------------------------------------------------
@@ -65,24 +65,25 @@ class AgentState:
         return self._get(("arp", router_id, None))
 
     @property
-    def conntrack(self) -> Container:
+    def conntrack(self) -> Container[Any]:
         return self.local.conntrack
 
     @property
     def nat(self) -> Mapping[NatKey, NatBinding]:
         return self.local.nat
 
-    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Collection[int]:
+    def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Sequence[int]:
         return self.local.snat_blocks(device_id, ip)
 
-    def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Container[int]:
-        return self.local.snat_ports_in_use(device_id, ip)
+    def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Collection[int]:
+        ports: Collection[int] = self.local.snat_ports_in_use(device_id, ip)
+        return ports
 
     # -- writes --------------------------------------------------------------
-    def apply_local(self, result: SimulationResult, now: float) -> list:
+    def apply_local(self, result: SimulationResult, now: float) -> list[MacLearned | ArpLearned]:
         """Apply what stays local; return the learnings to write to the NSDB
         (MAC and ARP tables are shared by every agent)."""
-        shared: list = []
+        shared: list[MacLearned | ArpLearned] = []
         for item in result.learned:
             if type(item) is MacLearned:
                 table = self._tables.get(("mac", item.network_id, item.vlan))
@@ -95,12 +96,12 @@ class AgentState:
         return shared
 
 
-class IntKeyedIPv4(Mapping):
+class IntKeyedIPv4(Mapping[int, Any]):
     """Present a table keyed by ``IPv4Address`` to the engine, which keys IPs by int."""
 
     __slots__ = ("_table",)
 
-    def __init__(self, table: Mapping) -> None:
+    def __init__(self, table: Mapping[Any, Any]) -> None:
         self._table = table
 
     def __getitem__(self, key: int) -> Any:
@@ -112,20 +113,20 @@ class IntKeyedIPv4(Mapping):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, int) and ipaddress.IPv4Address(key) in self._table
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return (int(k) for k in self._table)
 
     def __len__(self) -> int:
         return len(self._table)
 
 
-class RouterArpView(Mapping):
+class RouterArpView(Mapping[int, ArpEntry]):
     """A router's NSDB ARP table as the engine reads it: int IPs, times in
     seconds (MidoNet stores epoch milliseconds)."""
 
     __slots__ = ("_table",)
 
-    def __init__(self, table: Mapping) -> None:
+    def __init__(self, table: Mapping[Any, Any]) -> None:
         self._table = table
 
     @staticmethod
@@ -147,7 +148,7 @@ class RouterArpView(Mapping):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, int) and self.get(key) is not None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return (int(k) for k in self._table)
 
     def __len__(self) -> int:
@@ -165,7 +166,7 @@ def nsdb_arp_entry(mac: str, now: float) -> Any:
                         int(now * 1000))
 
 
-def table_change_tags(key: TableKey, entry_key: Any) -> list[tuple]:
+def table_change_tags(key: TableKey, entry_key: Any) -> list[tuple[Any, ...]]:
     kind, device_id, vlan = key
     if kind == "mac":
         return [tags.mac_entry(device_id, vlan, entry_key)]

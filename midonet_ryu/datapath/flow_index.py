@@ -15,7 +15,7 @@ from typing import Any
 @dataclasses.dataclass(slots=True)
 class FlowRecord:
     cookie: int
-    tags: frozenset
+    tags: frozenset[Hashable]
     match: Any  # what the flow matched, for inspection
     summary: Any = None  # the simulation outcome, described on demand
     installed_at: float = 0.0

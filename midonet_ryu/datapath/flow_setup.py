@@ -58,7 +58,7 @@ ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
 ARP_MEMORY = 4096
 MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
-_EMPTY: tuple = ()
+_EMPTY: tuple[()] = ()
 
 Learned = MacLearned | ArpLearned
 
@@ -106,12 +106,13 @@ class FlowSetup:
         self._cookie_base = pl.Cookie(pl.Origin.SIMULATION, generation, 0).encode()
         self._clock = clock
         self._observe_simulation = observe_simulation
-        self._pending_learn: set[tuple] = set()
+        self._pending_learn: set[tuple[Any, ...]] = set()
         self._pending_leases: set[tuple[uuid.UUID, int]] = set()
         self._snat_ranges: dict[tuple[uuid.UUID, int], SnatBlockRequest] = {}
         # ARP requests a router generated lately, by (port, target): a stale
         # entry must not make every simulation send one
-        self._arp_sent: collections.OrderedDict[tuple, float] = collections.OrderedDict()
+        self._arp_sent: collections.OrderedDict[tuple[Any, ...], float] = (
+            collections.OrderedDict())
         self._stale_generations: set[int] = set()
 
     # -- new flows ----------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class FlowSetup:
         if pin.tunnel_id == pl.FLOW_STATE_TUNNEL_KEY:
             self._receive_flow_state(pin.data, now, out)
             return out
-        port_id = self.ports.ofport_to_port.get(pin.in_port)  # type: ignore[arg-type]
+        port_id = None if pin.in_port is None else self.ports.ofport_to_port.get(pin.in_port)
         if port_id is None:
             out.count(C.PACKET_IN_UNKNOWN_PORT)
             return out
@@ -155,6 +156,7 @@ class FlowSetup:
                  out: Outcome) -> None:
         self._share_learnings(result, now, out)
         in_ofport = pin.in_port
+        assert in_ofport is not None  # packet_in found its port
         if result.state_keys and self.replicator is not None:
             # state first, then the data packet, so a peer never simulates the
             # return flow of a connection whose state is still in flight
@@ -180,7 +182,7 @@ class FlowSetup:
             self._send_generated(result, now, out, 0)
 
     def _install(self, match: Any, in_ofport: int, result: SimulationResult,
-                 actions: list | None, now: float, out: Outcome) -> None:
+                 actions: list[of.Action] | None, now: float, out: Outcome) -> None:
         """The flow-mod of a result, indexed under what it depended on.
         ``actions`` None or empty: a drop."""
         try:
@@ -437,7 +439,7 @@ class FlowSetup:
             self.flows.remove(message.cookie)
 
 
-def _learn_marker(learned: Learned) -> tuple:
-    if type(learned) is MacLearned:
+def _learn_marker(learned: Learned) -> tuple[Any, ...]:
+    if isinstance(learned, MacLearned):
         return ("mac", learned.network_id, learned.vlan, learned.mac, learned.port_id)
     return ("arp", learned.router_id, learned.ip, learned.mac)

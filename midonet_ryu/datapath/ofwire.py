@@ -93,13 +93,13 @@ _PACKET_OUT = struct.Struct("!BBHI IIH6x")
 _OUTPUT = struct.Struct("!HHIH6x")
 _INSTRUCTION = struct.Struct("!HH4x")
 _GOTO = struct.Struct("!HHB3x")
-_EMPTY_MATCH = struct.pack("!HH4x", 1, 4)
+_EMPTY_MATCH: bytes = struct.pack("!HH4x", 1, 4)
 _SET_CONFIG = struct.Struct("!BBHI HH")
 _FLOW_STATS_REQUEST = struct.Struct("!BBHI HH4x B3xII4xQQ")
 _PACKET_IN = struct.Struct("!BBHI IHBBQ HH")  # header, body, match type and length
 
 Match = Sequence[tuple[str, Any]]
-Action = tuple
+Action = tuple[Any, ...]
 
 
 # -- message values ---------------------------------------------------------------------
@@ -269,32 +269,32 @@ def encode(message: Message, xid: int, actions_cache: dict[int, bytes] | None = 
     """The wire form of one message value. ``actions_cache`` (by ``id`` of the
     action list) lets a flow-mod and the packet-out that share one list encode
     it once."""
-    kind = type(message)
-    if kind is FlowMod or kind is PacketOut:
-        actions = message.actions
-        encoded: bytes | None = None
-        if actions is not None:
-            key = id(actions)
-            if actions_cache is not None and key in actions_cache:
-                encoded = actions_cache[key]
-            else:
-                encoded = encode_actions(actions)
-                if actions_cache is not None:
-                    actions_cache[key] = encoded
-        if kind is PacketOut:
-            return packet_out(xid, message.in_port, encoded or b"", message.data)
-        m: FlowMod = message  # type: ignore[assignment]
-        return flow_mod(xid, m.cookie, m.table_id, m.priority, encode_match(m.match), encoded,
-                        m.idle_timeout, m.hard_timeout, m.flags, m.goto)
-    if kind is FlowDelete:
-        d: FlowDelete = message  # type: ignore[assignment]
-        return flow_delete(xid, d.table_id, d.cookie, d.cookie_mask, encode_match(d.match),
-                           d.strict_priority)
-    if kind is SetConfig:
-        return set_config(xid, message.flags, message.miss_send_len)  # type: ignore[union-attr]
-    if kind is FlowStatsRequest:
-        return flow_stats_request(xid, message.table_id)  # type: ignore[union-attr]
+    if type(message) is FlowMod:
+        actions = None if message.actions is None else _actions(message.actions, actions_cache)
+        return flow_mod(xid, message.cookie, message.table_id, message.priority,
+                        encode_match(message.match), actions, message.idle_timeout,
+                        message.hard_timeout, message.flags, message.goto)
+    if type(message) is PacketOut:
+        return packet_out(xid, message.in_port, _actions(message.actions, actions_cache),
+                          message.data)
+    if type(message) is FlowDelete:
+        return flow_delete(xid, message.table_id, message.cookie, message.cookie_mask,
+                           encode_match(message.match), message.strict_priority)
+    if type(message) is SetConfig:
+        return set_config(xid, message.flags, message.miss_send_len)
+    if type(message) is FlowStatsRequest:
+        return flow_stats_request(xid, message.table_id)
     raise TypeError(f"not an OpenFlow message value: {message!r}")
+
+
+def _actions(actions: Sequence[Action], cache: dict[int, bytes] | None) -> bytes:
+    if cache is None:
+        return encode_actions(actions)
+    key = id(actions)
+    encoded = cache.get(key)
+    if encoded is None:
+        encoded = cache[key] = encode_actions(actions)
+    return encoded
 
 
 # -- decoding -----------------------------------------------------------------------------

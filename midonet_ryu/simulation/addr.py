@@ -18,7 +18,10 @@ ZERO_MAC = "00:00:00:00:00:00"
 @functools.lru_cache(maxsize=65536)
 def ip_to_int(ip: str) -> int:
     """``"10.0.0.1"`` -> ``167772161``; raises ValueError on bad input."""
-    parts = ip.split(".") if isinstance(ip, str) else ()
+    try:
+        parts = ip.split(".")
+    except AttributeError:  # not a string at all
+        raise ValueError(f"not an IPv4 address: {ip!r}") from None
     if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
         raise ValueError(f"not an IPv4 address: {ip!r}")
     a, b, c, d = (int(p) for p in parts)

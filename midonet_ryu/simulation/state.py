@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import enum
 import uuid
-from collections.abc import Container, Hashable, Mapping, Sequence
+from collections.abc import Collection, Container, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SimulationResult
@@ -149,7 +149,7 @@ class InMemoryState:
     def snat_blocks(self, device_id: uuid.UUID, ip: int) -> Sequence[int]:
         return self._blocks.get((device_id, ip), ())
 
-    def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Container[int]:
+    def snat_ports_in_use(self, device_id: uuid.UUID, ip: int) -> Collection[int]:
         return self._ports_used.get((device_id, ip), ())
 
     # --- writes (the agent's side) -----------------------------------------
