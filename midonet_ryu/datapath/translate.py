@@ -88,76 +88,70 @@ _WIRE_ORDER = (
 )
 
 
+# FlowMatch field -> (OXM field, value conversion or None)
+_OXM_OF: dict[str, tuple[str, Callable[[Any], Any] | None]] = {
+    "eth_src": ("eth_src", None), "eth_dst": ("eth_dst", None),
+    "eth_type": ("eth_type", None),
+    "vlan_id": ("vlan_vid", lambda v: ofp.OFPVID_NONE if v is None else ofp.OFPVID_PRESENT | v),
+    "ip_src": ("ipv4_src", None), "ip_dst": ("ipv4_dst", None),
+    "ip_proto": ("ip_proto", None), "ip_tos": ("ip_dscp", lambda v: v >> 2),
+    "ip_ttl": ("nw_ttl", None),
+    "ip_frag": ("ip_frag", lambda v: _FRAG_VALUE[v or FRAG_NONE]),
+    "icmp_type": ("icmpv4_type", None), "icmp_code": ("icmpv4_code", None),
+    "arp_op": ("arp_op", None), "arp_spa": ("arp_spa", None), "arp_tpa": ("arp_tpa", None),
+    "arp_sha": ("arp_sha", None), "arp_tha": ("arp_tha", None),
+}
+# fields a packet without that header still matches: "no VLAN tag", "not a fragment"
+_ABSENT_MATCHES = frozenset({"vlan_id", "ip_frag"})
+_RANK = {name: i for i, name in enumerate(_WIRE_ORDER)}
+_L3_OF_FIELD = {name: ("ip" if name in _IP_FIELDS else "arp" if name in _ARP_FIELDS else None)
+                for name in (*_OXM_OF, "tp_src", "tp_dst")}
+_L3_OF_ETH_TYPE = {ETH_IPV4: "ip", ETH_ARP: "arp"}
+
+
 def build_match(match: FlowMatch, fields: Iterable[str], in_ofport: int) -> list[tuple[str, Any]]:
     """The OpenFlow match for the header ``fields`` a simulation read, as
-    (OXM field name, raw value) pairs in wire order (see ``ofwire``)."""
+    (OXM field name, raw value) pairs in wire order (see ``ofwire``).
+
+    Only fields of the L3 protocol the packet has are kept: OVS refuses an
+    IP field on an ARP flow (and the reverse) as a broken prerequisite; a
+    header the packet does not have constrains nothing."""
     fields = set(fields)
     if match.icmp_id is None:
         # a packet that is not an ICMP echo has no identifier: reading the
         # field (conntrack and NAT look for it) constrains nothing
         fields.discard("icmp_id")
-    bad = fields & UNMATCHABLE
-    if bad:
-        raise Untranslatable(f"cannot match on {', '.join(sorted(bad))}")
-    fields.discard("in_port")
-    kw: dict[str, Any] = {"in_port": in_ofport}
+    if fields & UNMATCHABLE:
+        raise Untranslatable(f"cannot match on {', '.join(sorted(fields & UNMATCHABLE))}")
     if fields & (_IP_FIELDS | _ARP_FIELDS):
         fields.add("eth_type")
     if fields & (_L4_FIELDS | _ICMP_FIELDS):
         fields.add("ip_proto")
+    l3 = _L3_OF_ETH_TYPE.get(match.eth_type)
+    out: list[tuple[str, Any]] = [("in_port", in_ofport)]
     for name in fields:
+        family = _L3_OF_FIELD.get(name, "unknown")
+        if family is not None and family != l3:
+            continue  # another L3 protocol's field, or not a header field
         value = getattr(match, name)
-        if value is None and name not in ("vlan_id", "ip_frag"):
-            continue  # a header this packet does not have (IP fields of an ARP frame)
-        if name == "eth_src":
-            kw["eth_src"] = value
-        elif name == "eth_dst":
-            kw["eth_dst"] = value
-        elif name == "eth_type":
-            kw["eth_type"] = value
-        elif name == "vlan_id":
-            kw["vlan_vid"] = ofp.OFPVID_NONE if value is None else (ofp.OFPVID_PRESENT | value)
-        elif name == "ip_src":
-            kw["ipv4_src"] = value
-        elif name == "ip_dst":
-            kw["ipv4_dst"] = value
-        elif name == "ip_proto":
-            kw["ip_proto"] = value
-        elif name == "ip_tos":
-            kw["ip_dscp"] = value >> 2
-        elif name == "ip_ttl":
-            kw["nw_ttl"] = value
-        elif name == "ip_frag":
-            kw["ip_frag"] = _FRAG_VALUE[value or FRAG_NONE]
-        elif name in _L4_FIELDS:
-            if value is not None:
-                kw[_tp_name(match.ip_proto, name)] = value
-        elif name == "icmp_type":
-            kw["icmpv4_type"] = value
-        elif name == "icmp_code":
-            kw["icmpv4_code"] = value
-        elif name in ("arp_op", "arp_sha", "arp_tha", "arp_spa", "arp_tpa"):
-            kw[name] = value
-    # Only the fields of the L3 protocol the packet has: OVS refuses an IP
-    # field on an ARP flow (and the reverse) as a broken prerequisite.
-    if match.eth_type == ETH_IPV4:
-        dropped: tuple[str, ...] = ("arp",)
-    elif match.eth_type == ETH_ARP:
-        dropped = _IP_OXM_PREFIXES
-    else:
-        dropped = _IP_OXM_PREFIXES + ("arp",)
-    for key in [k for k in kw if k.startswith(dropped)]:
-        del kw[key]
-    return [(k, kw[k]) for k in _WIRE_ORDER if kw.get(k) is not None]
+        if value is None and name not in _ABSENT_MATCHES:
+            continue
+        if name in _L4_FIELDS:
+            out.append((_tp_name(match.ip_proto, name), value))
+            continue
+        oxm, convert = _OXM_OF[name]
+        out.append((oxm, value if convert is None else convert(value)))
+    out.sort(key=lambda pair: _RANK[pair[0]])
+    return out
 
 
-def set_field_action(name: str, value: Any, match: FlowMatch) -> tuple:
+def set_field_action(name: str, value: Any, match: FlowMatch | None) -> tuple[Any, ...]:
     if name in ("eth_src", "eth_dst"):
         return ("set_field", name, value)
     if name in ("ip_src", "ip_dst"):
         return ("set_field", "ipv4_src" if name == "ip_src" else "ipv4_dst", value)
     if name in _L4_FIELDS:
-        return ("set_field", _tp_name(match.ip_proto, name), value)
+        return ("set_field", _tp_name(match.ip_proto if match is not None else None, name), value)
     if name == "ip_ttl":
         return ("set_field", "nw_ttl", value)
     if name == "vlan_id":
@@ -166,14 +160,14 @@ def set_field_action(name: str, value: Any, match: FlowMatch) -> tuple:
 
 
 def build_actions(result_actions: Iterable[Any], match: FlowMatch | None, in_ofport: int,
-                  locate: PortLocator) -> list[tuple]:
+                  locate: PortLocator) -> list[tuple[Any, ...]]:
     """OpenFlow actions for a result's virtual actions, in order (``ofwire``
     action tuples).
 
     Tunnel outputs set the tunnel metadata right before each output, so
     floods to several remote ports each carry their own key.
     """
-    out: list[tuple] = []
+    out: list[tuple[Any, ...]] = []
     vlan = match.vlan_id if match is not None else None  # the tag the packet has now
     for action in result_actions:
         if isinstance(action, ToPort):

@@ -93,6 +93,17 @@ class ConditionParts:
 def compile_condition(cond: Condition, view: TopologyView, prefix: str = "") -> ConditionParts:
     """The condition's expression; its constants are named with ``prefix``."""
     b = _Builder(prefix)
+    _l2_tests(b, cond)
+    _l3_l4_tests(b, cond)
+    _context_tests(b, cond, view)
+    tests = [expr for _rank, expr in sorted(b.tests, key=lambda x: x[0])]
+    expr = " and ".join(tests) if tests else "True"
+    if cond.conjunction_inv:
+        expr = f"not ({expr})"
+    return ConditionParts(expr, b.bits, b.consts, b.deps, b.group_ids)
+
+
+def _l2_tests(b: _Builder, cond: Condition) -> None:
     t, c = b.test, b.const
     if cond.in_port_ids:
         t(0, f"ctx.in_port in {c(frozenset(cond.in_port_ids))}", cond.in_port_inv, "in_port")
@@ -114,6 +125,10 @@ def compile_condition(cond: Condition, view: TopologyView, prefix: str = "") -> 
         t(0, f"m.vlan_id == {c(cond.vlan)}", cond.vlan_inv, "vlan_id")
     if cond.no_vlan:
         t(0, "m.vlan_id is None", False, "vlan_id")
+
+
+def _l3_l4_tests(b: _Builder, cond: Condition) -> None:
+    t, c = b.test, b.const
     if cond.nw_tos is not None:
         t(0, f"m.ip_tos == {c(cond.nw_tos)}", cond.nw_tos_inv, "ip_tos")
     if cond.nw_proto is not None:
@@ -137,6 +152,11 @@ def compile_condition(cond: Condition, view: TopologyView, prefix: str = "") -> 
         t(0, f"m.ip_frag != {FRAG_LATER}", False, "ip_frag")
     elif policy is FragmentPolicy.UNFRAGMENTED:
         t(0, f"m.ip_frag is None or m.ip_frag == {FRAG_NONE}", False, "ip_frag")
+
+
+def _context_tests(b: _Builder, cond: Condition, view: TopologyView) -> None:
+    """Tests of where the packet has been and of groups and connection state."""
+    t, c = b.test, b.const
     if cond.traversed_device is not None:
         t(0, f"{c(cond.traversed_device)} in ctx.devices", cond.traversed_device_inv)
     for gid, inv, where in ((cond.port_group_id, cond.inv_port_group, "in"),
@@ -152,12 +172,6 @@ def compile_condition(cond: Condition, view: TopologyView, prefix: str = "") -> 
         t(3, f"{c(conntrack.is_forward_flow)}(ctx)", False)
     if cond.match_return_flow:
         t(3, f"not {c(conntrack.is_forward_flow)}(ctx)", False)
-
-    tests = [expr for _rank, expr in sorted(b.tests, key=lambda x: x[0])]
-    expr = " and ".join(tests) if tests else "True"
-    if cond.conjunction_inv:
-        expr = f"not ({expr})"
-    return ConditionParts(expr, b.bits, b.consts, b.deps, b.group_ids)
 
 
 def compile_rules(conditions: list[ConditionParts]) -> Callable[[Any, int], int]:

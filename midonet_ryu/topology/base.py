@@ -104,42 +104,14 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(tp: Any, raw: Any, where: str) -> Any:
+    """``raw`` (parsed JSON) as a value of type ``tp``; ModelError names the field."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if raw is None:
-            if type(None) in args:
-                return None
-            raise ModelError(f"{where}: null not allowed")
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _decode(arg, raw, where)
-            except (ModelError, ValueError, TypeError):
-                continue
-        raise ModelError(f"{where}: {raw!r} matches none of {tp}")
+        return _decode_union(tp, raw, where)
     if tp is Any:
         return raw
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(raw, list):
-            raise ModelError(f"{where}: expected a list")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, where) for v in raw)
-        if len(args) != len(raw):
-            raise ModelError(f"{where}: expected {len(args)} items")
-        return tuple(_decode(a, v, where) for a, v in zip(args, raw, strict=True))
-    if origin is frozenset:
-        (arg,) = typing.get_args(tp)
-        if not isinstance(raw, list):
-            raise ModelError(f"{where}: expected a list")
-        return frozenset(_decode(arg, v, where) for v in raw)
-    if origin is dict:
-        kt, vt = typing.get_args(tp)
-        if not isinstance(raw, dict):
-            raise ModelError(f"{where}: expected an object")
-        return {_decode(kt, k, where): _decode(vt, v, where) for k, v in raw.items()}
+    if origin in (tuple, frozenset, dict):
+        return _decode_container(origin, typing.get_args(tp), raw, where)
     if tp is uuid.UUID:
         if not isinstance(raw, str):
             raise ModelError(f"{where}: expected a UUID string")
@@ -149,25 +121,58 @@ def _decode(tp: Any, raw: Any, where: str) -> Any:
             return tp(raw)
         except ValueError:
             raise ModelError(f"{where}: {raw!r} is not a {tp.__name__}") from None
-    if tp is bool:
-        if not isinstance(raw, bool):
-            raise ModelError(f"{where}: expected a boolean")
-        return raw
-    if tp is int:
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ModelError(f"{where}: expected an integer")
-        return raw
-    if tp is float:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise ModelError(f"{where}: expected a number")
-        return float(raw)
-    if tp is str:
-        if not isinstance(raw, str):
-            raise ModelError(f"{where}: expected a string")
-        return raw
+    if tp in _SCALARS:
+        return _decode_scalar(tp, raw, where)
     if dataclasses.is_dataclass(tp):
-        return _from_fields(tp, raw, where)
+        return _from_fields(tp, raw, where)  # type: ignore[arg-type]
     raise ModelError(f"{where}: unsupported field type {tp}")
+
+
+def _decode_union(tp: Any, raw: Any, where: str) -> Any:
+    args = typing.get_args(tp)
+    if raw is None:
+        if type(None) in args:
+            return None
+        raise ModelError(f"{where}: null not allowed")
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _decode(arg, raw, where)
+        except (ModelError, ValueError, TypeError):
+            continue
+    raise ModelError(f"{where}: {raw!r} matches none of {tp}")
+
+
+def _decode_container(origin: Any, args: tuple[Any, ...], raw: Any, where: str) -> Any:
+    if origin is dict:
+        kt, vt = args
+        if not isinstance(raw, dict):
+            raise ModelError(f"{where}: expected an object")
+        return {_decode(kt, k, where): _decode(vt, v, where) for k, v in raw.items()}
+    if not isinstance(raw, list):
+        raise ModelError(f"{where}: expected a list")
+    if origin is frozenset:
+        return frozenset(_decode(args[0], v, where) for v in raw)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_decode(args[0], v, where) for v in raw)
+    if len(args) != len(raw):
+        raise ModelError(f"{where}: expected {len(args)} items")
+    return tuple(_decode(a, v, where) for a, v in zip(args, raw, strict=True))
+
+
+# type -> (what it accepts, what to call it in an error)
+_SCALARS: dict[type, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "a boolean"), int: ((int,), "an integer"),
+    float: ((int, float), "a number"), str: ((str,), "a string")}
+
+
+def _decode_scalar(tp: type, raw: Any, where: str) -> Any:
+    accepted, name = _SCALARS[tp]
+    # JSON's true/false are Python bools, and bool is an int subclass
+    if not isinstance(raw, accepted) or (tp is not bool and isinstance(raw, bool)):
+        raise ModelError(f"{where}: expected {name}")
+    return float(raw) if tp is float else raw
 
 
 def _from_fields(cls: type, raw: Any, where: str) -> Any:
