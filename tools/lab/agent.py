@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 
+from tools.lab.cluster import ServesMetrics
 from tools.lab.procs import end_popen, free_port, pid_alive, port_open, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -18,7 +19,7 @@ def agent_command() -> list[str]:
     return [sys.executable, "-m", "apps.launcher"]
 
 
-class AgentProcess:
+class AgentProcess(ServesMetrics):
     def __init__(self, workdir: str, zookeeper_hosts: str, ovsdb_connection: str,
                  underlay_ip: str, root_key: str = "/midonet", host_id: uuid.UUID | None = None,
                  tunnel_zones: tuple[str, ...] = ("default",), tunnel_type: str = "vxlan",
@@ -96,16 +97,6 @@ class AgentProcess:
         from apps.control import request
 
         return request(self.control_socket, command, timeout=timeout)
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def scrape(self, timeout: float = 5.0) -> dict:
-        """The agent's ``/metrics``, parsed: metric families by name."""
-        from tools.lab.cluster import scrape
-
-        return scrape(self.metrics_url, timeout)
 
     def log(self) -> str:
         try:

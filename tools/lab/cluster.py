@@ -38,7 +38,21 @@ def scrape(url: str, timeout: float = 5.0) -> dict:
     return {family.name: family for family in text_string_to_metric_families(text)}
 
 
-class ClusterProcess:
+class ServesMetrics:
+    """A lab daemon whose Prometheus endpoint is on ``metrics_port``."""
+
+    metrics_port: int
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def scrape(self, timeout: float = 5.0) -> dict:
+        """The daemon's ``/metrics``, parsed: metric families by name."""
+        return scrape(self.metrics_url, timeout)
+
+
+class ClusterProcess(ServesMetrics):
     """One midonet-cluster daemon with the State Proxy on a private port."""
 
     def __init__(self, zk_hosts: str, root: str = "/midonet", port: int | None = None,
@@ -85,14 +99,6 @@ class ClusterProcess:
         if wait:
             self.wait_listening(timeout)
         return self
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def scrape(self, timeout: float = 5.0) -> dict:
-        """The daemon's ``/metrics``, parsed: metric families by name."""
-        return scrape(self.metrics_url, timeout)
 
     def listening(self) -> bool:
         try:
