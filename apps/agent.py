@@ -168,8 +168,9 @@ class MidonetAgent(app_manager.OSKenApp):
     def _periodic(self) -> None:
         while True:
             hub.sleep(SYNC_INTERVAL)
-            self._queue(w.Sync())
             core, m = self.core, self.metrics
+            m.work_queue_depth.set(len(self.work))  # the backlog, before this tick's sync
+            self._queue(w.Sync())
             if core is None:
                 continue
             m.inc(C.STATE_KEYS_EXPIRED, core.state.local.expire(time.time()))
@@ -178,7 +179,6 @@ class MidonetAgent(app_manager.OSKenApp):
                 core.replicator.counts.clear()
             m.flows.set(len(core.flows))
             m.local_ports.set(len(core.ports.bindings))
-            m.work_queue_depth.set(len(self.work))
             m.packet_in_queue_depth.set(self.events.qsize())
             m.state_proxy_connected.set(1 if self.state_proxy_state() == "connected" else 0)
             if self.work.dropped:
