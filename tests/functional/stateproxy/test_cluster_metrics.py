@@ -13,6 +13,7 @@ from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
 from midonet_ryu.stateproxy import state_api as m
 from tools.lab.cluster import ClusterProcess
+from tools.lab.procs import wait_until
 from tools.lab.zookeeper import TemporaryZooKeeper
 
 pytestmark = pytest.mark.functional
@@ -37,9 +38,11 @@ def histogram(families, name, suffix):
 def test_scrape_counts_clients_subscriptions_and_timed_updates(
         new_client, paths, cluster_factory):
     proxy = cluster_factory(root=paths.root)
+    # the State Proxy listens before its start() returns and the node marks it running
+    wait_until(lambda: value(proxy.scrape(), "service_running", service="state_proxy") == 1,
+               10, what="the cluster to report its State Proxy running")
     first = proxy.scrape()
     assert value(first, "zookeeper_connected") == 1
-    assert value(first, "service_running", service="state_proxy") == 1
     # The lab's readiness probe is a connection too: count from here.
     accepted = value(first, "state_proxy_connections_accepted")
 

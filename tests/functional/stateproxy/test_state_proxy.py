@@ -122,7 +122,11 @@ def test_differential_resubscribe_sends_only_the_diff(new_client, paths, cluster
 
 
 def test_slow_subscriber_is_bounded_then_caught_up(new_client, paths, cluster_factory):
-    proxy = cluster_factory(root=paths.root, state_proxy_max_subscriber_queue_size=32)
+    # A write blocked past the channel timeout disconnects a subscriber (another
+    # test); this one is about the bound and the catch-up, so writing 20,000
+    # changes on a loaded machine must not reach that timeout.
+    proxy = cluster_factory(root=paths.root, state_proxy_max_subscriber_queue_size=32,
+                            state_proxy_server_channel_timeout=120)
     net = uuid.uuid4()
     writer = StateTable(new_client(), paths, MAC_TABLE, net, ("0",))
     slow = RawStateClient(proxy.port, rcvbuf=4096)
