@@ -22,7 +22,9 @@ def ip_to_int(ip: str) -> int:
         parts = ip.split(".")
     except AttributeError:  # not a string at all
         raise ValueError(f"not an IPv4 address: {ip!r}") from None
-    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+    # four decimal octets, no leading zeros (ambiguous: octal to some parsers)
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3
+                                  and (p[0] != "0" or p == "0") for p in parts):
         raise ValueError(f"not an IPv4 address: {ip!r}")
     a, b, c, d = (int(p) for p in parts)
     if max(a, b, c, d) > 255:
