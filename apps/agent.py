@@ -156,9 +156,7 @@ class MidonetAgent(app_manager.OSKenApp):
             self._queue(w.RecoverSession())
 
     def state_proxy_state(self) -> str:
-        tables = self.services.tables if self.services is not None else None
-        proxy = getattr(tables, "proxy", None)
-        return proxy.state if proxy is not None else "disabled"
+        return self.services.tables.proxy_state if self.services is not None else "disabled"
 
     # -- the worker ----------------------------------------------------------------------------
     def _queue(self, item: w.WorkItem) -> None:
@@ -210,9 +208,7 @@ class MidonetAgent(app_manager.OSKenApp):
         elif kind is w.RemotePortMoved:
             self._apply(core.invalidate([tags.port(item.port_id)]))  # type: ignore[union-attr]
         elif kind is w.SubscribeTable:
-            entries = nsdb.subscribe(item.key)  # type: ignore[union-attr]
-            if entries is not None:
-                self._apply(core.table_loaded(item.key, entries))  # type: ignore[union-attr]
+            nsdb.subscribe(item.key)  # type: ignore[union-attr]
         elif kind is w.WriteLearned:
             try:
                 nsdb.write_learned(item.learned)  # type: ignore[union-attr]
@@ -249,11 +245,7 @@ class MidonetAgent(app_manager.OSKenApp):
         # Subscribe up front to the MAC tables of networks with local ports, so
         # the first unicast after a remote host learned a MAC is not flooded.
         for network_id, vlan in changes.mac_tables_wanted:
-            key = ("mac", network_id, vlan)
-            if key not in nsdb.tables:
-                entries = nsdb.subscribe(key)
-                if entries is not None:
-                    self._apply(core.table_loaded(key, entries))
+            nsdb.subscribe(("mac", network_id, vlan))
 
     def _apply(self, outcome: Outcome) -> None:
         """Send an outcome's messages and queue its NSDB work."""

@@ -40,12 +40,13 @@ class AgentNsdb:
         self.invalidate = invalidate  # queue tags for the worker
         self.tables: dict[TableKey, Any] = {}
 
-    def subscribe(self, key: TableKey) -> list[Any] | None:
-        """Open ``key``'s table and attach it to the simulation's state.
-        Returns the entries it already has (their flows must be re-simulated),
-        or None if it was open already or is unknown."""
+    def subscribe(self, key: TableKey) -> None:
+        """Open ``key``'s table and attach it to the simulation's state (once).
+
+        Flows simulated before the table arrived read it as empty: the entries
+        it already has invalidate them, by the same path as later changes."""
         if key in self.tables:
-            return None
+            return
         kind, device_id, vlan = key
         provider = self.services.tables
         if kind == "mac":
@@ -58,7 +59,7 @@ class AgentNsdb:
             table = provider.router_arp_table(device_id)
             view = RouterArpView(table)
         else:
-            return None
+            return
 
         def on_change(entry_key: Any, old: Any, new: Any) -> None:
             self.invalidate(table_change_tags(key, entry_key))
@@ -66,7 +67,9 @@ class AgentNsdb:
         table.add_callback(on_change)
         self.tables[key] = table
         self.state.attach(key, view)
-        return list(table)
+        loaded = [tag for entry in list(table) for tag in table_change_tags(key, entry)]
+        if loaded:
+            self.invalidate(loaded)
 
     def write_learned(self, learned: MacLearned | ArpLearned) -> None:
         """Write a MAC or ARP learning to the shared NSDB table."""

@@ -58,7 +58,6 @@ ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
 ARP_MEMORY = 4096
 MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
-_EMPTY: tuple[()] = ()
 
 Learned = MacLearned | ArpLearned
 
@@ -374,13 +373,6 @@ class FlowSetup:
         if records:
             out.messages.extend(infra_flows.delete_flows(r.cookie for r in records))
             out.count(C.FLOWS_INVALIDATED, len(records))
-
-    def table_loaded(self, key: TableKey, entries: Iterable[Any]) -> Outcome:
-        """Flows simulated before a table arrived read it as empty: those that
-        looked up a key it has now must be simulated again."""
-        from midonet_ryu.datapath.agent_state import table_change_tags
-
-        return self.invalidate([t for entry in entries for t in table_change_tags(key, entry)])
 
     # -- the switch and the ports ---------------------------------------------------------------
     def switch_connected(self) -> list[of.Message]:

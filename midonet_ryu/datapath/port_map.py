@@ -46,12 +46,8 @@ class PortMap:
 
     def host_underlay_ip(self, host_id: uuid.UUID) -> str | None:
         """The address tunnels to ``host_id`` go to (a tunnel zone shared with it)."""
-        for tz in self.topology.objects(TunnelZone):
-            if tz.ip_of(self.host_id) is not None:
-                ip = tz.ip_of(host_id)
-                if ip is not None and tz.type.value in self.tunnel_ofports:
-                    return ip
-        return None
+        tunnel = self._tunnel_to(host_id)
+        return None if tunnel is None else tunnel[0]
 
     def locate(self, port_id: uuid.UUID) -> LocalPort | RemotePort | None:
         binding = self.bindings.get(port_id)
@@ -61,13 +57,19 @@ class PortMap:
         if active is None:
             return None
         host_id, key = active
+        tunnel = self._tunnel_to(host_id)
+        return None if tunnel is None else RemotePort(tunnel[1], key, tunnel[0])
+
+    def _tunnel_to(self, host_id: uuid.UUID) -> tuple[str, int] | None:
+        """(underlay IP, tunnel ofport) of the first tunnel zone this host
+        shares with ``host_id`` whose tunnel type has a port here."""
         for tz in self.topology.objects(TunnelZone):
             if tz.ip_of(self.host_id) is None:
                 continue
             ip = tz.ip_of(host_id)
             ofport = self.tunnel_ofports.get(tz.type.value)
             if ip is not None and ofport is not None:
-                return RemotePort(ofport, key, ip)
+                return ip, ofport
         return None
 
     def sync(self, interfaces: Iterable[Interface]) -> BindingChanges:

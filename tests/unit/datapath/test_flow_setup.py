@@ -308,8 +308,8 @@ def test_arp_for_the_router_is_answered_by_a_generated_reply_and_no_flow():
     frame = pb.arp_request(w.a.mac, w.a.ip, ip_to_int("10.0.1.1"))
     outcome = w.send(w.a, frame)
     (reply,) = w.switch.take_packet_outs()
-    assert reply.in_port == of.OFPP_CONTROLLER and reply.actions == (("output", 3),) or \
-        list(reply.actions) == [("output", 3)]
+    assert reply.in_port == of.OFPP_CONTROLLER
+    assert list(reply.actions) == [("output", 3)]
     assert reply.data[12:14] == b"\x08\x06" and reply.data[20:22] == b"\x00\x02"
     assert not w.switch.simulated_flows()
     assert counts(outcome)[C.GENERATED_PACKETS] == 1
