@@ -1,0 +1,1 @@
+"""Unit tests of the cluster's MidoNet-compatible REST API."""
