@@ -130,6 +130,46 @@ OPTS = [
         min=1,
         help="Subscriptions one connection may hold; more get INVALID_ARGUMENT.",
     ),
+    cfg.BoolOpt(
+        "rest_api_enabled",
+        default=True,
+        help="Run the REST API service on this cluster node (MidoNet: "
+        "cluster.rest_api.enabled).",
+    ),
+    cfg.HostAddressOpt(
+        "rest_api_listen_address",
+        default="0.0.0.0",
+        help="Address the REST API listens on.",
+    ),
+    cfg.PortOpt(
+        "rest_api_port",
+        default=8181,
+        help="REST API TCP port (MidoNet: cluster.rest_api.http_port); 0 takes any free "
+        "port (tests), registered for discovery.",
+    ),
+    cfg.StrOpt(
+        "rest_api_base_path",
+        default="/midonet-api",
+        help="Path under which the API is served (MidoNet: cluster.rest_api.root_uri).",
+    ),
+    cfg.IntOpt(
+        "rest_api_max_body_size",
+        default=1048576,
+        min=1024,
+        help="Largest request body accepted, in bytes; larger ones are answered 413.",
+    ),
+    cfg.IntOpt(
+        "rest_api_max_connections",
+        default=256,
+        min=1,
+        help="Requests served at once; more wait in the listen backlog.",
+    ),
+    cfg.FloatOpt(
+        "rest_api_socket_timeout",
+        default=30.0,
+        min=0.1,
+        help="Seconds a client may stall a request before its connection is dropped.",
+    ),
     cfg.HostAddressOpt(
         "metrics_listen_address",
         default="127.0.0.1",

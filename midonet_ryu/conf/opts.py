@@ -9,6 +9,7 @@ _MODULES = (
     "midonet_ryu.conf.agent",
     "midonet_ryu.conf.state_proxy",
     "midonet_ryu.conf.cluster",
+    "midonet_ryu.conf.auth",
 )
 
 

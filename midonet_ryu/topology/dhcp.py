@@ -6,27 +6,29 @@ The agent answers DISCOVER/REQUEST from a port of a network with an enabled
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from midonet_ryu.topology.base import ModelObject, model, value
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
+from midonet_ryu.topology.types import Bounds, Cidr, IPv4, Mac, Name, Seconds
 
 
 @value
 class DhcpHost:
-    mac: str
-    ip_address: str
-    name: str = ""
+    mac: Mac
+    ip_address: IPv4
+    name: Name = ""
 
 
 @model
 class Dhcp(ModelObject):
     network_id: uuid.UUID | None = None
-    subnet_address: str = "0.0.0.0/0"  # CIDR
-    server_address: str = "0.0.0.0"
-    default_gateway: str | None = None
-    dns_server_address: tuple[str, ...] = ()
-    interface_mtu: int = 0  # 0: do not send option 26
-    lease_time: int = 86400  # seconds
+    subnet_address: Cidr = "0.0.0.0/0"
+    server_address: IPv4 = "0.0.0.0"
+    default_gateway: IPv4 | None = None
+    dns_server_address: tuple[IPv4, ...] = ()
+    interface_mtu: Annotated[int, Bounds(0, 65535)] = 0  # 0: do not send option 26
+    lease_time: Seconds = 86400
     enabled: bool = True
     hosts: tuple[DhcpHost, ...] = ()
 

@@ -11,6 +11,7 @@ import uuid
 
 from midonet_ryu.topology.base import ModelObject, model
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
+from midonet_ryu.topology.types import IPv4, TransportPort, Weight
 
 UUIDs = tuple[uuid.UUID, ...]
 
@@ -54,9 +55,9 @@ class Pool(ModelObject):
 class PoolMember(ModelObject):
     admin_state_up: bool = True
     pool_id: uuid.UUID | None = None
-    address: str = "0.0.0.0"
-    protocol_port: int = 0
-    weight: int = 1
+    address: IPv4 = "0.0.0.0"
+    protocol_port: TransportPort = 0
+    weight: Weight = 1
     status: LBStatus = LBStatus.ACTIVE
 
 
@@ -64,8 +65,8 @@ class PoolMember(ModelObject):
 class Vip(ModelObject):
     admin_state_up: bool = True
     pool_id: uuid.UUID | None = None
-    address: str = "0.0.0.0"
-    protocol_port: int = 0
+    address: IPv4 = "0.0.0.0"
+    protocol_port: TransportPort = 0
     session_persistence: SessionPersistence | None = None
 
 

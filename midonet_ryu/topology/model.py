@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import uuid
+from typing import Annotated
 
 from midonet_ryu.topology.base import ModelObject, model, value
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
+from midonet_ryu.topology.types import Bounds, Cidr, IPv4, Mac, Name, TenantId, VlanId, Weight
 
 UUIDs = tuple[uuid.UUID, ...]
 
@@ -19,8 +21,8 @@ UUIDs = tuple[uuid.UUID, ...]
 class Network(ModelObject):
     """A virtual L2 network, simulated as a MAC-learning bridge."""
 
-    name: str = ""
-    tenant_id: str = ""
+    name: Name = ""
+    tenant_id: TenantId = ""
     admin_state_up: bool = True
     inbound_filter_id: uuid.UUID | None = None
     outbound_filter_id: uuid.UUID | None = None
@@ -38,22 +40,22 @@ class Port(ModelObject):
     peer port (``peer_id``).
     """
 
-    name: str = ""
+    name: Name = ""
     admin_state_up: bool = True
     network_id: uuid.UUID | None = None
     router_id: uuid.UUID | None = None
     peer_id: uuid.UUID | None = None
     host_id: uuid.UUID | None = None
-    interface_name: str | None = None
+    interface_name: Annotated[str, Bounds(1, 255)] | None = None
     inbound_filter_id: uuid.UUID | None = None
     outbound_filter_id: uuid.UUID | None = None
     port_group_ids: UUIDs = ()
     # bridge ports: the VLAN this port carries untagged (None: trunk/untagged)
-    vlan_id: int | None = None
+    vlan_id: VlanId | None = None
     # router ports
-    port_address: str | None = None
-    port_subnet: str | None = None
-    port_mac: str | None = None
+    port_address: IPv4 | None = None
+    port_subnet: Cidr | None = None
+    port_mac: Mac | None = None
     route_ids: UUIDs = ()  # back-reference of Route.next_hop_port_id
 
     @property
@@ -69,8 +71,8 @@ class Port(ModelObject):
 class Host(ModelObject):
     """A hypervisor or gateway running an agent."""
 
-    name: str = ""
-    flooding_proxy_weight: int = 1
+    name: Name = ""
+    flooding_proxy_weight: Weight = 1
     tunnel_zone_ids: UUIDs = ()  # back-reference of TunnelZone.host_ids
     port_ids: UUIDs = ()  # back-reference of Port.host_id
 
@@ -86,14 +88,14 @@ class HostToIp:
     """A member of a tunnel zone and its underlay address in that zone."""
 
     host_id: uuid.UUID
-    ip: str
+    ip: IPv4
 
 
 @model
 class TunnelZone(ModelObject):
     """Hosts that reach each other over one encapsulation."""
 
-    name: str = ""
+    name: Name = ""
     type: TunnelZoneType = TunnelZoneType.VXLAN
     hosts: tuple[HostToIp, ...] = ()
     host_ids: UUIDs = ()

@@ -12,6 +12,7 @@ import uuid
 
 from midonet_ryu.topology.base import ModelObject, model
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
+from midonet_ryu.topology.types import Cidr, IPv4, Name, TenantId, Weight
 
 UUIDs = tuple[uuid.UUID, ...]
 
@@ -20,8 +21,8 @@ UUIDs = tuple[uuid.UUID, ...]
 class Router(ModelObject):
     """A virtual L3 router."""
 
-    name: str = ""
-    tenant_id: str = ""
+    name: Name = ""
+    tenant_id: TenantId = ""
     admin_state_up: bool = True
     inbound_filter_id: uuid.UUID | None = None
     outbound_filter_id: uuid.UUID | None = None
@@ -41,12 +42,12 @@ class NextHop(enum.Enum):
 class Route(ModelObject):
     """A route; among equally specific matches the lowest weight wins, ties are ECMP."""
 
-    src_subnet: str = "0.0.0.0/0"
-    dst_subnet: str = "0.0.0.0/0"
+    src_subnet: Cidr = "0.0.0.0/0"
+    dst_subnet: Cidr = "0.0.0.0/0"
     next_hop: NextHop = NextHop.PORT
     next_hop_port_id: uuid.UUID | None = None
-    next_hop_gateway: str | None = None
-    weight: int = 100
+    next_hop_gateway: IPv4 | None = None
+    weight: Weight = 100
     router_id: uuid.UUID | None = None
 
 

@@ -12,6 +12,18 @@ import uuid
 
 from midonet_ryu.topology.base import ModelObject, model, value
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
+from midonet_ryu.topology.types import (
+    Byte,
+    Cidr,
+    EtherType,
+    IPAddress,
+    IPv4,
+    Mac,
+    Name,
+    TenantId,
+    TransportPort,
+    VlanId,
+)
 
 UUIDs = tuple[uuid.UUID, ...]
 
@@ -42,8 +54,8 @@ class FragmentPolicy(enum.Enum):
 class PortRange:
     """Inclusive transport port range (``Int32Range``)."""
 
-    start: int
-    end: int
+    start: TransportPort
+    end: TransportPort
 
 
 @value
@@ -65,21 +77,21 @@ class Condition:
     inv_ip_addr_group_id_src: bool = False
     ip_addr_group_id_dst: uuid.UUID | None = None
     inv_ip_addr_group_id_dst: bool = False
-    dl_type: int | None = None
+    dl_type: EtherType | None = None
     inv_dl_type: bool = False
-    dl_src: str | None = None
-    dl_src_mask: str | None = None  # e.g. "ff:ff:ff:00:00:00"; None: all bits
+    dl_src: Mac | None = None
+    dl_src_mask: Mac | None = None  # e.g. "ff:ff:ff:00:00:00"; None: all bits
     inv_dl_src: bool = False
-    dl_dst: str | None = None
-    dl_dst_mask: str | None = None
+    dl_dst: Mac | None = None
+    dl_dst_mask: Mac | None = None
     inv_dl_dst: bool = False
-    nw_tos: int | None = None
+    nw_tos: Byte | None = None
     nw_tos_inv: bool = False
-    nw_proto: int | None = None
+    nw_proto: Byte | None = None
     nw_proto_inv: bool = False
-    nw_src_ip: str | None = None  # CIDR
+    nw_src_ip: Cidr | None = None
     nw_src_inv: bool = False
-    nw_dst_ip: str | None = None
+    nw_dst_ip: Cidr | None = None
     nw_dst_inv: bool = False
     tp_src: PortRange | None = None
     tp_src_inv: bool = False
@@ -88,17 +100,17 @@ class Condition:
     traversed_device: uuid.UUID | None = None
     traversed_device_inv: bool = False
     fragment_policy: FragmentPolicy = FragmentPolicy.ANY
-    vlan: int | None = None
+    vlan: VlanId | None = None
     vlan_inv: bool = False
     no_vlan: bool = False  # match untagged frames only
 
 
 @value
 class NatTarget:
-    nw_start: str
-    nw_end: str
-    tp_start: int = 0
-    tp_end: int = 0
+    nw_start: IPv4
+    nw_end: IPv4
+    tp_start: TransportPort = 0
+    tp_end: TransportPort = 0
 
 
 @value
@@ -114,8 +126,8 @@ class NatRuleData:
 
 @model
 class Chain(ModelObject):
-    name: str = ""
-    tenant_id: str = ""
+    name: Name = ""
+    tenant_id: TenantId = ""
     rule_ids: UUIDs = ()  # ordered; back-reference of Rule.chain_id
     network_inbound_ids: UUIDs = ()
     network_outbound_ids: UUIDs = ()
@@ -140,15 +152,15 @@ class Rule(ModelObject):
 class PortGroup(ModelObject):
     """Ports matched together by rules; ``stateful`` groups share flow state."""
 
-    name: str = ""
-    tenant_id: str = ""
+    name: Name = ""
+    tenant_id: TenantId = ""
     stateful: bool = False
     port_ids: UUIDs = ()
 
 
 @value
 class IPAddrPorts:
-    ip_address: str
+    ip_address: IPAddress
     port_ids: UUIDs = ()
 
 
@@ -156,7 +168,8 @@ class IPAddrPorts:
 class IPAddrGroup(ModelObject):
     """A set of addresses (a security group's members)."""
 
-    name: str = ""
+    name: Name = ""
+    tenant_id: TenantId = ""
     ip_addr_ports: tuple[IPAddrPorts, ...] = ()
 
 

@@ -52,16 +52,43 @@ class ServesMetrics:
         return scrape(self.metrics_url, timeout)
 
 
+# The lab's REST API users (strategy local): an admin and one user of each of
+# two tenants, so tests can prove both what a tenant may and may not touch.
+LAB_USERS = {
+    "admin": ("admin-secret", "", "admin"),
+    "alice": ("alice-secret", "tenant-a", "tenant"),
+    "bob": ("bob-secret", "tenant-b", "tenant"),
+}
+_HASHES: dict[str, str] = {}
+
+
+def _users_option() -> str:
+    from cluster_proxy.rest_api.auth import hash_password
+
+    entries = []
+    for name, (password, tenant, role) in LAB_USERS.items():
+        if name not in _HASHES:
+            _HASHES[name] = hash_password(password)
+        entries.append(f"{name}:{_HASHES[name]}:{tenant}:{role}")
+    return ",".join(entries)
+
+
 class ClusterProcess(ServesMetrics):
-    """One midonet-cluster daemon with the State Proxy on a private port."""
+    """One midonet-cluster daemon with the State Proxy and the REST API on
+    private ports."""
 
     def __init__(self, zk_hosts: str, root: str = "/midonet", port: int | None = None,
-                 metrics_port: int | None = None, **cluster_opts: object) -> None:
-        """``metrics_port``: None picks a free one, 0 disables the endpoint."""
+                 metrics_port: int | None = None, api_port: int | None = None,
+                 auth_opts: dict[str, object] | None = None,
+                 **cluster_opts: object) -> None:
+        """``metrics_port``: None picks a free one, 0 disables the endpoint;
+        ``api_port`` likewise for the REST API (0: service disabled)."""
         self.zk_hosts = zk_hosts
         self.root = root
         self.port = port or free_port()
         self.metrics_port = free_port() if metrics_port is None else metrics_port
+        self.api_port = free_port() if api_port is None else api_port
+        self.auth_opts = auth_opts or {}
         self.cluster_opts = cluster_opts
         self.dir = tempfile.mkdtemp(prefix="mr-cluster-")
         self.proc: subprocess.Popen | None = None
@@ -80,8 +107,19 @@ class ClusterProcess(ServesMetrics):
                  f"state_proxy_server_port = {self.port}",
                  "state_proxy_server_shutdown_timeout = 2",
                  "metrics_listen_address = 127.0.0.1", f"metrics_port = {self.metrics_port}"]
-        opts = {"state_proxy_server_bind_retry_interval": 1, **self.cluster_opts}
+        opts: dict[str, object] = {"state_proxy_server_bind_retry_interval": 1}
+        if self.api_port:
+            opts.update(rest_api_listen_address="127.0.0.1", rest_api_port=self.api_port)
+        else:
+            opts["rest_api_enabled"] = False
+        opts.update(self.cluster_opts)
         lines += [f"{k} = {v}" for k, v in opts.items()]
+        auth = dict(self.auth_opts)
+        auth.setdefault("strategy", "local")
+        if auth["strategy"] == "local":
+            auth.setdefault("users", _users_option())
+            auth.setdefault("token_secret", "lab-secret-" + os.path.basename(self.dir))
+        lines += ["[auth]"] + [f"{k} = {v}" for k, v in auth.items()]
         path = os.path.join(self.dir, "cluster.conf")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -100,10 +138,18 @@ class ClusterProcess(ServesMetrics):
             self.wait_listening(timeout)
         return self
 
+    @property
+    def api_url(self) -> str:
+        """The REST API's root, e.g. ``http://127.0.0.1:PORT/midonet-api``."""
+        return f"http://127.0.0.1:{self.api_port}/midonet-api"
+
     def listening(self) -> bool:
+        ports = [self.port] + ([self.api_port] if self.api_port else [])
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
+            for port in ports:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    pass
+            return True
         except OSError:
             return False
 

@@ -1,0 +1,111 @@
+"""Model objects to MidoNet JSON and back, driven by :mod:`resources`.
+
+Writes are validated against the resource's JSON Schema first (so an error
+names the field), then decoded by the store's own codec. Read-only fields,
+``uri`` and links that a client sends back (midonetclient PUTs the whole
+object it read) are ignored, not refused; unknown fields are refused.
+"""
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from midonet_ryu.api import schemas
+from midonet_ryu.api.fields import Changes, Derived, Field, FieldError, apply_changes
+from midonet_ryu.api.resources import BY_COLLECTION, Resource
+from midonet_ryu.topology.base import ModelObject
+
+
+class InvalidBody(ValueError):
+    """A request body the resource refuses; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@functools.cache
+def write_validator(collection: str) -> jsonschema.protocols.Validator:
+    return schemas.validator(BY_COLLECTION[collection].schema(write=True))
+
+
+def object_uri(base: str, res: Resource, obj_id: uuid.UUID | str) -> str:
+    return f"{base}/{res.collection}/{obj_id}"
+
+
+def to_json(res: Resource, obj: ModelObject, base: str,
+            extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The representation of ``obj``; ``base`` is the API root URI."""
+    uri = object_uri(base, res, obj.id) if res.top_level and res.collection != "dhcp" \
+        else f"{base}/{res.collection}/{obj.id}"
+    out: dict[str, Any] = {"uri": uri}
+    for f in res.fields:
+        out[f.name] = f.get(obj)
+    for link in res.links:
+        if link.attr is None:
+            out[link.name] = f"{uri}/{link.target}"
+        else:
+            target = getattr(obj, link.attr, None)
+            out[link.name] = f"{base}/{link.target}/{target}" if target else None
+    if extra:
+        out.update(extra)
+    return out
+
+
+def validate(res: Resource, body: Any) -> None:
+    if not isinstance(body, dict):
+        raise InvalidBody("(body)", "the body must be a JSON object")
+    found = schemas.first_error(write_validator(res.collection), body)
+    if found is not None:
+        raise InvalidBody(*found)
+
+
+def from_json(res: Resource, body: Any, current: ModelObject | None,
+              fixed: Mapping[str, Any] | None = None) -> ModelObject:
+    """The object a create (``current`` None) or update of ``res`` with
+    ``body`` asks for. ``fixed``: attributes the URI decides (the parent's id)."""
+    validate(res, body)
+    creating = current is None
+    changes: Changes = {}
+    derived: list[Derived] = []
+    for f in res.fields:
+        if f.name not in body or f.read_only or (f.create_only and not creating):
+            continue
+        if isinstance(f, Derived):
+            derived.append(f)
+            continue
+        assert isinstance(f, Field)
+        try:
+            f.put(changes, body[f.name])
+        except FieldError as e:
+            raise InvalidBody(e.field, str(e)) from None
+    # NAT targets before the rule type that folds them in (see resources)
+    derived.sort(key=lambda d: d.name != "natTargets")
+    for d in derived:
+        try:
+            d.put(changes, body[d.name], body)
+        except FieldError as e:
+            raise InvalidBody(e.field, str(e)) from None
+    pseudo = {k: changes.pop(k) for k in list(changes) if k[0].startswith("__")}
+    for attr, value in (fixed or {}).items():
+        changes[(attr,)] = value
+    if creating:
+        obj_id = changes.pop(("id",), None) or uuid.uuid4()
+        try:
+            current = res.cls(id=obj_id)
+        except TypeError as e:
+            raise InvalidBody("(body)", str(e)) from None
+        kind = pseudo.get(("__type__",))
+        if res.collection == "ports" and fixed is None and kind is None:
+            raise InvalidBody("type", "type: 'Bridge' or 'Router' is required, or create "
+                              "the port under bridges/{id}/ports or routers/{id}/ports")
+    else:
+        changes.pop(("id",), None)
+    try:
+        return apply_changes(current, changes)
+    except FieldError as e:
+        raise InvalidBody(e.field, str(e)) from None
