@@ -349,10 +349,9 @@ class Store:
         one round trip plus the decoding.
         """
         ids = self.ids(cls)
-        pending = [(obj_id, self.client.get_async(self.paths.model(cls.kind, obj_id)))
-                   for obj_id in ids]
+        pending = [self.client.get_async(self.paths.model(cls.kind, obj_id)) for obj_id in ids]
         out: list[T] = []
-        for obj_id, result in pending:
+        for result in pending:
             try:
                 data, _ = result.get()
             except NoNodeError:
