@@ -39,6 +39,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from midonet_ryu.topology.trace import TraceRequest
 
 VENDOR = "application/vnd.org.midonet."
 
@@ -316,6 +317,13 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("vips", Vip, "VIP-v1", tuple(model_fields(Vip)),
              parents=(Parent("pools", "pool_id"),),
              links=(Link("pool", "pools", "pool_id"),), owner=("pool_id",)),
+    Resource("traces", TraceRequest, "TraceRequest-v1",
+             tuple(model_fields(TraceRequest, flatten={"condition": _CONDITION_NAMES},
+                                read_only=frozenset({"creation_timestamp_ms"}),
+                                hidden=frozenset({"nw_src_ip", "nw_dst_ip"}))) + (
+                 *cidr_pair(("condition", "nw_src_ip"), "nwSrcAddress", "nwSrcLength", None),
+                 *cidr_pair(("condition", "nw_dst_ip"), "nwDstAddress", "nwDstLength", None)),
+             links=(Link("flows", "flows"),), owner="tenant_id"),
     Resource("dhcp", Dhcp, "DhcpSubnet-v2", tuple(model_fields(Dhcp)),
              parents=(Parent("bridges", "network_id"),),
              links=(Link("bridge", "bridges", "network_id"),), owner=("network_id",)),

@@ -3,4 +3,4 @@
 Importing the package registers every model class and binding, so a store or
 cache can never run with half the referential-integrity rules loaded.
 """
-from midonet_ryu.topology import dhcp, lb, model, router, rules  # noqa: F401
+from midonet_ryu.topology import dhcp, lb, model, router, rules, trace  # noqa: F401
