@@ -45,7 +45,9 @@ class Field:
         value: Any = obj
         for attr in self.path:
             value = getattr(value, attr)
-        return base.to_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
+        if value is None or type(value) in _AS_IS:
+            return value
+        return base.encode(value)
 
     def put(self, changes: Changes, raw: Any) -> None:
         try:
@@ -87,8 +89,7 @@ class FieldError(ValueError):
         self.field = field
 
 
-def _plain(value: Any) -> Any:
-    return base._encode(value)
+_AS_IS = frozenset((str, int, bool, float))
 
 
 def model_fields(cls: type[ModelObject], renames: Mapping[str, str] | None = None,
