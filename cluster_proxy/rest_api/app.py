@@ -56,6 +56,10 @@ _DELETE_GUARDS: dict[str, tuple[str, str]] = {
 # Children listed in the parent's order rather than the store's
 _ORDERED_CHILDREN = {("chains", "rules"): "rule_ids"}
 
+# POST <base>/login's answer (cluster_proxy.rest_api.auth)
+_TOKEN = {"type": "object", "required": ["key", "expires"], "additionalProperties": False,
+          "properties": {"key": {"type": "string"}, "expires": {"type": "string"}}}
+
 
 class RestApi:
     """The WSGI application; ``base_path`` is where it is mounted (``/midonet-api``)."""
@@ -80,10 +84,17 @@ class RestApi:
         self.before_delete: dict[str, Callable[[Transaction, ModelObject], None]] = {}
         self.route("discovery", "/", GET=(self.discovery, Operation(
             "the discovery document: a URI per collection and URI templates",
-            {"type": "object"}, tag="api")))
+            response={"type": "object"}, tag="api",
+            media=negotiation.vendor("Application-v5"))))
         self.mapper.connect("discovery_bare", self.base_path or "/", _route="discovery")
         self.route("openapi", "/openapi.json", GET=(self.openapi_document, Operation(
-            "this document", {"type": "object"}, tag="api")))
+            "this document", response={"type": "object"}, tag="api", public=True)))
+        # served by the authentication middleware in front (auth.wrap), documented here
+        self._docs.append(("/login", {"POST": Operation(
+            "log in with HTTP Basic credentials (X-Auth-Project: the tenant to scope "
+            "the token to): the token, also as X-Auth-Token and the sessionId cookie",
+            response=_TOKEN, tag="auth", media=negotiation.vendor("Token-v1"),
+            public=True)}))
         for ext in extensions:
             ext(self)
         self._generic_routes()
@@ -100,27 +111,30 @@ class RestApi:
     def _generic_routes(self) -> None:
         for res in RESOURCES:
             one, many, write = f"#{res.singular}", [f"#{res.singular}"], f"#{res.singular}Write"
+            media, media_many = res.media_type, res.collection_media_type
             for parent in res.parents:
                 self.route(f"{parent.collection}_{res.collection}",
                            f"/{parent.collection}/{{pid}}/{res.collection}",
                            GET=(self._list_under(res, parent.collection, parent.attr),
                                 Operation(f"{res.collection} of a {parent.collection[:-1]}",
-                                          response=many)),
+                                          response=many, media=media_many)),
                            POST=(self._create_under(res, parent.collection, parent.attr),
                                  Operation(f"create a {res.singular} under it", write, one,
-                                           201)))
+                                           201, media=media)))
             if not res.top_level:
                 continue
             methods: dict[str, tuple[Handler, Operation]] = {
-                "GET": (self._list(res), Operation(f"list {res.collection}", response=many))}
+                "GET": (self._list(res), Operation(f"list {res.collection}", response=many,
+                                                   media=media_many))}
             if res.creatable:
-                methods["POST"] = (self._create(res),
-                                   Operation(f"create a {res.singular}", write, one, 201))
+                methods["POST"] = (self._create(res), Operation(
+                    f"create a {res.singular}", write, one, 201, media=media))
             self.route(res.collection, f"/{res.collection}", **methods)
             self.route(res.collection + "_one", f"/{res.collection}/{{id}}",
-                       GET=(self._get(res), Operation(f"a {res.singular}", response=one)),
+                       GET=(self._get(res), Operation(f"a {res.singular}", response=one,
+                                                      media=media)),
                        PUT=(self._update(res), Operation(f"update a {res.singular}", write,
-                                                         one)),
+                                                         one, media=media)),
                        DELETE=(self._delete(res), Operation(f"delete a {res.singular}",
                                                             status=204)))
 

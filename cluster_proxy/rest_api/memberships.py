@@ -148,11 +148,11 @@ def bindings(api: RestApi) -> None:
 
     api.route("host_bindings", "/hosts/{id}/ports",
               GET=(listing, Operation("the host's port bindings", response={
-                  "type": "array", "items": BINDING})),
+                  "type": "array", "items": BINDING}, media=vendor("collection." + BINDING_MEDIA))),
               POST=(bind, Operation("bind a port to an interface of the host", BINDING,
-                                    BINDING, 201)))
+                                    BINDING, 201, media=media)))
     api.route("host_binding", "/hosts/{id}/ports/{port_id}",
-              GET=(one, Operation("one binding", response=BINDING)),
+              GET=(one, Operation("one binding", response=BINDING, media=media)),
               DELETE=(unbind, Operation("unbind the port", status=204)))
 
 
@@ -217,11 +217,13 @@ def tunnel_zone_hosts(api: RestApi) -> None:
 
     api.route("tz_hosts", "/tunnel_zones/{id}/hosts",
               GET=(listing, Operation("members and their underlay addresses", response={
-                  "type": "array", "items": TZ_HOST}, tag="infrastructure")),
+                  "type": "array", "items": TZ_HOST}, tag="infrastructure",
+                  media=vendor("collection." + media))),
               POST=(add, Operation("add a host at an underlay address", TZ_HOST, TZ_HOST, 201,
-                                   tag="infrastructure")))
+                                   tag="infrastructure", media=vendor(media))))
     api.route("tz_host", "/tunnel_zones/{id}/hosts/{host_id}",
-              GET=(one, Operation("one member", response=TZ_HOST, tag="infrastructure")),
+              GET=(one, Operation("one member", response=TZ_HOST, tag="infrastructure",
+                                  media=vendor(media))),
               DELETE=(remove, Operation("remove the host", status=204, tag="infrastructure")))
 
 
@@ -288,10 +290,11 @@ def port_group_ports(api: RestApi) -> None:
 
     api.route("pg_ports", "/port_groups/{id}/ports",
               GET=(listing, Operation("the group's ports", response={
-                  "type": "array", "items": PG_PORT})),
-              POST=(add, Operation("add a port to the group", PG_PORT, PG_PORT, 201)))
+                  "type": "array", "items": PG_PORT}, media=vendor("collection." + media))),
+              POST=(add, Operation("add a port to the group", PG_PORT, PG_PORT, 201,
+                                   media=vendor(media))))
     api.route("pg_port", "/port_groups/{id}/ports/{port_id}",
-              GET=(one, Operation("one member", response=PG_PORT)),
+              GET=(one, Operation("one member", response=PG_PORT, media=vendor(media))),
               DELETE=(remove, Operation("remove the port from the group", status=204)))
 
 
@@ -355,8 +358,9 @@ def ip_addr_group_addrs(api: RestApi) -> None:
 
     api.route("ipg_addrs", "/ip_addr_groups/{id}/ip_addrs",
               GET=(listing, Operation("the group's addresses", response={
-                  "type": "array", "items": IP_ADDR})),
-              POST=(add, Operation("add an address", IP_ADDR, IP_ADDR, 201)))
+                  "type": "array", "items": IP_ADDR}, media=vendor("collection." + media))),
+              POST=(add, Operation("add an address", IP_ADDR, IP_ADDR, 201,
+                                   media=vendor(media))))
     api.route("ipg_addr", "/ip_addr_groups/{id}/ip_addrs/{addr}",
               DELETE=(remove, Operation("remove an address", status=204)))
     api.route("ipg_addr_v", "/ip_addr_groups/{id}/versions/{version}/ip_addrs/{addr}",
@@ -408,7 +412,8 @@ def port_links(api: RestApi) -> None:
         return api.no_content()
 
     api.route("port_link", "/ports/{id}/link",
-              POST=(link, Operation("link two ports (interior)", LINK, LINK, 201)),
+              POST=(link, Operation("link two ports (interior)", LINK, LINK, 201,
+                                    media=vendor("PortLink-v1"))),
               DELETE=(unlink, Operation("unlink the port", status=204)))
 
 

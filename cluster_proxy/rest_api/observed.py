@@ -93,12 +93,13 @@ def state_tables(api: RestApi) -> None:
 
     api.route("bridge_mac_table", "/bridges/{id}/mac_table", GET=(mac_table, Operation(
         "the bridge's learned MAC -> port entries, every VLAN", response=_array(MAC_ENTRY),
-        tag="state")))
+        tag="state", media=vendor("collection.MacPort-v2"))))
     api.route("bridge_arp_table", "/bridges/{id}/arp_table", GET=(ip4_mac_table, Operation(
         "the bridge's IP -> MAC entries (ARP suppression)", response=_array(IP4_MAC_ENTRY),
-        tag="state")))
+        tag="state", media=vendor("collection.IP4MacPair-v1"))))
     api.route("router_arp_table", "/routers/{id}/arp_table", GET=(arp_table, Operation(
-        "the router's ARP cache", response=_array(ARP_ENTRY), tag="state")))
+        "the router's ARP cache", response=_array(ARP_ENTRY), tag="state",
+        media=vendor("collection.ArpEntry-v1"))))
 
 
 def hosts(api: RestApi) -> None:
@@ -136,7 +137,7 @@ def hosts(api: RestApi) -> None:
 
     api.route("host_interfaces", "/hosts/{id}/interfaces", GET=(interfaces, Operation(
         "the interfaces the host's agent reports", response=_array(INTERFACE),
-        tag="infrastructure")))
+        tag="infrastructure", media=vendor("collection.Interface-v1"))))
 
 
 def system_state(api: RestApi) -> None:
@@ -146,7 +147,8 @@ def system_state(api: RestApi) -> None:
                                  "writeVersion": "5.0"}, vendor("SystemState-v2"))
 
     api.route("system_state", "/system_state", GET=(get, Operation(
-        "whether the cluster takes writes", response=SYSTEM_STATE, tag="api")))
+        "whether the cluster takes writes", response=SYSTEM_STATE, tag="api",
+        media=vendor("SystemState-v2"))))
 
 
 EXTENSIONS: tuple[Callable[[RestApi], None], ...] = (state_tables, hosts, system_state)

@@ -21,6 +21,8 @@ ERROR_SCHEMA: dict[str, Any] = {
                                                         "message": {"type": "string"}}}}}}
 
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "409", "413", "415")
+ERROR_MEDIA_TYPE = "application/vnd.org.midonet.Error-v1+json"
+JSON = "application/json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,11 @@ class Operation:
     response: Any = None
     status: int = 200
     tag: str = "topology"
+    # the vendor media type answered (and, on a write, accepted) besides JSON,
+    # e.g. application/vnd.org.midonet.Bridge-v4+json
+    media: str | None = None
+    # served without a token (login, this document)
+    public: bool = False
 
 
 def camel_collection(collection: str) -> str:
@@ -85,16 +92,17 @@ def document(base_path: str, routes: list[tuple[str, dict[str, Operation]]],
                 responses["204"] = {"description": "done"}
             else:
                 responses[str(op.status)] = {
-                    "description": op.summary,
-                    "content": {"application/json": {"schema": _schema(op.response)}}}
+                    "description": op.summary, "content": _content(op.response, op.media)}
             for code in ERROR_STATUSES:
                 responses[code] = {"$ref": "#/components/responses/Error"}
             entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
                                      "responses": responses,
                                      "operationId": f"{method.lower()}_{_op_id(template)}"}
             if op.request is not None:
-                entry["requestBody"] = {"required": True, "content": {
-                    "application/json": {"schema": _schema(op.request)}}}
+                entry["requestBody"] = {"required": True,
+                                        "content": _content(op.request, op.media)}
+            if op.public:
+                entry["security"] = []
             item[method.lower()] = entry
         paths[base_path + (template or "/")] = item
     return {
@@ -104,11 +112,17 @@ def document(base_path: str, routes: list[tuple[str, dict[str, Operation]]],
         "components": {
             "schemas": components(),
             "responses": {"Error": {"description": "refused", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+                media: {"schema": {"$ref": "#/components/schemas/Error"}}
+                for media in (JSON, ERROR_MEDIA_TYPE)}}},
             "securitySchemes": {"token": {"type": "apiKey", "in": "header",
                                           "name": "X-Auth-Token"}}},
         "security": [{"token": []}],
     }
+
+
+def _content(spec: Any, media: str | None) -> dict[str, Any]:
+    """Plain JSON, and the vendor media type when the operation has one."""
+    return {m: {"schema": _schema(spec)} for m in (JSON, media) if m}
 
 
 def _op_id(template: str) -> str:
