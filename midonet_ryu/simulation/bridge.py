@@ -130,8 +130,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
     # DHCP is answered by the agent, before any filter (as MidoNet does).
     if network.dhcp_ids and in_port.peer_id is None:
         ctx.wc |= _ETH_TYPE
-    if network.dhcp_ids and in_port.peer_id is None and match.eth_type == ETH_IPV4:
-        if dhcp.is_dhcp_request(ctx):
+        if match.eth_type == ETH_IPV4 and dhcp.is_dhcp_request(ctx):
             answered = dhcp.answer(ctx, network, in_port.id,
                                    None if in_port.vlan_id is not None else match.vlan_id)
             if answered is not None:
@@ -139,7 +138,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
 
     # Inbound filter of the bridge.
     if network.inbound_filter_id is not None:
-        verdict = ctx_filter(ctx, network.inbound_filter_id, network.id)
+        verdict = ctx_filter(ctx, network.inbound_filter_id, network.id, "device-inbound")
         if verdict is not None:
             return verdict
 
@@ -149,7 +148,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
     if in_port.peer_id is None and int(src[1], 16) & 1 == 0:
         learned_port = ctx.state.mac_table(nid, vlan).get(src)
         if learned_port != in_port.id:
-            ctx.learned.append(MacLearned(nid, vlan, src, in_port.id))
+            _learn(ctx, nid, vlan, src, in_port.id, learned_port)
 
     out: ToDevicePort | None  # None: flood, once the outbound filter let it go
     if dst == BROADCAST_MAC and match.eth_type == ETH_ARP:
@@ -169,21 +168,66 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
             pid = ctx.state.mac_table(nid, vlan).get(dst)
             if pid is not None:
                 if pid == in_port.id:
-                    return _HAIRPIN
+                    return _hairpin(ctx, bridge, vlan)
                 port = ctx.topology.get(Port, pid)
                 if port is not None and _carries(port, nid, vlan):
                     out = ToDevicePort(port)
                 # else a stale entry (port gone, moved or of another VLAN): flood
+    if ctx.trace is not None:
+        _trace_lookup(ctx, bridge, vlan, out, "")
 
     if network.outbound_filter_id is not None:
         ctx.out_port = None if out is None else out.port.id
-        verdict = ctx_filter(ctx, network.outbound_filter_id, network.id)
+        verdict = ctx_filter(ctx, network.outbound_filter_id, network.id, "device-outbound")
         if verdict is not None:
             return verdict
     if out is None:
         ctx.tags.add(tags.flood(nid, vlan))
         return Flood(tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
     return out
+
+
+def _learn(ctx: Context, nid: uuid.UUID, vlan: int | None, mac: str, port_id: uuid.UUID,
+           previous: uuid.UUID | None) -> None:
+    """Report ``mac`` as learned on ``port_id`` (apart: rarely run, and traced)."""
+    ctx.learned.append(MacLearned(nid, vlan, mac, port_id))
+    if ctx.trace is not None:
+        ctx.trace.append(("mac-learn", {"mac": mac, "vlan": vlan, "port": port_id,
+                                        "previous": previous}))
+
+
+def _hairpin(ctx: Context, bridge: CompiledBridge, vlan: int | None) -> Drop:
+    """The destination is on the ingress port: drop (apart: rare, and traced)."""
+    if ctx.trace is not None:
+        _trace_lookup(ctx, bridge, vlan, None, "hairpin")
+    return _HAIRPIN
+
+
+def _trace_lookup(ctx: Context, bridge: CompiledBridge, vlan: int | None,
+                  out: ToDevicePort | None, result: str) -> None:
+    """Record the forwarding decision just taken (traces only).
+
+    Rebuilt from what ``process`` decided rather than recorded at each of its
+    branches, so the packet path keeps a single test for it: the MAC table is
+    read again (reads have no side effects) to tell a miss from a stale entry.
+    """
+    m = ctx.match
+    dst = m.eth_dst
+    assert ctx.trace is not None
+    pid = None if out is None else out.port.id
+    if result:
+        pid = ctx.in_port
+    elif dst == BROADCAST_MAC:
+        result = "broadcast"
+    elif int(dst[1], 16) & 1:
+        result = "multicast"
+    elif out is not None:
+        result = "router-port" if bridge.router_macs.get(dst) is out else "hit"
+    else:
+        pid = ctx.state.mac_table(bridge.network.id, vlan).get(dst)
+        result = "miss" if pid is None else "stale"
+    ctx.trace.append(("mac-lookup", {"mac": dst, "vlan": vlan, "result": result,
+                                     "port": pid}))
 
 
 def _carries(port: Port, network_id: uuid.UUID, vlan: int | None) -> bool:
@@ -198,11 +242,18 @@ def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
     match = ctx.match
     tpa = match.arp_tpa
     to_router = bridge.router_ips.get(tpa)
+    trace = ctx.trace
     if to_router is not None:
+        if trace is not None:
+            trace.append(("arp-suppress", {"targetIp": tpa, "result": "router-port",
+                                           "port": to_router.port.id}))
         return to_router
     nid = bridge.network.id
     ctx.tags.add(tags.ip4_mac_entry(nid, tpa))
     mac = ctx.state.ip4_mac_table(nid).get(tpa)
+    if trace is not None:
+        trace.append(("arp-suppress", {"targetIp": tpa, "mac": mac,
+                                       "result": "miss" if mac is None else "answered"}))
     if mac is None:
         return None
     ctx.wc |= FIELD_BIT["arp_spa"] | FIELD_BIT["arp_sha"]
@@ -212,6 +263,8 @@ def _arp_request(ctx: Context, bridge: CompiledBridge, in_port: Port,
     return _ARP_SUPPRESSED
 
 
-def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> Drop | None:
-    """Run a filter chain; None to continue, else the drop that ends the path."""
-    return run_filter(ctx, chain_id, device_id)
+def ctx_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
+               hook: str = "") -> Drop | None:
+    """Run a filter chain; None to continue, else the drop that ends the path
+    (``hook`` names the filter in traces)."""
+    return run_filter(ctx, chain_id, device_id, hook)

@@ -88,8 +88,11 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
     if len(stack) >= MAX_JUMP_DEPTH:
         raise SimulationError(f"rule chains nested deeper than {MAX_JUMP_DEPTH}")
     compiled = compiled_chain(ctx, chain_id)
+    trace = ctx.trace
     if compiled is None:
         ctx.tags.add(tags.chain(chain_id))
+        if trace is not None:
+            trace.append(("rule", {"chain": chain_id, "rule": None, "missing": True}))
         return RETURN, None  # a missing chain filters nothing
     ctx.tags |= compiled.tags
     stack.append(chain_id)
@@ -101,6 +104,9 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
             rule = rules[i]
             rtype = rule.type
             action = rule.action
+            if trace is not None:
+                trace.append(("rule", {"chain": chain_id, "rule": rule.id, "type": rtype,
+                                       "action": action, "depth": len(stack) - 1}))
             if rtype is _JUMP:
                 target = rule.jump_chain_id
                 if target is not None:
@@ -120,6 +126,8 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
                 i = first_match(ctx, i + 1)
                 continue
             return action, rule
+        if trace is not None:
+            trace.append(("rule", {"chain": chain_id, "rule": None, "depth": len(stack) - 1}))
         return RETURN, None
     finally:
         stack.pop()
@@ -128,10 +136,25 @@ def run_chain(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
 _SNAT_EXHAUSTED = Drop(0.0, "SNAT ports exhausted; more blocks requested")
 
 
-def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID) -> Drop | None:
+def run_filter(ctx: Context, chain_id: uuid.UUID, device_id: uuid.UUID,
+               hook: str = "") -> Drop | None:
     """Run a device or port filter; None if the packet goes on, else the drop that
-    ends its path."""
-    action, rule = run_chain(ctx, chain_id, device_id, [])
+    ends its path.
+
+    ``hook`` says which filter this is ("port-inbound", "device-outbound"...),
+    for traces only.
+    """
+    trace = ctx.trace
+    if trace is not None:
+        step: dict[str, Any] = {
+            "hook": hook, "chain": chain_id,
+            "port": ctx.in_port if hook == "port-inbound"
+            else ctx.out_port if hook == "port-outbound" else None}
+        trace.append(("chain", step))
+        action, rule = run_chain(ctx, chain_id, device_id, [])
+        step["verdict"] = action  # the chain's outcome, known only now
+    else:
+        action, rule = run_chain(ctx, chain_id, device_id, [])
     if action is DROP:
         if ctx.snat_requests:
             return _SNAT_EXHAUSTED  # no flow: the next packet retries once leased

@@ -36,6 +36,9 @@ def is_forward_flow(ctx: Context) -> bool:
     ctx.wc |= _TUPLE
     if m.ip_src is None or m.ip_frag == FRAG_LATER or ctx.ingress_device is None:
         ctx.forward_flow = True
+        if ctx.trace is not None:
+            ctx.trace.append(("conntrack", {"result": "forward", "key": None,
+                                            "untracked": True}))
         return True
     sport, dport = _ports(m)
     key = ConntrackKey(ctx.ingress_device, m.ip_src, sport, m.ip_dst, dport, m.ip_proto)
@@ -44,8 +47,12 @@ def is_forward_flow(ctx: Context) -> bool:
     if key in ctx.state.conntrack:
         ctx.forward_flow = False
         ctx.add_key(key, True, created=False)  # refresh it: replies keep it alive
+        if ctx.trace is not None:
+            ctx.trace.append(("conntrack", {"result": "return", "key": key}))
         return False
     ctx.forward_flow = True
+    if ctx.trace is not None:
+        ctx.trace.append(("conntrack", {"result": "forward", "key": key}))
     return True
 
 
@@ -58,7 +65,8 @@ def track_forward(ctx: Context) -> None:
         return
     sport, dport = _ports(m)
     key = ConntrackKey(ctx.devices[-1], m.ip_dst, dport, m.ip_src, sport, m.ip_proto)
-    if key not in ctx.state.conntrack:
-        ctx.add_key(key, True, created=True)
-    else:
-        ctx.add_key(key, True, created=False)
+    created = key not in ctx.state.conntrack
+    ctx.add_key(key, True, created=created)
+    if ctx.trace is not None:
+        ctx.trace.append(("conntrack", {"result": "create" if created else "refresh",
+                                        "key": key}))

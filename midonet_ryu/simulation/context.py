@@ -4,6 +4,14 @@ Devices record every header field they read in ``wc`` (a bit mask over
 ``packet.MATCH_FIELDS``), every object they depended on in ``tags``, and
 every state write they want in ``learned``/``keys``. The engine turns the
 context into a ``SimulationResult`` at the end.
+
+``trace`` is None on the packet path. A trace (``trace.trace_packet``) sets it
+to a list, and devices append ``(kind, detail)`` to it where they decide
+(entering a device, a chain's rules, a MAC or route lookup, NAT, conntrack,
+the load balancer, the egress port); every such hook is guarded by
+``trace is not None`` so the packet path pays one test per hook and never
+builds a detail dict. Details hold raw engine values (UUIDs, int addresses
+under keys ending in ``Ip``, enums); :mod:`trace` turns them into JSON.
 """
 from __future__ import annotations
 
@@ -23,7 +31,10 @@ _HASH_FIELDS = (FIELD_BIT["ip_src"] | FIELD_BIT["ip_dst"] | FIELD_BIT["ip_proto"
                 | FIELD_BIT["tp_src"] | FIELD_BIT["tp_dst"] | FIELD_BIT["icmp_id"])
 
 
-__all__ = ["Context", "SimulationError", "MAX_DEVICES_TRAVERSED"]
+TraceLog = list[tuple[str, dict[str, Any]]]
+"""Where a traced simulation records its decisions: ``(kind, detail)`` in order."""
+
+__all__ = ["Context", "SimulationError", "MAX_DEVICES_TRAVERSED", "TraceLog"]
 
 
 class Context:
@@ -31,10 +42,11 @@ class Context:
         "match", "orig", "topology", "state", "now", "cache", "wc", "tags", "learned",
         "keys", "created", "generated", "stateful", "devices", "snat_requests",
         "ingress_device", "forward_flow", "in_port", "out_port", "flow_hash", "written",
+        "trace",
     )
 
     def __init__(self, match: FlowMatch, topology: TopologyView, state: StateView, now: float,
-                 cache: DeviceCache) -> None:
+                 cache: DeviceCache, trace: TraceLog | None = None) -> None:
         self.orig = match
         self.match = match.copy()
         self.topology = topology
@@ -56,6 +68,7 @@ class Context:
         self.in_port: uuid.UUID | None = match.in_port
         self.out_port: uuid.UUID | None = None
         self.flow_hash: int | None = None
+        self.trace = trace
 
     def hash5(self) -> int:
         """A deterministic flow hash (ECMP, load balancing, SNAT port choice).

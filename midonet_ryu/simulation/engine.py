@@ -7,6 +7,9 @@ packet's 5-tuple). The packet enters at ``match.in_port``; each device
 flood, a drop or a consumed packet; interior ports hand the packet to their
 peer's device; an exterior egress port ends the walk. Port and device filter
 chains run on the way, as in MidoNet, all on the ingress host.
+
+``simulate(..., trace=[])`` also records each decision in that list (see
+``context.Context.trace`` and :mod:`trace`); the result is the same.
 """
 from __future__ import annotations
 
@@ -15,7 +18,12 @@ import uuid
 from midonet_ryu.simulation import bridge, conntrack, tags
 from midonet_ryu.simulation import router as router_sim
 from midonet_ryu.simulation.cache import cache_for
-from midonet_ryu.simulation.context import MAX_DEVICES_TRAVERSED, Context, SimulationError
+from midonet_ryu.simulation.context import (
+    MAX_DEVICES_TRAVERSED,
+    Context,
+    SimulationError,
+    TraceLog,
+)
 from midonet_ryu.simulation.packet import FIELD_BIT, MATCH_FIELDS, FlowMatch, parse_frame
 from midonet_ryu.simulation.result import (
     DROP_HARD_TIMEOUT,
@@ -47,9 +55,12 @@ _REWRITABLE_BITS = tuple((name, FIELD_BIT[name]) for name in _REWRITABLE)
 
 
 def simulate(match: FlowMatch, topology: TopologyView, state: StateView,
-             now: float) -> SimulationResult:
-    """Simulate ``match`` entering the topology at ``match.in_port`` at time ``now``."""
-    ctx = Context(match, topology, state, now, cache_for(topology))
+             now: float, trace: TraceLog | None = None) -> SimulationResult:
+    """Simulate ``match`` entering the topology at ``match.in_port`` at time ``now``.
+
+    ``trace``, when given, receives the ``(kind, detail)`` of every decision.
+    """
+    ctx = Context(match, topology, state, now, cache_for(topology), trace)
     try:
         outcome = _walk(ctx)
     except SimulationError as e:
@@ -93,7 +104,13 @@ def _walk(ctx: Context) -> Outcome:
         raise SimulationError(f"unknown ingress port {ctx.match.in_port}")
     ctx.tags.add(tags.port(port.id))
     ctx.ingress_device = port.network_id or port.router_id
+    trace = ctx.trace
     while True:
+        if trace is not None:
+            trace.append(("ingress", {
+                "device": port.network_id or port.router_id, "port": port.id,
+                "deviceType": "bridge" if port.network_id is not None
+                else "router" if port.router_id is not None else None}))
         if not port.admin_state_up:
             return Drop(None, f"port {port.id} is administratively down")
         if len(ctx.devices) >= MAX_DEVICES_TRAVERSED:
@@ -101,7 +118,7 @@ def _walk(ctx: Context) -> Outcome:
         ctx.in_port = port.id
         if port.inbound_filter_id is not None:
             verdict = bridge.ctx_filter(ctx, port.inbound_filter_id,
-                                           port.network_id or port.router_id)
+                                        port.network_id or port.router_id, "port-inbound")
             if verdict is not None:
                 return verdict
         step: Step
@@ -120,11 +137,14 @@ def _walk(ctx: Context) -> Outcome:
             out = step.port
             ctx.tags.add(tags.port(out.id))
             ctx.out_port = out.id
+            if trace is not None:
+                trace.append(("egress", {"port": out.id, "peer": out.peer_id,
+                                         "exterior": out.is_exterior}))
             if not out.admin_state_up:
                 return Drop(None, f"port {out.id} is administratively down")
             if out.outbound_filter_id is not None:
                 verdict = bridge.ctx_filter(ctx, out.outbound_filter_id,
-                                               out.network_id or out.router_id)
+                                            out.network_id or out.router_id, "port-outbound")
                 if verdict is not None:
                     return verdict
             if out.peer_id is not None:
@@ -141,7 +161,11 @@ def _walk(ctx: Context) -> Outcome:
                 return Forward((out,))
             return Drop(None, f"egress port {out.id} is neither bound nor linked")
         if type(step) is Flood:
-            return Forward(_flood_filter(ctx, step.ports))
+            kept = _flood_filter(ctx, step.ports)
+            if trace is not None:
+                trace.append(("flood", {"ports": [p.id for p in kept],
+                                        "candidates": len(step.ports)}))
+            return Forward(kept)
         if type(step) is Drop or type(step) is Consumed:
             return step
         # A bug, not a broken topology: let it surface rather than become a drop flow.
@@ -158,7 +182,8 @@ def _flood_filter(ctx: Context, ports: tuple[Port, ...]) -> tuple[Port, ...]:
         if p.outbound_filter_id is not None:
             saved, written = ctx.match.copy(), ctx.written
             ctx.out_port = p.id
-            verdict = bridge.ctx_filter(ctx, p.outbound_filter_id, p.network_id)
+            verdict = bridge.ctx_filter(ctx, p.outbound_filter_id, p.network_id,
+                                        "port-outbound")
             ctx.match, ctx.written = saved, written
             if verdict is not None:
                 continue

@@ -161,9 +161,17 @@ def _to_member(ctx: Context, cv: CompiledVip, lb_id: uuid.UUID) -> Drop | None:
     created = binding is None or (binding.ip, binding.port) not in healthy
     if created:
         if not cv.members:
+            if ctx.trace is not None:
+                ctx.trace.append(("lb", {"vip": cv.vip.id, "vipIp": cv.ip, "vipPort": cv.port,
+                                         "result": "no-member"}))
             return _NO_MEMBER
         binding = NatBinding(*_choose(cv.members, ctx.hash5() >> 7))
     assert binding is not None
+    if ctx.trace is not None:
+        ctx.trace.append(("lb", {"vip": cv.vip.id, "vipIp": cv.ip, "vipPort": cv.port,
+                                 "result": "balanced", "memberIp": binding.ip,
+                                 "memberPort": binding.port, "sticky": cv.sticky,
+                                 "new": created}))
     if cv.sticky:
         rkey = NatKey(NatKeyType.REV_STICKY_DNAT, binding.ip, binding.port, src, 0, proto, lb_id)
     else:
@@ -188,7 +196,14 @@ def _reverse(ctx: Context, lb_id: uuid.UUID) -> None:
         binding = nat.get(key)
         if binding is not None:
             ctx.add_key(key, binding, False)
+            if ctx.trace is not None:
+                ctx.trace.append(("lb", {"result": "reverse", "memberIp": m.ip_src,
+                                         "memberPort": m.tp_src, "vipIp": binding.ip,
+                                         "vipPort": binding.port}))
             m.ip_src = binding.ip
             m.tp_src = binding.port
             ctx.written |= _SRC_REWRITE
             return
+    if ctx.trace is not None:
+        ctx.trace.append(("lb", {"result": "reverse-no-state", "memberIp": m.ip_src,
+                                 "memberPort": m.tp_src}))

@@ -86,6 +86,10 @@ def apply_rule(ctx: Context, rule: Rule, device_id: uuid.UUID) -> NatResult:
         return NOT_APPLIED
     if len(targets) == 1 and _is_static(targets[0]):
         ip = ip_to_int(targets[0].nw_start)
+        if ctx.trace is not None:
+            ctx.trace.append(("nat", {
+                "type": "dnat" if data.dnat else "snat", "mode": "static", "result": "translated",
+                "fromIp": ctx.match.ip_dst if data.dnat else ctx.match.ip_src, "toIp": ip}))
         if data.dnat:
             ctx.match.ip_dst = ip
             ctx.written |= FIELD_BIT["ip_dst"]
@@ -108,6 +112,9 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
     if m.ip_src is None:
         return NOT_APPLIED
     if m.ip_frag is not None and m.ip_frag != FRAG_NONE:
+        if ctx.trace is not None:
+            ctx.trace.append(("nat", {"type": "dnat" if dnat else "snat", "mode": "dynamic",
+                                      "result": "fragment"}))
         return FRAGMENT
     sport, dport = ports_of(m)
     ktype = NatKeyType.FWD_DNAT if dnat else NatKeyType.FWD_SNAT
@@ -119,6 +126,9 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
     if binding is None:
         binding = _pick_dnat(ctx, targets, dport) if dnat else _pick_snat(ctx, device_id, targets)
         if binding is None:
+            if ctx.trace is not None:
+                ctx.trace.append(("nat", {"type": "snat", "mode": "dynamic",
+                                          "result": "ports-exhausted"}))
             return PORTS_EXHAUSTED
     if dnat:
         rval = NatBinding(m.ip_dst, dport)
@@ -133,6 +143,11 @@ def forward(ctx: Context, device_id: uuid.UUID, dnat: bool,
     rkey = NatKey(rtype, m.ip_dst, d2, m.ip_src, s2, m.ip_proto, device_id)
     ctx.add_key(key, binding, created)
     ctx.add_key(rkey, rval, created)
+    if ctx.trace is not None:
+        ctx.trace.append(("nat", {
+            "type": "dnat" if dnat else "snat", "mode": "dynamic", "result": "translated",
+            "fromIp": rval.ip, "fromPort": rval.port, "toIp": binding.ip,
+            "toPort": binding.port, "new": created}))
     return TRANSLATED
 
 
@@ -201,6 +216,13 @@ def reverse(ctx: Context, device_id: uuid.UUID, dnat: bool) -> NatResult:
     ctx.tags.add(tags.state_key(key))
     ctx.stateful = True
     binding = ctx.state.nat.get(key)
+    if ctx.trace is not None:
+        ctx.trace.append(("nat", {
+            "type": "dnat" if dnat else "snat", "mode": "reverse",
+            "result": "no-state" if binding is None else "translated",
+            "fromIp": m.ip_src if dnat else m.ip_dst, "fromPort": sport if dnat else dport,
+            "toIp": None if binding is None else binding.ip,
+            "toPort": None if binding is None else binding.port}))
     if binding is None:
         return NOT_APPLIED
     ctx.add_key(key, binding, False)

@@ -179,7 +179,7 @@ def process(ctx: Context, in_port: Port) -> Step:
         if dropped is not None:
             return dropped
     if router.inbound_filter_id is not None:
-        verdict = chains.run_filter(ctx, router.inbound_filter_id, router.id)
+        verdict = chains.run_filter(ctx, router.inbound_filter_id, router.id, "device-inbound")
         if verdict is not None:
             return verdict
 
@@ -197,6 +197,8 @@ def process(ctx: Context, in_port: Port) -> Step:
     if table.has_src_routes:
         ctx.wc |= _SRC
     route = table.lookup(dst, m.ip_src, ctx.hash5)
+    if ctx.trace is not None:
+        ctx.trace.append(("route", _route_detail(m.ip_src, dst, route)))
     if route is None or route.next_hop is NextHop.REJECT:
         _icmp_error(ctx, rp, time_exceeded=False)
         return _NO_ROUTE if route is None else _REJECT_ROUTE
@@ -212,7 +214,8 @@ def process(ctx: Context, in_port: Port) -> Step:
 
     ctx.out_port = out.port.id
     if router.outbound_filter_id is not None:
-        verdict = chains.run_filter(ctx, router.outbound_filter_id, router.id)
+        verdict = chains.run_filter(ctx, router.outbound_filter_id, router.id,
+                                    "device-outbound")
         if verdict is not None:
             return verdict
 
@@ -229,22 +232,49 @@ def process(ctx: Context, in_port: Port) -> Step:
     return out.egress
 
 
+def _route_detail(src: int | None, dst: int | None,
+                  route: RouteEntry | None) -> dict[str, Any]:
+    """What a trace shows of a route lookup (traces only)."""
+    if route is None:
+        return {"srcIp": src, "dstIp": dst, "result": "none"}
+    return {"srcIp": src, "dstIp": dst, "result": route.next_hop, "route": route.route_id,
+            "prefixIp": route.dst_net, "prefixLen": route.dst_plen, "port": route.port_id,
+            "gatewayIp": route.gateway, "weight": route.weight}
+
+
 def _next_hop_mac(ctx: Context, router: Router, out: RouterPort, ip: int) -> str | None:
     if out.peer_is_router:
+        if ctx.trace is not None:
+            _trace_next_hop(ctx, out, ip, out.peer_mac, "peer-router")
         return out.peer_mac
     ctx.tags.add(tags.arp_entry(router.id, ip))
     found = ctx.state.arp_table(router.id).get(ip)
     now = ctx.now
     if found is not None:
         if type(found) is str:
+            if ctx.trace is not None:
+                _trace_next_hop(ctx, out, ip, found, "arp-table")
             return found
         assert isinstance(found, ArpEntry)
         if found.expiry > now:
             if found.stale <= now:
                 _arp_request(ctx, out, ip)
+            if ctx.trace is not None:
+                _trace_next_hop(ctx, out, ip, found.mac,
+                                "arp-stale" if found.stale <= now else "arp-table")
             return found.mac
     _arp_request(ctx, out, ip)
+    if ctx.trace is not None:
+        _trace_next_hop(ctx, out, ip, None, "arp-miss" if found is None else "arp-expired")
     return None
+
+
+def _trace_next_hop(ctx: Context, out: RouterPort, ip: int, mac: str | None,
+                    result: str) -> None:
+    """Record where the next hop's MAC came from (traces only)."""
+    assert ctx.trace is not None
+    ctx.trace.append(("next-hop", {"nextHopIp": ip, "mac": mac, "port": out.port.id,
+                                   "result": result}))
 
 
 def _arp_request(ctx: Context, out: RouterPort, ip: int) -> None:
@@ -287,6 +317,8 @@ def _local(ctx: Context, in_rp: RouterPort, local: RouterPort) -> Consumed | Dro
     """A packet for the router itself: answer echo requests, drop the rest."""
     m = ctx.match
     ctx.wc |= _ICMP
+    if ctx.trace is not None:
+        ctx.trace.append(("local", {"dstIp": m.ip_dst, "port": local.port.id}))
     if m.ip_proto == PROTO_ICMP and m.icmp_type == ICMP_ECHO_REQUEST and in_rp.mac:
         ctx.generate(in_rp.port.id, icmp_echo_reply(m, in_rp.mac, m.ip_dst))
         return _ECHO_ANSWERED
