@@ -38,6 +38,7 @@ from midonet_ryu.nsdb.store import (
     Transaction,
 )
 from midonet_ryu.topology.base import ModelObject
+from midonet_ryu.topology.rules import Chain
 
 LOG = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class RestApi:
         self.after_create: dict[
             str, Callable[[Transaction, ModelObject, dict[str, Any]], None]] = {}
         self.before_delete: dict[str, Callable[[Transaction, ModelObject], None]] = {}
+        self.after_create["rules"] = _place_rule
         self.route("discovery", "/", GET=(self.discovery, Operation(
             "the discovery document: a URI per collection and URI templates",
             response={"type": "object"}, tag="api",
@@ -373,6 +375,22 @@ class RestApi:
         if obj is None:
             raise ApiError(404, f"{res.singular} {obj_id} does not exist")
         return obj
+
+
+def _place_rule(tx: Transaction, rule: ModelObject, body: dict[str, Any]) -> None:
+    """MidoNet's ``position`` (1-based) on create: where the new rule goes in
+    its chain (the store appended it); one past the last rule is the end."""
+    position = body.get("position")
+    chain_id = getattr(rule, "chain_id", None)
+    if position is None or chain_id is None:
+        return
+    chain = tx.get(Chain, chain_id)
+    order = [r for r in chain.rule_ids if r != rule.id]
+    if position > len(order) + 1:
+        raise InvalidBody("position", f"position: {position} is past the end of the chain "
+                          f"({len(order)} rules: at most {len(order) + 1})")
+    order.insert(position - 1, rule.id)
+    tx.update(chain.replace(rule_ids=tuple(order)))
 
 
 def _if_match(req: webob.Request) -> int | None:
