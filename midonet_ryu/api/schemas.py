@@ -83,7 +83,9 @@ def schema_of(tp: Any) -> dict[str, Any]:
     elif tp is bool:
         out = {"type": "boolean"}
     elif tp is int:
-        out = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+        # 64 bits (a Java long: MidoNet's epoch-millisecond timestamps); fields
+        # that need tighter limits declare them (topology.types.Bounds)
+        out = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
     elif tp is float:
         out = {"type": "number"}
     elif tp is str:
