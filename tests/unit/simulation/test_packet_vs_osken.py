@@ -53,8 +53,9 @@ TPID_8021AD = 0x88A8
 # ports at which os_ken decodes the TCP/UDP payload as an application protocol (DHCP, DHCPv6,
 # VXLAN, Geneve, BGP, OpenFlow, zebra); the generated payloads are random, so stay off them.
 OSKEN_APP_PORTS = {67, 68, 546, 547, 4789, 8472, 6081, 179, 6633, 6653, 2600}
-# IP protocols os_ken decodes further (ICMP, IGMP, TCP, UDP, GRE, OSPF, VRRP, SCTP)
-OSKEN_IP_PROTOS = {1, 2, 6, 17, 47, 89, 112, 132}
+# IP protocols os_ken decodes further (ICMP, IGMP, TCP, UDP, GRE, ICMPv6, OSPF, VRRP, SCTP
+# and whatever else its registry holds: a random payload crashes some of its parsers)
+OSKEN_IP_PROTOS = {p for p in ipv4.ipv4._TYPES if p < 256} | {112}
 # EtherTypes os_ken has no decoder for (so the payload stays raw on both sides)
 OTHER_ETH_TYPES = [0x0842, 0x22F0, 0x88B5, 0x88B6, 0x9000, 0xFFFF]
 # ICMP types whose body os_ken decodes (echo reply, unreachable, echo, time exceeded)
