@@ -131,6 +131,7 @@ class MidonetAgent(app_manager.OSKenApp):
             self.switch.send(self.core.switch_connected())
         LOG.info("agent ready: %d ports in the topology", svc.cache.count(Port))
         self._queue(w.Sync())
+        self._queue(w.TracesChanged())
         self.threads.append(hub.spawn(self._periodic))
         self.threads.append(hub.spawn(self._worker))
 
@@ -222,10 +223,18 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._apply(core.snat_leased(item.request, block))  # type: ignore[union-attr]
         elif kind is w.RecoverSession:
             nsdb.recover_session()
+        elif kind is w.TracesChanged:
+            core.traces_changed()
+        elif kind is w.RecordTrace:
+            if nsdb.record_trace(item.trace_id, item.limit,  # type: ignore[union-attr]
+                                 item.record):  # type: ignore[union-attr]
+                core.trace_full(item.trace_id)  # type: ignore[union-attr]
 
     def _topology_changed(self, kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> None:
         if kind in SYNC_KINDS:
             self._queue(w.Sync())
+        elif kind == "TraceRequest":
+            self._queue(w.TracesChanged())  # before the invalidation it comes with
         self._queue(w.Invalidate(tuple(topology_change_tags(kind, obj_id, old, new))))
 
     def _sync_ports(self) -> None:
@@ -234,6 +243,7 @@ class MidonetAgent(app_manager.OSKenApp):
             return
         ifaces = svc.ovsdb.interfaces(self.conf.agent.integration_bridge)
         changes = core.ports.sync(ifaces)
+        nsdb.publish_interfaces(ifaces, core.ports)
         remembered = {i.name: i.tunnel_key for i in ifaces}
         for binding in changes.unbound:
             nsdb.port_unbound(binding, core.ports.still_bound_here(binding.port_id))
@@ -253,13 +263,15 @@ class MidonetAgent(app_manager.OSKenApp):
             self.metrics.add(outcome.counts)
         if outcome.messages and self.switch is not None:
             self.switch.send(outcome.messages)
-        if outcome.learned or outcome.leases or outcome.tables:
+        if outcome.learned or outcome.leases or outcome.tables or outcome.traced:
             for learned in outcome.learned:
                 self._queue(w.WriteLearned(learned))
             for request in outcome.leases:
                 self._queue(w.LeaseSnat(request))
             for key in outcome.tables:
                 self._queue(w.SubscribeTable(key))
+            for trace_id, limit, record in outcome.traced:
+                self._queue(w.RecordTrace(trace_id, limit, record))
 
     # -- OpenFlow ------------------------------------------------------------------------------
     def _raw_packet_in(self, buf: bytes) -> None:

@@ -9,10 +9,14 @@ flow setup's; this only does it and reports back.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
+
+from kazoo.exceptions import ZookeeperError
 
 from apps.agent_boot import Services
 from midonet_ryu.datapath.agent_state import (
@@ -39,6 +43,7 @@ class AgentNsdb:
         self.metrics = metrics
         self.invalidate = invalidate  # queue tags for the worker
         self.tables: dict[TableKey, Any] = {}
+        self._interfaces: list[dict[str, Any]] | None = None
 
     def subscribe(self, key: TableKey) -> None:
         """Open ``key``'s table and attach it to the simulation's state (once).
@@ -111,6 +116,45 @@ class AgentNsdb:
         if not still_bound_here:
             hosts.withdraw_port_active(self.services.keys, binding.port_id)
         LOG.info("unbound port %s from %s", binding.port_id, binding.interface)
+
+    def record_trace(self, trace_id: uuid.UUID, limit: int, record: dict[str, Any]) -> bool:
+        """Store a live trace record; True once the request holds ``limit`` of them.
+
+        Records are sequential znodes, so every host's writes are numbered in
+        one sequence and the bound holds across hosts: a record numbered past
+        the limit is deleted again.
+        """
+        zk = self.services.zk
+        root = self.services.store.paths.trace_flows(trace_id)
+        try:
+            created = zk.create(f"{root}/flow-", json.dumps(record, default=str).encode(),
+                                sequence=True, makepath=True)
+        except ZookeeperError as e:
+            LOG.warning("trace %s: record not stored (%s)", trace_id, e)
+            return False
+        seq = int(created.rsplit("-", 1)[1])
+        if seq >= limit:
+            try:
+                zk.delete(created)
+            except ZookeeperError:
+                pass
+            return True
+        self.metrics.inc(AgentCounter.TRACES_RECORDED)
+        return seq + 1 >= limit
+
+    def publish_interfaces(self, ifaces: list[Any], ports: Any) -> None:
+        """The host's interfaces on the integration bridge, as the REST API shows
+        them (``hosts/{id}/interfaces``); written only when they change."""
+        bound = {b.interface: str(b.port_id) for b in ports.bindings.values()}
+        listing = sorted(
+            ({"name": i.name, "type": i.type or "system", "ofport": i.ofport,
+              "portId": bound.get(i.name) or i.iface_id} for i in ifaces),
+            key=lambda d: d["name"])
+        if listing == self._interfaces:
+            return
+        self._interfaces = listing
+        self.services.keys.set("Host", self.services.keys.namespace, "interfaces",
+                               json.dumps(listing).encode())
 
     def recover_session(self) -> None:
         """A new ZooKeeper session: re-create what died with the old one.

@@ -53,8 +53,20 @@ class RemotePortMoved:
     port_id: uuid.UUID
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TracesChanged:
+    """A trace request was created, changed or deleted."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordTrace:
+    trace_id: uuid.UUID
+    limit: int
+    record: dict[str, Any]
+
+
 WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | LeaseSnat | RecoverSession
-            | RemotePortMoved)
+            | RemotePortMoved | TracesChanged | RecordTrace)
 
 
 class WorkQueue:

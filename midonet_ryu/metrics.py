@@ -64,6 +64,7 @@ class AgentCounter(enum.Enum):
     SNAT_BLOCKS_LEASED = "SNAT port blocks leased."
     SNAT_EXHAUSTED = "SNAT lease requests that found no free block."
     SWITCH_ERRORS = "Messages the switch refused (OpenFlow errors)."
+    TRACES_RECORDED = "Live trace records stored for enabled trace requests."
     WORK_ITEMS_DROPPED = "Worker items dropped because the work queue was full."
     WORKER_ERRORS = "Worker items that raised."
     ZOOKEEPER_SESSIONS_LOST = "ZooKeeper sessions lost (expired)."

@@ -84,6 +84,7 @@ class RestApi:
             str, Callable[[Transaction, ModelObject, dict[str, Any]], None]] = {}
         self.before_delete: dict[str, Callable[[Transaction, ModelObject], None]] = {}
         self.after_create["rules"] = _place_rule
+        self.after_delete: dict[str, Callable[[uuid.UUID], None]] = {}
         self.route("discovery", "/", GET=(self.discovery, Operation(
             "the discovery document: a URI per collection and URI templates",
             response={"type": "object"}, tag="api",
@@ -176,13 +177,21 @@ class RestApi:
         if length is not None and length > self.max_body_size:
             raise ApiError(413, f"body of {length} bytes is over the limit of "
                            f"{self.max_body_size}")
-        raw = req.body_file.read(self.max_body_size + 1)
+        # webob reads a body without Content-Length as empty unless the server
+        # says it ends the input (eventlet does, but does not say so): a chunked
+        # body is read from the server's input, which stops at its last chunk
+        chunked = length is None and "chunked" in req.headers.get(
+            "Transfer-Encoding", "").lower()
+        stream = req.body_file_raw if chunked else req.body_file
+        raw = stream.read(self.max_body_size + 1)
         if len(raw) > self.max_body_size:
             raise ApiError(413, f"body is over the limit of {self.max_body_size} bytes")
         try:
             return json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError) as e:
             raise bad_request(f"the body is not JSON: {e}") from None
+        except RecursionError:
+            raise bad_request("the body is not JSON this API takes: nested too deep") from None
 
     def respond(self, req: webob.Request, payload: Any, vendor: str | None,
                 status: int = 200, headers: dict[str, str] | None = None) -> webob.Response:
@@ -367,6 +376,9 @@ class RestApi:
                 tx.delete(res.cls, obj_id)
 
             self.write(delete)
+            cleanup = self.after_delete.get(res.collection)
+            if cleanup is not None:
+                cleanup(obj_id)
             return self.no_content()
         return handler
 

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster_proxy.framework import ClusterContext
-from cluster_proxy.rest_api import memberships, observed
+from cluster_proxy.rest_api import memberships, observed, traces
 from cluster_proxy.rest_api.app import RestApi
 from cluster_proxy.rest_api.auth import wrap
 from midonet_ryu.nsdb.store import Store
 
-EXTENSIONS = (*memberships.EXTENSIONS, *observed.EXTENSIONS)
+EXTENSIONS = (*memberships.EXTENSIONS, *observed.EXTENSIONS, *traces.EXTENSIONS)
 
 
 def build_api(store: Store, context: ClusterContext) -> RestApi:

@@ -34,6 +34,7 @@ from midonet_ryu.datapath import ofwire as of
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.agent_state import AgentState, TableKey
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
+from midonet_ryu.datapath.live_traces import LiveTraces
 from midonet_ryu.datapath.port_map import BindingChanges, PortMap
 from midonet_ryu.datapath.translate import Untranslatable, build_actions, build_match
 from midonet_ryu.metrics import AgentCounter as C
@@ -74,7 +75,7 @@ class FlowPolicy:
 class Outcome:
     """What one event asks of the shell, in the order to do it."""
 
-    __slots__ = ("messages", "learned", "leases", "tables", "counts")
+    __slots__ = ("messages", "learned", "leases", "tables", "counts", "traced")
 
     def __init__(self) -> None:
         self.messages: list[of.Message] = []
@@ -82,6 +83,8 @@ class Outcome:
         self.leases: list[SnatBlockRequest] = []
         self.tables: list[TableKey] = []
         self.counts: list[tuple[C, int]] = []
+        # live trace records to store: (trace request, its limit, the record)
+        self.traced: list[tuple[uuid.UUID, int, dict[str, Any]]] = []
 
     def count(self, counter: C, amount: int = 1) -> None:
         self.counts.append((counter, amount))
@@ -113,6 +116,7 @@ class FlowSetup:
         self._arp_sent: collections.OrderedDict[tuple[Any, ...], float] = (
             collections.OrderedDict())
         self._stale_generations: set[int] = set()
+        self.traces = LiveTraces()
 
     # -- new flows ----------------------------------------------------------------------------
     def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
@@ -129,11 +133,14 @@ class FlowSetup:
         except MalformedPacket:
             out.count(C.MALFORMED_PACKETS)
             return out
+        install = True
+        if self.traces.active:
+            install = not self._trace(match, now, out)
         result = self._simulate(match, now, out)
         if result is None:
             return out
         try:
-            self._execute(pin, match, result, now, out)
+            self._execute(pin, match, result, now, out, install)
         except Exception:  # noqa: BLE001 - one bad result must not stop the agent
             out.count(C.EXECUTION_ERRORS)
         self._drain_table_requests(out)
@@ -151,8 +158,32 @@ class FlowSetup:
             self._observe_simulation(clock() - started)
         return result
 
+    def _trace(self, match: Any, now: float, out: Outcome) -> bool:
+        """Record the packet for the live traces it matches; True when it did
+        (its flow is then not installed, so the next packet is recorded too)."""
+        try:
+            candidates = self.traces.matching(match, self.topology, self.state, now)
+            if not candidates:
+                return False
+            records = self.traces.record(candidates, match, self.topology, self.state, now,
+                                         self.host_id)
+        except Exception:  # noqa: BLE001 - tracing must never stop forwarding
+            out.count(C.SIMULATION_ERRORS)
+            return False
+        for request, record in records:
+            out.traced.append((request.id, request.limit, record))
+        return bool(records)
+
+    def traces_changed(self) -> None:
+        """Trace requests changed in the topology: recompile the enabled ones."""
+        self.traces.refresh(self.topology)
+
+    def trace_full(self, trace_id: uuid.UUID) -> None:
+        """A request holds its limit of records: stop recording for it."""
+        self.traces.filled(trace_id, self.topology)
+
     def _execute(self, pin: of.PacketIn, match: Any, result: SimulationResult, now: float,
-                 out: Outcome) -> None:
+                 out: Outcome, install: bool = True) -> None:
         self._share_learnings(result, now, out)
         in_ofport = pin.in_port
         assert in_ofport is not None  # packet_in found its port
@@ -170,11 +201,12 @@ class FlowSetup:
                 out.count(C.USERSPACE_EXECUTIONS)
                 self._userspace(pin.data, result.actions, out)
             else:
-                self._install(match, in_ofport, result, actions, now, out)
+                if install:
+                    self._install(match, in_ofport, result, actions, now, out)
                 if actions:
                     out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
         elif kind is ResultKind.DROP or kind is ResultKind.ERROR_DROP:
-            if result.drop_timeout:
+            if result.drop_timeout and install:
                 self._install(match, in_ofport, result, None, now, out)
             out.count(C.DROPPED)
         if result.generated:

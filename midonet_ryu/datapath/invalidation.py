@@ -30,4 +30,9 @@ def topology_change_tags(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> li
         changed.add(tags.port(obj_id))
     elif kind == "Rule":
         changed.add(tags.rule(obj_id))
+    elif kind == "TraceRequest":
+        # the traced port's flows must come back to the agent to be recorded
+        for obj in (old, new):
+            if obj is not None and obj.device_id is not None:
+                changed.add(tags.port(obj.device_id))
     return list(changed)

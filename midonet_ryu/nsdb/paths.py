@@ -4,6 +4,7 @@
     <root>/zoom/0/state/<namespace>/<Class>/<uuid>/<key>  ephemeral state keys
     <root>/zoom/0/tables/<Class>/<uuid>/<table>[/<arg>]   state tables
     <root>/zoom/0/locks, <root>/nat/...                   leases and locks
+    <root>/traces/<trace request uuid>/flow-<seq>         live trace records
 """
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ class Paths:
 
     def discovery(self, service: str) -> str:
         return f"{self.root}/service-discovery/{service}"
+
+    def trace_flows(self, trace_id: uuid.UUID) -> str:
+        """Where agents record the simulations a trace request matched."""
+        return f"{self.root}/traces/{trace_id}"
 
     def nat_lease(self, device_id: uuid.UUID, ip: str, block: int) -> str:
         return f"{self.root}/nat/{device_id}/{ip}/{block}"
