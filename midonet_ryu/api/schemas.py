@@ -161,6 +161,11 @@ def first_error(v: jsonschema.protocols.Validator, instance: Any) -> tuple[str, 
         if extra:
             field = f"{path}.{extra[0]}" if path else extra[0]
             return field, f"unknown field {field!r}"
+    if err.validator == "required" and isinstance(err.instance, dict):
+        missing = [k for k in err.validator_value if k not in err.instance]
+        if missing:
+            field = f"{path}.{missing[0]}" if path else missing[0]
+            return field, f"{field}: required"
     message = err.message
     if len(message) > 300:
         message = message[:300] + "..."
