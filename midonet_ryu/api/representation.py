@@ -125,6 +125,22 @@ def from_json(res: Resource, body: Any, current: ModelObject | None,
     else:
         changes.pop(("id",), None)
     try:
-        return apply_changes(current, changes)
+        obj = apply_changes(current, changes)
     except FieldError as e:
         raise InvalidBody(e.field, str(e)) from None
+    if res.collection == "ports":
+        _check_port_device(obj, body)
+    return obj
+
+
+def _check_port_device(port: Any, body: Mapping[str, Any]) -> None:
+    """A port is on exactly one device: a bridge or a router."""
+    named = [f for f in ("routerId", "networkId") if f in body]
+    if port.network_id is not None and port.router_id is not None:
+        field = named[0] if named else "deviceId"
+        raise InvalidBody(field, f"{field}: a port is on a bridge or a router, not both")
+    if port.network_id is None and port.router_id is None:
+        field = named[0] if named else "deviceId"
+        raise InvalidBody(field, f"{field}: a port needs the bridge or router it is on "
+                          "(type and deviceId, or create it under bridges/{id}/ports or "
+                          "routers/{id}/ports)")
