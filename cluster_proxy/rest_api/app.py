@@ -47,6 +47,12 @@ UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9
 
 Handler = Callable[..., webob.Response]
 
+# A write that lost a race (another writer changed what it read) is re-run on
+# a fresh read: enough times, with growing random pauses (seconds, see
+# Store.run), for twenty writers of one object to all land.
+WRITE_RETRIES = 40
+WRITE_PAUSE = 0.002
+
 # Deletes MidoNet's API refused while something still hangs off the object:
 # the store would cascade them, which is not what a user deleting a bridge expects.
 _DELETE_GUARDS: dict[str, tuple[str, str]] = {
@@ -208,10 +214,11 @@ class RestApi:
     def no_content(self) -> webob.Response:
         return webob.Response(status=204, charset=None)
 
-    def write(self, fn: Callable[[Transaction], Any], retries: int = 10) -> Any:
-        """Run a write as one NSDB transaction, errors as API answers."""
+    def write(self, fn: Callable[[Transaction], Any], retries: int = WRITE_RETRIES) -> Any:
+        """Run a write as one NSDB transaction, errors as API answers; one that
+        lost a race is re-run on a fresh read after a random pause."""
         try:
-            return self.store.run(fn, retries=retries)
+            return self.store.run(fn, retries=retries, pause=WRITE_PAUSE)
         except ObjectExists as e:
             raise conflict(str(e)) from None
         except NotFound as e:
@@ -327,7 +334,7 @@ class RestApi:
                 hook(tx, created, body)
             return created
 
-        obj = self.write(create, retries=3)
+        obj = self.write(create)
         return self.created(req, self.represent(req, res, obj), res.media_type)
 
     def _update(self, res: Resource) -> Handler:
@@ -348,7 +355,7 @@ class RestApi:
                 new = self.ownership.claim(caller, res, new, tx, current)
                 return tx.update(new), version
 
-            obj, _ = self.write(update, retries=1 if expected is not None else 10)
+            obj, _ = self.write(update, retries=1 if expected is not None else WRITE_RETRIES)
             _, version = self.store.get_with_version(res.cls, obj.id)
             return self.respond(req, self.represent(req, res, obj), res.media_type,
                                 headers={"ETag": f'"{version}"'})

@@ -10,6 +10,7 @@ multi-op, which is what keeps back-references and cascades consistent.
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -294,8 +295,15 @@ class Store:
         yield tx
         tx.commit()
 
-    def run(self, fn: Callable[[Transaction], Any], retries: int = 10) -> Any:
-        """Run ``fn(tx)`` and commit, re-running it on fresh state on conflict."""
+    def run(self, fn: Callable[[Transaction], Any], retries: int = 10,
+            pause: float = 0.0) -> Any:
+        """Run ``fn(tx)`` and commit, re-running it on fresh state on conflict.
+
+        ``pause``: before a re-run, wait a random time up to ``pause`` seconds,
+        doubled on each conflict (64 times at most), so writers that collided
+        spread out instead of colliding again: without it, of N writers racing
+        on one object only one wins each round and the last needs N attempts.
+        """
         for attempt in range(retries):
             tx = Transaction(self)
             result = fn(tx)
@@ -306,6 +314,9 @@ class Store:
                 if attempt == retries - 1:
                     raise
                 LOG.debug("transaction conflict, retrying (%d)", attempt + 1)
+                if pause:
+                    self.client.handler.sleep_func(
+                        random.uniform(0, pause * 2 ** min(attempt, 6)))
         raise AssertionError("unreachable")
 
     def get(self, cls: type[T], obj_id: uuid.UUID) -> T:
