@@ -148,7 +148,8 @@ class RestApi:
                                                             status=204)))
 
     # -- WSGI --------------------------------------------------------------------
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
         req = webob.Request(environ)
         try:
             resp = self._dispatch(req)
@@ -201,7 +202,7 @@ class RestApi:
 
     def respond(self, req: webob.Request, payload: Any, vendor: str | None,
                 status: int = 200, headers: dict[str, str] | None = None) -> webob.Response:
-        resp = webob.Response(status=status, charset=None)
+        resp = webob.Response(status=status)
         resp.content_type = negotiation.answer_type(req, vendor)
         resp.body = json.dumps(payload, separators=(",", ":")).encode()
         for name, val in (headers or {}).items():
@@ -212,7 +213,7 @@ class RestApi:
         return self.respond(req, payload, vendor, 201, {"Location": payload["uri"]})
 
     def no_content(self) -> webob.Response:
-        return webob.Response(status=204, charset=None)
+        return webob.Response(status=204)
 
     def write(self, fn: Callable[[Transaction], Any], retries: int = WRITE_RETRIES) -> Any:
         """Run a write as one NSDB transaction, errors as API answers; one that

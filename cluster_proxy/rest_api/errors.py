@@ -57,7 +57,7 @@ def conflict(message: str) -> ApiError:
 def error_response(err: ApiError, accept_vendor: bool = True) -> webob.Response:
     """The answer for ``err``: JSON body, Error-v1 media type unless the client
     asked for plain JSON only."""
-    resp = webob.Response(status=err.status, charset=None)
+    resp = webob.Response(status=err.status)
     resp.content_type = ERROR_MEDIA_TYPE if accept_vendor else "application/json"
     resp.body = json.dumps(err.body(), sort_keys=True).encode()
     for name, val in err.headers.items():

@@ -54,7 +54,8 @@ LINK = _relation_schema({"peerId": _UUID}, ("portId", "port", "peer"))
 _VALIDATORS = {id(s): schemas.validator(s) for s in (BINDING, TZ_HOST, PG_PORT, IP_ADDR, LINK)}
 
 
-def _checked(api: RestApi, req: webob.Request, schema: dict[str, Any], media: str) -> dict:
+def _checked(api: RestApi, req: webob.Request, schema: dict[str, Any],
+             media: str) -> dict[str, Any]:
     body = api.body(req, vendor(media))
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
@@ -121,7 +122,8 @@ def bindings(api: RestApi) -> None:
                 if other and other.id != port_id and other.interface_name == iface:
                     raise conflict(f"interface {iface} of host {host_id} is already bound "
                                    f"to port {other.id}")
-            return tx.update(port.replace(host_id=host_id, interface_name=iface))
+            bound: Port = tx.update(port.replace(host_id=host_id, interface_name=iface))
+            return bound
 
         port = api.write(write)
         return api.created(req, _binding_json(api.base_uri(req), host_id, port), media)
@@ -186,8 +188,9 @@ def tunnel_zone_hosts(api: RestApi) -> None:
             _find(tx, Host, host_id, "host", 400)
             if any(m.host_id == host_id for m in tz.hosts):
                 raise conflict(f"host {host_id} is already in tunnel zone {id}")
-            return tx.update(tz.replace(hosts=tz.hosts + (member,),
-                                        host_ids=tz.host_ids + (host_id,)))
+            joined: TunnelZone = tx.update(tz.replace(hosts=tz.hosts + (member,),
+                                                      host_ids=tz.host_ids + (host_id,)))
+            return joined
 
         tz = api.write(write)
         return api.created(req, member_json(api.base_uri(req), tz, member), vendor(media))
@@ -196,8 +199,8 @@ def tunnel_zone_hosts(api: RestApi) -> None:
         _admin_only(req, "tunnel zones")
         tz = api.store.find(TunnelZone, uuid.UUID(id))
         hid = _uuid(host_id, "hostId")
-        for m in tz.hosts if tz else ():
-            if m.host_id == hid:
+        for m in tz.hosts if tz is not None else ():
+            if m.host_id == hid and tz is not None:
                 return api.respond(req, member_json(api.base_uri(req), tz, m), vendor(media))
         raise not_found(f"host {host_id} is not in tunnel zone {id}")
 

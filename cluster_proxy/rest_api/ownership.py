@@ -63,7 +63,8 @@ class Ownership:
         if res.owner is None:
             return None
         if isinstance(res.owner, str):
-            return getattr(obj, res.owner)
+            owner: str = getattr(obj, res.owner)
+            return owner
         reader = reader or self.store
         for attr in res.owner:
             parent_id = getattr(obj, attr, None)

@@ -62,7 +62,7 @@ class Derived:
 
     name: str
     schema: dict[str, Any]
-    getter: Callable[[ModelObject], Any]
+    getter: Callable[[Any], Any]
     setter: Callable[[Changes, Any, Mapping[str, Any]], None] | None = None
     create_only: bool = False
 
@@ -163,7 +163,7 @@ def cidr_pair(attr: Path, address: str, length: str, default: str | None
         value: Any = obj
         for a in attr:
             value = getattr(value, a)
-        return value
+        return value  # type: ignore[no-any-return]
 
     def get_addr(obj: ModelObject) -> str | None:
         cidr = read(obj)
@@ -194,7 +194,7 @@ def cidr_pair(attr: Path, address: str, length: str, default: str | None
             Derived(length, len_schema, get_len, put))
 
 
-def enum_choice(name: str, values: Mapping[str, Callable[[ModelObject], bool]],
+def enum_choice(name: str, values: Mapping[str, Callable[[Any], bool]],
                 setter: Callable[[Changes, str], None] | None) -> Derived:
     """A string field whose value is decided by predicates over the object."""
 

@@ -124,6 +124,7 @@ def from_json(res: Resource, body: Any, current: ModelObject | None,
                               "the port under bridges/{id}/ports or routers/{id}/ports")
     else:
         changes.pop(("id",), None)
+    assert current is not None
     try:
         obj = apply_changes(current, changes)
     except FieldError as e:

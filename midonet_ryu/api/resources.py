@@ -137,7 +137,7 @@ def _port_device_set(changes: Changes, raw: Any, body: Mapping[str, Any]) -> Non
     changes[("network_id" if kind == "Bridge" else "router_id",)] = device
 
 
-_PORT_FIELDS = (
+_PORT_FIELDS: tuple[AnyField, ...] = (
     *model_fields(Port, read_only=frozenset({"peer_id", "host_id", "interface_name"})),
     enum_choice("type", {"Bridge": lambda p: p.network_id is not None,
                          "Router": lambda p: p.router_id is not None}, _port_type_set),
@@ -227,7 +227,7 @@ _NAT_TARGET_SCHEMA = {
                              "portFrom": {"type": "integer", "minimum": 0, "maximum": 65535},
                              "portTo": {"type": "integer", "minimum": 0, "maximum": 65535}}}}
 
-_RULE_FIELDS = (
+_RULE_FIELDS: tuple[AnyField, ...] = (
     *model_fields(Rule, flatten={"condition": _CONDITION_NAMES},
                   hidden=frozenset({"type", "action", "nat_rule_data", "nw_src_ip",
                                     "nw_dst_ip"})),
@@ -250,7 +250,7 @@ def _next_hop_is(hop: NextHop) -> Any:
     return lambda route: route.next_hop is hop
 
 
-_ROUTE_FIELDS = (
+_ROUTE_FIELDS: tuple[AnyField, ...] = (
     *model_fields(Route, renames={"next_hop_port_id": "nextHopPort"},
                   hidden=frozenset({"src_subnet", "dst_subnet", "next_hop"})),
     enum_choice("type", {name: _next_hop_is(hop) for name, hop in _ROUTE_TYPES.items()},

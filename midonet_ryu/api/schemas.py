@@ -65,14 +65,14 @@ def schema_of(tp: Any) -> dict[str, Any]:
     tp, extras = _annotated(tp)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        inner = schema_of(args[0]) if len(args) == 1 else {"anyOf": [schema_of(a) for a in args]}
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = schema_of(members[0]) if len(members) == 1 else {
+            "anyOf": [schema_of(a) for a in members]}
         if type(None) in typing.get_args(tp):
             return nullable(inner)
         return inner
     if origin in (tuple, frozenset):
-        args = typing.get_args(tp)
-        return {"type": "array", "items": schema_of(args[0]), "maxItems": 10000}
+        return {"type": "array", "items": schema_of(typing.get_args(tp)[0]), "maxItems": 10000}
     if origin is dict:
         return {"type": "object", "additionalProperties": schema_of(typing.get_args(tp)[1])}
     out: dict[str, Any]

@@ -48,7 +48,8 @@ class MultiRead(namedtuple("MultiRead", "paths")):
             b.extend(MultiHeader(GetData.type, False, -1).serialize())
             b.extend(write_string(path))
             b.extend(bool_struct.pack(False))
-        return b + multiheader_struct.pack(-1, True, -1)
+        b.extend(multiheader_struct.pack(-1, True, -1))
+        return b
 
     @classmethod
     def deserialize(cls, data: bytes, offset: int) -> list[Result]:

@@ -17,7 +17,7 @@ from midonet_ryu.nsdb.state_catalogue import TableSpec, table_path
 from midonet_ryu.nsdb.state_winners import TableState
 
 
-def read_table(client: KazooClient, paths: Paths, spec: TableSpec, object_id: uuid.UUID,
+def read_table(client: KazooClient, paths: Paths, spec: TableSpec[Any, Any], object_id: uuid.UUID,
                args: tuple[str, ...] = ()) -> dict[Any, Any]:
     """``{key: winning value}`` now; an absent table reads as empty."""
     try:
@@ -29,7 +29,7 @@ def read_table(client: KazooClient, paths: Paths, spec: TableSpec, object_id: uu
     return {key: entry.value for key, entry in state.winners.items()}
 
 
-def table_args(client: KazooClient, paths: Paths, spec: TableSpec,
+def table_args(client: KazooClient, paths: Paths, spec: TableSpec[Any, Any],
                object_id: uuid.UUID) -> list[str]:
     """The arguments under which ``object_id`` has tables (a network's VLANs)."""
     try:

@@ -9,6 +9,7 @@ multi-op, which is what keeps back-references and cascades consistent.
 """
 from __future__ import annotations
 
+import builtins
 import logging
 import random
 import uuid
@@ -112,7 +113,7 @@ class Transaction:
         return self._load(cls.kind, obj_id).version
 
     # -- writes --------------------------------------------------------------
-    def create(self, obj: ModelObject) -> ModelObject:
+    def create(self, obj: T) -> T:
         entry = self._load(obj.kind, obj.id)
         if entry.obj is not None:
             raise ObjectExists(obj.kind, obj.id)
@@ -123,7 +124,7 @@ class Transaction:
                 self._add_backref(end, ref, obj.id)
         return self._load(obj.kind, obj.id).obj  # type: ignore[return-value]
 
-    def update(self, obj: ModelObject) -> ModelObject:
+    def update(self, obj: T) -> T:
         entry = self._load(obj.kind, obj.id)
         old = entry.obj
         if old is None:
@@ -219,7 +220,7 @@ class Transaction:
 
     # -- commit --------------------------------------------------------------
     def _operations(self) -> list[tuple[str, str, Any, int]]:
-        ops = []
+        ops: list[tuple[str, str, Any, int]] = []
         for kind, obj_id in self._order:
             entry = self._entries[(kind, obj_id)]
             path = self._store.paths.model(kind, obj_id)
@@ -353,12 +354,12 @@ class Store:
                 out.append(obj)
         return out
 
-    def list_all(self, cls: type[T]) -> list[T]:
+    def list_all(self, cls: type[T]) -> builtins.list[T]:
         """Every object of ``cls``, read in a few round trips (:mod:`multi_read`):
         one request per object costs seconds at ten thousand ports."""
         ids = self.ids(cls)
         results = multi_read(self.client, [self.paths.model(cls.kind, i) for i in ids])
-        out: list[T] = []
+        out: builtins.list[T] = []
         for result in results:
             if isinstance(result, NoNodeError):
                 continue  # deleted since the listing

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T", bound="ModelObject")
+V = TypeVar("V")
 
 _REGISTRY: dict[str, type[ModelObject]] = {}
 
@@ -40,6 +41,7 @@ class ModelObject:
         return dataclasses.replace(self, **changes)
 
 
+@typing.dataclass_transform(frozen_default=True)
 def model(cls: type[T]) -> type[T]:
     """Class decorator: make ``cls`` a frozen slotted dataclass and register it."""
     if not dataclasses.is_dataclass(cls) or "__dataclass_fields__" not in cls.__dict__:
@@ -51,7 +53,8 @@ def model(cls: type[T]) -> type[T]:
     return cls
 
 
-def value(cls: type) -> type:
+@typing.dataclass_transform(frozen_default=True)
+def value(cls: type[V]) -> type[V]:
     """Class decorator for nested value types (no id, not stored on their own)."""
     return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
