@@ -24,6 +24,11 @@ def test_trace_request_records_matching_packets_up_to_its_limit(make_cloud):
     pb, b = cloud.kernel_vm(hv2, net, "trb", "198.51.100.2/24")
     cloud.settle((hv1, pa), (hv2, pb))
     assert a.ping("198.51.100.2", count=2)  # learned, flows installed
+    # the agent reports its interfaces, and which port each one serves
+    ifaces = {i["name"]: i for i in api.get(f"/hosts/{hv1.host_id}/interfaces")}
+    assert ifaces[a.port]["portId"] == str(pa.id)
+    assert any(i["type"] == "vxlan" for i in ifaces.values())
+    assert api.get(f"/hosts/{hv1.host_id}")["alive"] is True
 
     trace = api.post("/traces", {"name": "icmp-from-a", "deviceType": "port",
                                  "deviceId": str(pa.id), "dlType": 0x0800, "nwProto": 1,
