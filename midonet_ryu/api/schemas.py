@@ -34,7 +34,8 @@ def _is_uuid(value: object) -> bool:
 
 @FORMAT_CHECKER.checks("mac")
 def _is_mac(value: object) -> bool:
-    return not isinstance(value, str) or bool(_MAC.match(value))
+    # fullmatch: the pattern's "$" also matches before a trailing newline
+    return not isinstance(value, str) or bool(_MAC.fullmatch(value))
 
 
 @FORMAT_CHECKER.checks("ipv4", raises=ValueError)
