@@ -50,8 +50,11 @@ def _is_ip(value: object) -> bool:
 
 @FORMAT_CHECKER.checks("cidr", raises=ValueError)
 def _is_cidr(value: object) -> bool:
-    # strict: "10.0.0.1/24" names a host, not a network, and is refused
-    return not isinstance(value, str) or bool(ipaddress.IPv4Network(value, strict=True))
+    # strict: "10.0.0.1/24" names a host, not a network, and is refused; the
+    # length is part of it ("10.0.0.0" alone would be read as a /32)
+    if not isinstance(value, str):
+        return True
+    return "/" in value and bool(ipaddress.IPv4Network(value, strict=True))
 
 
 def _annotated(tp: Any) -> tuple[Any, tuple[Any, ...]]:
