@@ -333,6 +333,8 @@ class RestApi:
             hook = self.after_create.get(res.collection)
             if hook is not None:
                 hook(tx, created, body)
+                # what the hook made of it is what is stored, and answered
+                created = tx.get(res.cls, created.id)
             return created
 
         obj = self.write(create)
