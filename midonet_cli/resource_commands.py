@@ -6,6 +6,10 @@ The commands are classes generated from :data:`midonet_ryu.api.resources.RESOURC
 schema (:mod:`midonet_cli.options`), ``--bridge ID`` and the like from its
 parents. A resource added to the table gets its commands for free.
 
+An object is named by its id or, when its resource has a ``name``, by that
+name: operators think in names, and the id is one ``list`` away when two
+objects share one (an ambiguous name is refused, never guessed).
+
 ``set`` reads the object and PUTs the whole of it back with the changes,
 as MidoNet's client does, with ``If-Match`` set to the ETag it read: a
 concurrent change makes the API answer 409 instead of being overwritten.

@@ -89,10 +89,10 @@ class Cli:
         assert result.code == 0, f"{' '.join(args)}: {result.err}"
         return result.json()
 
-    def batch(self, lines: Sequence[str], **kwargs: Any) -> Result:
+    def batch(self, lines: Sequence[str], *args: str, **kwargs: Any) -> Result:
         """Many commands in one process: the interactive shell reading them
-        from its stdin, as ``midonet-cli < script`` does."""
-        return self.run(stdin="\n".join(lines) + "\n", **kwargs)
+        from its stdin, as ``midonet-cli [ARGS] < script`` does."""
+        return self.run(*args, stdin="\n".join(lines) + "\n", **kwargs)
 
 
 # What the cluster logs when a request failed inside the API (a 500)

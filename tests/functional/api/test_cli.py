@@ -220,35 +220,38 @@ def hosts(cli_nsdb: Nsdb) -> dict[str, str]:
 
 
 def test_hosts_alive_interfaces_set_and_delete(cli: Cli, hosts: dict[str, str]) -> None:
-    listed = {h["id"]: h for h in cli.json("host", "list")}
-    assert listed[hosts["alive"]] == {"id": hosts["alive"], "name": "hv-cli-1", "alive": True}
-    assert listed[hosts["down"]]["alive"] is False
-    table = cli.run("host", "list")
-    assert "alive" in table.out.splitlines()[1]
-    assert cli.json("host", "interface", "list", "hv-cli-1") == [
+    alive = hosts["alive"]
+    result = cli.batch(["host list -f json", "host interface list hv-cli-1 -f json",
+                        f"host set {alive} --flooding-proxy-weight 3 -f json",
+                        f"host delete {alive}"])
+    listed, interfaces, changed = result.docs()
+    assert {h["id"]: h for h in listed}[alive] == {"id": alive, "name": "hv-cli-1",
+                                                  "alive": True}
+    assert {h["id"]: h for h in listed}[hosts["down"]]["alive"] is False
+    assert interfaces == [
         {"name": "tap-cli", "mac": "02:00:00:00:01:01", "mtu": 1500, "status": 1,
          "type": "Virtual", "addresses": ["169.254.0.1"], "portId": None}]
-    changed = cli.json("host", "set", hosts["alive"], "--flooding-proxy-weight", "3")
     assert changed["floodingProxyWeight"] == 3 and changed["name"] == "hv-cli-1"
-    refused = cli.run("host", "delete", hosts["alive"])
-    assert refused.code == 1
-    assert refused.err.strip() == (f"{hosts['alive']}: host {hosts['alive']} is alive: stop its "
-                                   "agent before deleting it (HTTP 409)")
+    assert result.code == 1  # the refused delete
+    assert result.err.strip() == (f"{alive}: host {alive} is alive: stop its agent before "
+                                  "deleting it (HTTP 409)")
+    header = cli.run("host", "list").out.splitlines()[1]
+    assert [c.strip() for c in header.split("|")[1:-1]] == ["id", "name", "alive"]
 
 
 def test_bind_and_unbind_a_port(cli: Cli, hosts: dict[str, str], topo: dict[str, str]) -> None:
     port = topo["bind-p"]
     binding = cli.json("port", "bind", port, "--host", "hv-cli-1", "--interface", "tap-cli")
     assert binding == {"hostId": hosts["alive"], "portId": port, "interfaceName": "tap-cli"}
-    assert cli.json("host", "binding", "list", hosts["alive"]) == [
-        {"portId": port, "interfaceName": "tap-cli", "hostId": hosts["alive"]}]
-    shown = cli.json("port", "show", port)
+    bound = cli.batch([f"host binding list {hosts['alive']} -f json", f"port show {port} -f json"])
+    listed, shown = bound.docs()
+    assert listed == [{"portId": port, "interfaceName": "tap-cli", "hostId": hosts["alive"]}]
     assert (shown["hostId"], shown["interfaceName"]) == (hosts["alive"], "tap-cli")
     assert cli.run("port", "unbind", port).code == 0
-    shown = cli.json("port", "show", port)
+    after = cli.batch([f"port show {port} -f json", f"port unbind {port}"])
+    shown, = after.docs()
     assert (shown["hostId"], shown["interfaceName"]) == (None, None)
-    again = cli.run("port", "unbind", port)
-    assert (again.code, again.err.strip()) == (1, f"port {port} is not bound to a host")
+    assert (after.code, after.err.strip()) == (1, f"port {port} is not bound to a host")
 
 
 def test_link_and_unlink_ports(cli: Cli, topo: dict[str, str]) -> None:
@@ -275,11 +278,10 @@ def test_port_group_ip_addr_group_and_tunnel_zone_members(
         cli: Cli, hosts: dict[str, str], topo: dict[str, str]) -> None:
     port = topo["pg-p"]
     added = cli.json("port-group", "add-member", "cli-ingress", port)
-    assert added["portId"] == port
-    assert [m["portId"] for m in cli.json("port-group", "member", "list", "cli-ingress")] == [
-        port]
-    assert cli.json("port", "show", port)["portGroupIds"] == [added["portGroupId"]]
+    assert added == {"portGroupId": topo["cli-ingress"], "portId": port}
     result = cli.batch([
+        "port-group member list cli-ingress -f json",
+        f"port show {port} -f json",
         f"port-group remove-member cli-ingress {port}",
         "port-group member list cli-ingress -f json",
         "ip-addr-group create --name cli-addrs -f json",
@@ -296,8 +298,10 @@ def test_port_group_ip_addr_group_and_tunnel_zone_members(
         "tunnel-zone member list cli-overlay -f json",
     ])
     assert result.code == 0 and result.err == "", result.err
-    (members, _, _, _, addrs, addrs_after, zone, tz_member, tz_members, host,
-     tz_after) = result.docs()
+    (members_before, port_shown, members, _, _, _, addrs, addrs_after, zone, tz_member,
+     tz_members, host, tz_after) = result.docs()
+    assert [m["portId"] for m in members_before] == [port]
+    assert port_shown["portGroupIds"] == [topo["cli-ingress"]]
     assert members == []
     assert [(a["addr"], a["version"]) for a in addrs] == [("10.0.0.7", 4), ("fd00::7", 6)]
     assert [a["addr"] for a in addrs_after] == ["10.0.0.7"]
@@ -324,12 +328,13 @@ def test_state_tables_show_what_agents_learned(cli: Cli, cli_nsdb: Nsdb,
         ip4mac.add(ipaddress.IPv4Address("10.0.0.5"), "02:00:00:00:aa:01")
         arp.add(ipaddress.IPv4Address("10.0.0.1"), nsdb_arp_entry("02:00:00:00:aa:02",
                                                                   time.time()))
-        assert cli.json("state-table", "show", "--bridge", "st-b") == [
-            {"macAddr": "02:00:00:00:aa:01", "portId": port, "vlanId": None}]
-        assert cli.json("state-table", "show", "--bridge", bridge, "--table", "ip4mac") == [
-            {"ip": "10.0.0.5", "mac": "02:00:00:00:aa:01"}]
-        entries = cli.json("state-table", "show", "--router", "st-r", "--table", "arp")
-        assert [(e["ip"], e["mac"]) for e in entries] == [("10.0.0.1", "02:00:00:00:aa:02")]
+        result = cli.batch(["state-table show --bridge st-b -f json",
+                            f"state-table show --bridge {bridge} --table ip4mac -f json",
+                            "state-table show --router st-r --table arp -f json"])
+        macs, ip4macs, arps = result.docs()
+        assert macs == [{"macAddr": "02:00:00:00:aa:01", "portId": port, "vlanId": None}]
+        assert ip4macs == [{"ip": "10.0.0.5", "mac": "02:00:00:00:aa:01"}]
+        assert [(e["ip"], e["mac"]) for e in arps] == [("10.0.0.1", "02:00:00:00:aa:02")]
         table = cli.run("state-table", "show", "--bridge", bridge)
         assert "02:00:00:00:aa:01" in table.out and "macAddr" in table.out
     finally:
@@ -376,9 +381,10 @@ def test_a_tenant_gets_the_apis_403_for_another_tenants_bridge(cli: Cli) -> None
     assert bridge["tenantId"] == "tenant-b"  # a tenant's objects are its own
     refused = cli.run(*alice, "bridge", "show", bridge["id"])
     assert refused.code == 1
-    assert refused.err.strip() == f"Bridge {bridge['id']} belongs to another tenant (HTTP 403)"
-    assert "Traceback" not in refused.err
-    assert bridge["id"] not in [b["id"] for b in cli.json(*alice, "bridge", "list")]
+    assert refused.err == f"Bridge {bridge['id']} belongs to another tenant (HTTP 403)\n"
+    # alice's lists leave bob's objects out rather than refusing
+    listed = cli.batch(["bridge list -f json", "port list -f json"], *alice)
+    assert listed.code == 0 and bridge["id"] not in [b["id"] for b in listed.docs()[0]]
     scoped = cli.run(*alice, "--project", "tenant-b", "bridge", "list")
     assert scoped.err.strip() == "user 'alice' is not a member of project 'tenant-b' (HTTP 403)"
 
@@ -408,6 +414,22 @@ def test_api_refusals_are_reported_as_the_api_words_them(cli: Cli,
     assert typo.code == 2 and "argument --weight: -1 is not between 0 and 65535" in typo.err
 
 
+@pytest.mark.xfail(strict=True, reason="API bug: a PUT giving a NAT rule type 'accept' keeps "
+                   "its NAT targets (even with natTargets: null in the body)")
+def test_a_nat_rule_made_literal_loses_its_targets(cli: Cli) -> None:
+    chain, rule = new_id(), new_id()
+    result = cli.batch([
+        f"chain create --id {chain} --name nat-c -f json",
+        f"rule create --chain {chain} --id {rule} --type snat --flow-action accept "
+        "--nat-targets addressFrom=1.1.1.1,addressTo=1.1.1.1 -f json",
+        f"rule set {rule} --type accept -f json",
+    ])
+    assert result.code == 0, result.err
+    changed = result.docs()[-1]
+    assert changed["type"] == "accept" and changed["flowAction"] is None
+    assert not changed["natTargets"]
+
+
 # --- traces: the simulate and flows endpoints arrive separately -----------------------
 
 def _served(cluster: ClusterProcess, method: str, path: str) -> bool:
@@ -430,23 +452,28 @@ def test_trace_simulate(cli: Cli, simulate_served: None, topo: dict[str, str]) -
     packet = ["--src-mac", "02:00:00:00:0b:01", "--dst-mac", "ff:ff:ff:ff:ff:ff",
               "--src-ip", "10.0.0.1", "--dst-ip", "10.0.0.2", "--proto", "udp",
               "--src-port", "68", "--dst-port", "67", "--ethertype", "ipv4"]
-    answer = cli.json("trace", "simulate", "--port", p1, *packet, "--mode", "detailed")
+    simulate = f"trace simulate --port {p1} {' '.join(packet)}"
+    result = cli.batch([f"{simulate} --mode detailed -f json", f"{simulate} --mode summary "
+                        "-f json"])
+    answer, summary = result.docs()
     assert answer["mode"] == "detailed" and answer["result"]
     assert answer["steps"] and all({"kind", "text"} <= set(s) for s in answer["steps"])
+    assert summary["mode"] == "summary" and isinstance(summary["lines"], list)
     table = cli.run("trace", "simulate", "--port", p1, *packet)
     assert table.code == 0, table.err
     assert f"result: {answer['result']}" in table.out
-    summary = cli.json("trace", "simulate", "--port", p1, *packet, "--mode", "summary")
-    assert isinstance(summary["lines"], list)
 
 
 def test_trace_requests_and_flows(cli: Cli, cli_cluster: ClusterProcess,
                                   topo: dict[str, str]) -> None:
-    bridge = topo["tr-b"]
-    trace = cli.json("trace", "create", "--name", "cli-trace", "--device-type", "bridge",
-                     "--device-id", bridge, "--enabled")
+    bridge, trace_id = topo["tr-b"], new_id()
+    flows_served = _served(cli_cluster, "GET", f"traces/{new_id()}/flows")
+    result = cli.batch([f"trace create --id {trace_id} --name cli-trace --device-type bridge "
+                        f"--device-id {bridge} --enabled -f json", "trace list -f json"]
+                       + (["trace flows cli-trace -f json"] if flows_served else []))
+    trace, listed, *flows = result.docs()
     assert trace["enabled"] is True and trace["deviceId"] == bridge
-    assert trace["id"] in [t["id"] for t in cli.json("trace", "list")]
-    if not _served(cli_cluster, "GET", f"traces/{trace['id']}/flows"):
+    assert trace_id in [t["id"] for t in listed]
+    if not flows_served:
         pytest.skip("the API does not serve GET traces/{id}/flows yet")
-    assert cli.json("trace", "flows", "cli-trace") == []
+    assert flows == [[]]
