@@ -19,7 +19,8 @@ import webob
 from cluster_proxy.rest_api.errors import forbidden
 from midonet_ryu.api.resources import BY_KIND, Resource
 from midonet_ryu.nsdb.store import Store, Transaction
-from midonet_ryu.topology.base import ModelObject
+from midonet_ryu.topology.base import ModelObject, ref_ids
+from midonet_ryu.topology.bindings import bindings_of
 
 IDENTITY_KEY = "midonet.identity"
 
@@ -116,10 +117,25 @@ class Ownership:
         if isinstance(res.owner, str):
             tenant = getattr(obj, res.owner)
             if not tenant:
-                return obj.replace(**{res.owner: caller.tenant_id or ""})
-            if tenant != caller.tenant_id:
+                obj = obj.replace(**{res.owner: caller.tenant_id or ""})
+            elif tenant != caller.tenant_id:
                 raise forbidden(f"cannot write an object of tenant {tenant!r}")
-            return obj
-        if self.tenant_of(res, obj, tx) != caller.tenant_id:
+        elif self.tenant_of(res, obj, tx) != caller.tenant_id:
             raise forbidden(f"the {res.singular}'s device belongs to another tenant")
+        self._check_references(caller, obj, tx, current)
         return obj
+
+    def _check_references(self, caller: Caller, obj: ModelObject, tx: Transaction,
+                          current: ModelObject | None) -> None:
+        """A reference the store keeps on both ends (a filter chain, a jump, a
+        route's next hop port, a port's groups) writes into the object it
+        names: a tenant may only add ones to its own tenant's objects."""
+        for end in bindings_of(obj.kind):
+            before = set(ref_ids(getattr(current, end.field))) if current is not None else set()
+            other = BY_KIND.get(end.other_kind)
+            for ref in ref_ids(getattr(obj, end.field)):
+                if ref in before or other is None:
+                    continue
+                target = tx.find(other.cls, ref)
+                if target is not None and self.tenant_of(other, target, tx) != caller.tenant_id:
+                    raise forbidden(f"{other.singular} {ref} belongs to another tenant")

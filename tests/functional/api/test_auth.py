@@ -220,3 +220,29 @@ def test_infrastructure_is_for_admins(alice: ApiClient, admin: ApiClient, agent)
 
 def _json(body: dict) -> dict:
     return {"data": json.dumps(body), "headers": {"Content-Type": "application/json"}}
+
+
+def test_references_cannot_write_into_bobs_objects(alice: ApiClient, bob: ApiClient, bobs,
+                                                   nsdb: Store):
+    """A reference the store keeps on both ends (a filter, a jump, a route's
+    next hop, a port's groups) writes into the object referenced: not into
+    another tenant's."""
+    chain, port, pg = bobs["chain"], bobs["port"], bobs["pg"]
+    her_chain = alice.create("/chains", {})
+    her_router = alice.create("/routers", {})
+    hers = alice.create("/bridges", {})
+    her_port = alice.create(f"{hers['uri']}/ports", {})
+    before = {k: bob.read(v["uri"]) for k, v in (("chain", chain), ("port", port), ("pg", pg))}
+    alice.expect(403, "POST", "/bridges", {"inboundFilterId": chain["id"]})
+    alice.expect(403, "PUT", hers["uri"], {"outboundFilterId": chain["id"]})
+    alice.expect(403, "POST", f"{her_chain['uri']}/rules", {"type": "jump",
+                                                             "jumpChainId": chain["id"]})
+    alice.expect(403, "POST", f"{her_router['uri']}/routes", {"nextHopPort": port["id"]})
+    alice.expect(403, "PUT", her_port["uri"], {"portGroupIds": [pg["id"]]})
+    assert {k: bob.read(v["uri"]) for k, v in (("chain", chain), ("port", port),
+                                              ("pg", pg))} == before
+    # her own objects she may reference
+    mine = alice.create("/bridges", {"inboundFilterId": her_chain["id"]})
+    assert nsdb.get(Network, uuid.UUID(mine["id"])).inbound_filter_id == uuid.UUID(
+        her_chain["id"])
+    alice.create(f"{her_chain['uri']}/rules", {"type": "jump", "jumpChainId": her_chain["id"]})
