@@ -65,6 +65,10 @@ class Derived:
     getter: Callable[[Any], Any]
     setter: Callable[[Changes, Any, Mapping[str, Any]], None] | None = None
     create_only: bool = False
+    # an alias of a field also sent (a CIDR's address and length beside it):
+    # written only when its value differs from the object's, so an object
+    # sent back as read with the field changed keeps the change
+    alias: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -190,8 +194,8 @@ def cidr_pair(attr: Path, address: str, length: str, default: str | None
 
     addr_schema = schemas.nullable({"type": "string", "format": "ipv4", "maxLength": 64})
     len_schema = schemas.nullable({"type": "integer", "minimum": 0, "maximum": 32})
-    return (Derived(address, addr_schema, get_addr, put),
-            Derived(length, len_schema, get_len, put))
+    return (Derived(address, addr_schema, get_addr, put, alias=True),
+            Derived(length, len_schema, get_len, put, alias=True))
 
 
 def enum_choice(name: str, values: Mapping[str, Callable[[Any], bool]],

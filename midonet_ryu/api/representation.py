@@ -95,7 +95,10 @@ def from_json(res: Resource, body: Any, current: ModelObject | None,
         if f.name not in body or f.read_only or (f.create_only and not creating):
             continue
         if isinstance(f, Derived):
-            derived.append(f)
+            # a whole object sent back as read repeats a derived field unchanged
+            # (networkAddress beside a changed portSubnet): only a change counts
+            if current is None or not f.alias or body[f.name] != f.get(current):
+                derived.append(f)
             continue
         assert isinstance(f, Field)
         try:

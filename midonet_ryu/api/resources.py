@@ -192,6 +192,7 @@ def _rule_type_set(changes: Changes, raw: Any, body: Mapping[str, Any]) -> None:
     changes[("type",)] = kind
     if action is not None:
         changes[("action",)] = action
+        changes[("nat_rule_data",)] = None  # a rule made literal keeps no NAT targets
     else:
         flow = body.get("flowAction") or "accept"
         changes[("action",)] = RuleAction(flow)
@@ -300,7 +301,10 @@ RESOURCES: tuple[Resource, ...] = (
              links=(Link("ports", "ports"), Link("interfaces", "interfaces")),
              creatable=False, specials=("ports", "interfaces")),
     Resource("tunnel_zones", TunnelZone, "TunnelZone-v1",
-             tuple(model_fields(TunnelZone, read_only=frozenset({"hosts", "host_ids"}))),
+             # members and their addresses: the hosts sub-resource (MidoNet's
+             # TunnelZone has a hosts URI, not the list)
+             tuple(model_fields(TunnelZone, read_only=frozenset({"host_ids"}),
+                                hidden=frozenset({"hosts"}))),
              links=(Link("hosts", "hosts"),), specials=("hosts",)),
     Resource("load_balancers", LoadBalancer, "LoadBalancer-v1",
              tuple(model_fields(LoadBalancer)),

@@ -414,8 +414,6 @@ def test_api_refusals_are_reported_as_the_api_words_them(cli: Cli,
     assert typo.code == 2 and "argument --weight: -1 is not between 0 and 65535" in typo.err
 
 
-@pytest.mark.xfail(strict=True, reason="API bug: a PUT giving a NAT rule type 'accept' keeps "
-                   "its NAT targets (even with natTargets: null in the body)")
 def test_a_nat_rule_made_literal_loses_its_targets(cli: Cli) -> None:
     chain, rule = new_id(), new_id()
     result = cli.batch([
