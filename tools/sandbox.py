@@ -20,15 +20,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
+import uuid
 
+from tools import demo
 from tools.lab.cloud import Cloud
+from tools.lab.cluster import LAB_USERS
 from tools.lab.netns import netns_unavailable
 from tools.lab.ovs import OvsCommandError
 from tools.lab.procs import end_popen
 from tools.lab.zookeeper import TemporaryZooKeeper
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VM_NET = "198.51.100.0/24"
+ADMIN = ("admin", LAB_USERS["admin"][0])
 
 
 class Proofs:
@@ -75,47 +79,67 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {hv.name}: namespace {hv.ovs.netns}, underlay {hv.ip}, "
                   f"agent pid {hv.agent.pid} (host {hv.host_id})")
 
-        print("== demo topology: network 'demo' 198.51.100.0/24, VM A on hv1, VM B on hv2")
-        net = cloud.network("demo")
-        hv_a, hv_b = cloud.hosts[0], cloud.hosts[-1]
-        port_a, vm_a = cloud.kernel_vm(hv_a, net, "vma", "198.51.100.1/24")
-        port_b, vm_b = cloud.kernel_vm(hv_b, net, "vmb", "198.51.100.2/24")
-        cloud.wait_bound(hv_a, port_a)
-        cloud.wait_bound(hv_b, port_b)
-        cloud.wait_converged([port_a, port_b])
+        api = demo.Api(cluster.api_url, *ADMIN)
+        print(f"  REST API: {cluster.api_url} (user {ADMIN[0]}, password {ADMIN[1]})")
+        hv1, hv2 = cloud.hosts[0], cloud.hosts[-1]
+        placement = {"vm1": hv1, "internet": hv1, "vm2": hv2, "vm3": hv2}
+        print("== demo tenant, built through the REST API and midonet-cli: networks front "
+              f"{demo.FRONT} and back {demo.BACK} behind router edge, uplink on public "
+              f"{demo.PUBLIC}", flush=True)
+        built = demo.build(api, cluster.api_url, *ADMIN,
+                           {vm: str(hv.host_id) for vm, hv in placement.items()})
+        gateways = {"vm1": demo.FRONT_GW, "vm3": demo.FRONT_GW, "vm2": demo.BACK_GW,
+                    "internet": demo.PUBLIC_GW}
+        cidrs = {"vm1": f"{demo.VM1}/25", "vm3": f"{demo.VM3}/25", "vm2": f"{demo.VM2}/25",
+                 "internet": f"{demo.INTERNET}/24"}
+        vms = {name: hv.ovs.add_vm(name, cidrs[name], gateway=gateways[name])
+               for name, hv in placement.items()}
+        vms["internet"].exec("ip", "route", "add", f"{demo.FLOATING_IP}/32", "via",
+                             demo.PUBLIC_GW)
+        ports = {name: types.SimpleNamespace(id=uuid.UUID(built.vm_ports[name]["id"]))
+                 for name in placement}
+        for name, hv in placement.items():
+            cloud.wait_bound(hv, ports[name])
+        cloud.wait_converged(list(ports.values()))
+        prove_demo(proofs, cloud, vms, hv1, hv2)
 
-        print("== traffic", flush=True)
-        ping = vm_a.exec("ping", "-c", "5", "-i", "0.2", "-W", "2", "198.51.100.2",
-                         check=False)
-        proofs.check("VM A (hv1) pings VM B (hv2) across the tunnel", ping.returncode == 0,
-                     _loss(ping.stdout))
-        ping = vm_b.exec("ping", "-c", "5", "-i", "0.2", "-W", "2", "198.51.100.1",
-                         check=False)
-        proofs.check("VM B (hv2) pings VM A (hv1)", ping.returncode == 0, _loss(ping.stdout))
-        proofs.check("a TCP stream of 1 MB from A to B arrives whole", _tcp(vm_a, vm_b))
-        flows = [f for f in hv_a.ovs.dump_flows() if "tun_dst" in f and "table=1" in f]
-        key_b = cloud.hosts[-1].agent.ctl("ports")["local"][str(port_b.id)]["tunnel_key"]
-        proofs.check("hv1 tunnels to VM B with B's tunnel key and hv2's underlay address",
-                     any(f"set_field:{key_b:#x}->tun_id" in f and f"{hv_b.ip}->tun_dst" in f
-                         for f in flows), f"key {key_b:#x}, {hv_b.ip}")
-        learned = hv_a.agent.ctl("counters").get("macs_learned", 0)
-        proofs.check("the agents learned the VMs' MACs into the NSDB", learned >= 1)
-        proxied = [hv.agent.ctl("status").get("state_proxy") for hv in cloud.hosts]
-        proofs.check("the agents read their state tables through the cluster's State Proxy",
-                     all(state == "connected" for state in proxied), ", ".join(proxied))
+        print("== the CLI's view")
+        for cmd in (("bridge", "list", "-c", "id", "-c", "name", "-c", "tenantId"),
+                    ("port-group", "member", "list", built.port_group["id"]),
+                    ("host", "list", "-c", "id", "-c", "name", "-c", "alive"),
+                    ("rule", "list", "--chain", built.sg["id"], "-c", "type", "-c", "nwProto",
+                     "-c", "tpDst")):
+            print(f"$ midonet-cli {' '.join(cmd)}")
+            print(demo.cli(cluster.api_url, *ADMIN, *cmd), end="")
+        trace = ("trace", "simulate", "--port", built.vm_ports["vm1"]["id"], "--src-mac",
+                 vms["vm1"].mac, "--dst-mac", "02:ee:00:00:01:01", "--src-ip", demo.VM1,
+                 "--dst-ip", demo.VM2, "--proto", "tcp", "--dst-port", str(demo.DROPPED_TCP),
+                 "--mode", "summary")
+        print(f"$ midonet-cli {' '.join(trace)}")
+        traced = demo.cli(cluster.api_url, *ADMIN, *trace)
+        print(traced, end="")
+        proofs.check("trace simulate shows vm1's TCP 9090 to vm2 dropped by sg-web",
+                     "drop" in traced and "sg-web" in traced)
+        print(f"$ ovs-ofctl -O OpenFlow13 dump-flows unix:{hv1.ovs.mgmt_sock()} table=1")
+        flows = [f for f in hv1.ovs.dump_flows() if "table=1" in f]
+        print("\n".join("  " + f.strip() for f in flows[:12]))
 
         print("== look around")
+        print(f"  export MIDO_API_URL={cluster.api_url} MIDO_USER={ADMIN[0]} "
+              f"MIDO_PASSWORD={ADMIN[1]}")
+        print(f"  {REPO}/.venv/bin/midonet-cli        # interactive; try: bridge list")
         for hv in cloud.hosts:
             print(f"  ovs-ofctl -O OpenFlow13 dump-flows unix:{hv.ovs.mgmt_sock()}")
             print(f"  {REPO}/.venv/bin/midonet-agent-ctl --socket "
                   f"{hv.agent.control_socket} flows")
-        print(f"  ip netns exec {vm_a.netns} ping 198.51.100.2")
+        print(f"  ip netns exec {vms['vm1'].netns} ping {demo.VM2}")
         print(f"  agent logs: {cloud.hosts[0].agent.log_path} (and the other hosts')")
+        vm_a, vm_b_ip = vms["vm1"], demo.VM2
 
         if args.check:
             return 0 if not proofs.failed else 1
-        traffic = vm_a.popen("ping", "-i", "1", "198.51.100.2", stdout=subprocess.DEVNULL)
-        print("== live traffic: VM A pings VM B every second. "
+        traffic = vm_a.popen("ping", "-i", "1", vm_b_ip, stdout=subprocess.DEVNULL)
+        print("== live traffic: vm1 pings vm2 every second. "
               + ("Ctrl-C to stop." if not args.duration else f"Up for {args.duration}s."),
               flush=True)
         deadline = time.monotonic() + args.duration if args.duration else None
@@ -146,6 +170,103 @@ def run(args: argparse.Namespace) -> int:
               f"{time.monotonic() - started:.1f}s")
 
 
+def prove_demo(proofs: Proofs, cloud: Cloud, vms: dict, hv1, hv2) -> None:
+    """Every claim of the demo, with real packets between kernel stacks."""
+    vm1, vm2, internet = vms["vm1"], vms["vm2"], vms["internet"]
+    print("== traffic", flush=True)
+    ping = vm1.exec("ping", "-c", "5", "-i", "0.2", "-W", "2", demo.VM2, check=False)
+    proofs.check("vm1 (front, hv1) pings vm2 (back, hv2) through router edge: sg-web "
+                 "accepts ping", ping.returncode == 0, _loss(ping.stdout))
+    proofs.check(f"TCP to vm2:{demo.ALLOWED_TCP} connects and 1 MB arrives whole (sg-web "
+                 "accepts it)", _tcp(vm1, vm2, port=demo.ALLOWED_TCP))
+    proofs.check(f"TCP to vm2:{demo.DROPPED_TCP} is dropped by sg-web while vm2 listens",
+                 _tcp_blocked(vm1, vm2, demo.DROPPED_TCP))
+    before = hv2.agent.ctl("counters").get("flow_state_keys_imported", 0)
+    seen = _udp_source(vm1, internet)
+    proofs.check(f"vm1 reaches the internet host with the router's address {demo.PUBLIC_GW} "
+                 "(SNAT)", seen == demo.PUBLIC_GW, f"seen as {seen}")
+    # vm1 and the internet host are both on hv1: only the ingress set sends hv2 the state
+    imported = wait_for(lambda: hv2.agent.ctl("counters").get(
+        "flow_state_keys_imported", 0) - before, 5)
+    proofs.check("hv2 got the state of vm1's SNAT connection, which never crossed it: vm1 "
+                 "and vm3 (on hv2) form the stateful port group ha-front", imported > 0,
+                 f"{imported} keys imported")
+    ping = internet.exec("ping", "-c", "3", "-i", "0.2", "-W", "2", demo.FLOATING_IP,
+                         check=False)
+    proofs.check(f"the internet host pings vm2 at its floating IP {demo.FLOATING_IP}",
+                 ping.returncode == 0, _loss(ping.stdout))
+    seen = _udp_source(vm2, internet)
+    proofs.check("vm2 reaches the internet host from its floating IP",
+                 seen == demo.FLOATING_IP, f"seen as {seen}")
+    key = hv1.agent.ctl("ports")["remote"].get(str(_port_of(cloud, hv2, "vm2")), {})
+    flows = [f for f in hv1.ovs.dump_flows() if "tun_dst" in f]
+    proofs.check("hv1 tunnels to vm2 with hv2's underlay address",
+                 any(f"{hv2.ip}->tun_dst" in f for f in flows), str(key or hv2.ip))
+
+
+def wait_for(value, timeout: float) -> int:
+    """``value()`` once it is positive, or its last value after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = value()
+        if got > 0 or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def _port_of(cloud: Cloud, hv, name: str) -> str:
+    ports = hv.agent.ctl("ports")["local"]
+    for pid, info in ports.items():
+        if info.get("interface") == f"tap{name}"[:15]:
+            return pid
+    return ""
+
+
+_UDP_PEER = """import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7000))
+s.settimeout(15); data, peer = s.recvfrom(100); print(peer[0], flush=True)
+"""
+
+
+def _udp_source(src, dst) -> str:
+    """The source address ``dst`` sees on a datagram from ``src``."""
+    listener = dst.popen(sys.executable, "-c", _UDP_PEER, stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(50):
+            if "7000" in dst.exec("ss", "-uln", check=False).stdout:
+                break
+            time.sleep(0.1)
+        for _ in range(10):
+            src.exec(sys.executable, "-c", "import socket; socket.socket(socket.AF_INET, "
+                     f"socket.SOCK_DGRAM).sendto(b'hi', ('{dst.ip}', 7000))")
+            try:
+                out, _ = listener.communicate(timeout=1.5)
+                return out.strip()
+            except subprocess.TimeoutExpired:
+                continue
+        return "nothing"
+    finally:
+        end_popen(listener)
+
+
+def _tcp_blocked(src, dst, port: int) -> bool:
+    """A listener on ``dst:port`` that ``src`` cannot connect to."""
+    server = dst.popen(sys.executable, "-c", _TCP_SERVER.replace("5001", str(port)),
+                       stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(50):
+            if f":{port}" in dst.exec("ss", "-tln", check=False).stdout:
+                break
+            time.sleep(0.1)
+        probe = src.exec(sys.executable, "-c", "import socket, sys\ntry:\n"
+                         f"    socket.create_connection(('{dst.ip}', {port}), timeout=3)\n"
+                         "    print('connected')\nexcept OSError as e:\n    print(e)",
+                         check=False, timeout=15)
+        return "connected" not in probe.stdout and "timed out" in probe.stdout
+    finally:
+        end_popen(server)
+
+
 def _loss(ping_output: str) -> str:
     for line in ping_output.splitlines():
         if "packet loss" in line:
@@ -166,7 +287,7 @@ print(n)
 _TCP_CLIENT = """import socket, sys, time
 for _ in range(50):
     try:
-        s = socket.create_connection((sys.argv[1], 5001), timeout=5)
+        s = socket.create_connection((sys.argv[1], int(sys.argv[3])), timeout=5)
         break
     except OSError:
         time.sleep(0.1)
@@ -174,11 +295,12 @@ s.sendall(b"x" * int(sys.argv[2])); s.close()
 """
 
 
-def _tcp(src, dst, size: int = 1 << 20) -> bool:
+def _tcp(src, dst, size: int = 1 << 20, port: int = 5001) -> bool:
     """Send ``size`` bytes from ``src`` to ``dst`` over TCP; the receiver counts them."""
-    server = dst.popen(sys.executable, "-c", _TCP_SERVER, stdout=subprocess.PIPE, text=True)
+    server = dst.popen(sys.executable, "-c", _TCP_SERVER.replace("5001", str(port)),
+                       stdout=subprocess.PIPE, text=True)
     try:
-        src.exec(sys.executable, "-c", _TCP_CLIENT, dst.ip, str(size), timeout=30)
+        src.exec(sys.executable, "-c", _TCP_CLIENT, dst.ip, str(size), str(port), timeout=30)
         out, _ = server.communicate(timeout=30)
         return out.strip() == str(size)
     except (subprocess.TimeoutExpired, OvsCommandError):

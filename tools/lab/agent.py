@@ -40,7 +40,9 @@ class AgentProcess(ServesMetrics):
             "DEFAULT": {"log_file": self.log_path, "debug": "false"},
             "zookeeper": {"zookeeper_hosts": zookeeper_hosts, "root_key": root_key,
                           "session_timeout": "10000", "connect_retry_interval": "0.5"},
-            "host": {"host_id": str(self.host_id),
+            # each lab hypervisor registers under its own name (hv1, hv2, ...)
+            "host": {"host_id": str(self.host_id), "hostname": os.path.basename(
+                         os.path.normpath(workdir)).removeprefix("agent-"),
                      "host_id_file": os.path.join(workdir, "host_id")},
             "agent": {"ovsdb_connection": ovsdb_connection, "datapath_type": datapath_type,
                       "openflow_listen_address": "127.0.0.1",
