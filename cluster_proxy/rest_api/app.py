@@ -20,7 +20,13 @@ import routes
 import webob
 
 from cluster_proxy.rest_api import negotiation
-from cluster_proxy.rest_api.errors import ApiError, bad_request, conflict, error_response
+from cluster_proxy.rest_api.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    error_response,
+    wants_vendor,
+)
 from cluster_proxy.rest_api.ownership import Ownership, caller_of
 from midonet_ryu.api import openapi, representation
 from midonet_ryu.api.openapi import Operation
@@ -154,7 +160,7 @@ class RestApi:
         try:
             resp = self._dispatch(req)
         except ApiError as e:
-            resp = error_response(e, _wants_vendor(req))
+            resp = error_response(e, wants_vendor(req))
         except Exception:  # noqa: BLE001 - a bug: log it, never show it
             LOG.exception("%s %s failed", req.method, req.path)
             resp = error_response(ApiError(500, "internal error (logged by the cluster)"))
@@ -425,5 +431,3 @@ def _if_match(req: webob.Request) -> int | None:
         raise bad_request(f"If-Match {value!r} is not an ETag this API gave") from None
 
 
-def _wants_vendor(req: webob.Request) -> bool:
-    return "vnd.org.midonet" in req.headers.get("Accept", "")

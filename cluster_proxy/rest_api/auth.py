@@ -80,7 +80,7 @@ import webob
 from oslo_config import cfg
 
 from cluster_proxy.rest_api import errors
-from cluster_proxy.rest_api.errors import ApiError, error_response
+from cluster_proxy.rest_api.errors import ApiError, error_response, wants_vendor
 from cluster_proxy.rest_api.tokens import (
     DEFAULT_N,
     DEFAULT_P,
@@ -217,13 +217,6 @@ class _Strategy(Protocol):
                   start_response: StartResponse) -> Iterable[bytes]: ...
 
 
-def _wants_vendor(req: webob.Request) -> bool:
-    """Whether errors get MidoNet's vendor media type: unless the client
-    asked for plain JSON only."""
-    accept = req.headers.get("Accept", "")
-    return not ("application/json" in accept and "vnd.org.midonet" not in accept)
-
-
 class AuthMiddleware:
     """Sorts requests: outside the base path and public documents go to the
     app as they are, login to the strategy, everything else through the
@@ -252,7 +245,7 @@ class AuthMiddleware:
                                    headers={"Allow": "POST"})
                 resp = self.strategy.login(req)
             except ApiError as err:
-                resp = error_response(err, _wants_vendor(req))
+                resp = error_response(err, wants_vendor(req))
             return resp(environ, start_response)
         return self.strategy.protected(environ, start_response)
 
@@ -355,7 +348,7 @@ class _LocalStrategy:
         try:
             identity = self.identify(req)
         except ApiError as err:
-            return error_response(err, _wants_vendor(req))(environ, start_response)
+            return error_response(err, wants_vendor(req))(environ, start_response)
         environ[IDENTITY_KEY] = identity
         return self.app(environ, start_response)
 
@@ -411,7 +404,7 @@ class _KeystoneIdentity:
         except ApiError as err:
             # keystonemiddleware adds its own WWW-Authenticate (Keystone uri=...)
             err.headers.pop("WWW-Authenticate", None)
-            return error_response(err, _wants_vendor(req))(environ, start_response)
+            return error_response(err, wants_vendor(req))(environ, start_response)
         environ[IDENTITY_KEY] = identity
         return self.app(environ, start_response)
 

@@ -54,6 +54,13 @@ def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 
 
+def wants_vendor(req: webob.Request) -> bool:
+    """Whether an error gets MidoNet's Error-v1 media type: unless the client
+    asked for plain JSON only (the API and its auth layer answer alike)."""
+    accept = req.headers.get("Accept", "")
+    return not ("application/json" in accept and "vnd.org.midonet" not in accept)
+
+
 def error_response(err: ApiError, accept_vendor: bool = True) -> webob.Response:
     """The answer for ``err``: JSON body, Error-v1 media type unless the client
     asked for plain JSON only."""

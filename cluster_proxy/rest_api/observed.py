@@ -29,12 +29,12 @@ INTERFACES = "interfaces"
 """The host state key where an agent publishes its interfaces (a JSON list)."""
 
 MAC_ENTRY = {"type": "object", "additionalProperties": False, "properties": {
-    "uri": {"type": "string"}, "bridgeId": {"type": "string"}, "macAddr": {"type": "string"},
+    "bridgeId": {"type": "string"}, "macAddr": {"type": "string"},
     "portId": {"type": "string"}, "vlanId": {"type": ["integer", "null"]}}}
 IP4_MAC_ENTRY = {"type": "object", "additionalProperties": False, "properties": {
-    "uri": {"type": "string"}, "ip": {"type": "string"}, "mac": {"type": "string"}}}
+    "bridgeId": {"type": "string"}, "ip": {"type": "string"}, "mac": {"type": "string"}}}
 ARP_ENTRY = {"type": "object", "additionalProperties": False, "properties": {
-    "uri": {"type": "string"}, "ip": {"type": "string"}, "mac": {"type": ["string", "null"]},
+    "routerId": {"type": "string"}, "ip": {"type": "string"}, "mac": {"type": ["string", "null"]},
     "expiry": {"type": "integer"}, "stale": {"type": "integer"}}}
 INTERFACE = {"type": "object", "properties": {
     "uri": {"type": "string"}, "hostId": {"type": "string"}, "name": {"type": "string"},
@@ -64,29 +64,25 @@ def state_tables(api: RestApi) -> None:
 
     def mac_table(req: webob.Request, id: str) -> webob.Response:
         net = device(req, "bridges", id)
-        base = f"{api.base_uri(req)}/bridges/{net.id}"
         out = []
         for arg in table_args(zk, paths, MAC_TABLE, net.id):
             vlan = int(arg) if arg.isdigit() else 0
             for mac, port in sorted(read_table(zk, paths, MAC_TABLE, net.id, (arg,)).items()):
-                out.append({"uri": f"{base}/mac_table/{mac.replace(':', '-')}_{port}",
-                            "bridgeId": str(net.id), "macAddr": mac, "portId": str(port),
+                out.append({"bridgeId": str(net.id), "macAddr": mac, "portId": str(port),
                             "vlanId": vlan or None})
         return api.respond(req, out, vendor("collection.MacPort-v2"))
 
     def ip4_mac_table(req: webob.Request, id: str) -> webob.Response:
         net = device(req, "bridges", id)
-        base = f"{api.base_uri(req)}/bridges/{net.id}"
         table = read_table(zk, paths, IP4_MAC_TABLE, net.id)
-        out = [{"uri": f"{base}/arp_table/{ip}_{mac.replace(':', '-')}", "ip": str(ip),
-                "mac": mac} for ip, mac in sorted(table.items())]
+        out = [{"bridgeId": str(net.id), "ip": str(ip), "mac": mac}
+               for ip, mac in sorted(table.items())]
         return api.respond(req, out, vendor("collection.IP4MacPair-v1"))
 
     def arp_table(req: webob.Request, id: str) -> webob.Response:
         router = device(req, "routers", id)
         table = read_table(zk, paths, ARP_TABLE, router.id)
-        base = f"{api.base_uri(req)}/routers/{router.id}/arp_table"
-        out = [{"uri": f"{base}/{ip}", "ip": str(ip), "mac": entry.mac,
+        out = [{"routerId": str(router.id), "ip": str(ip), "mac": entry.mac,
                 "expiry": entry.expiry, "stale": entry.stale}
                for ip, entry in sorted(table.items(), key=lambda kv: ipaddress.ip_address(kv[0]))]
         return api.respond(req, out, vendor("collection.ArpEntry-v1"))

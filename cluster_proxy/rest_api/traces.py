@@ -146,10 +146,11 @@ def traces(api: RestApi) -> None:
     api.after_create["traces"] = stamp
     api.route("trace_simulate", "/traces/simulate", POST=(simulate, Operation(
         "simulate a described packet through the live topology", SIMULATE_REQUEST,
-        TRACE_RESULT, tag="tracing")))
+        TRACE_RESULT, tag="tracing", media=vendor("TraceSimulation-v1"))))
     api.route("trace_flows", "/traces/{id}/flows", GET=(flows, Operation(
         "the simulations agents recorded for the trace request",
-        response={"type": "array", "items": FLOW_RECORD}, tag="tracing")))
+        response={"type": "array", "items": FLOW_RECORD}, tag="tracing",
+        media=vendor("collection.TraceFlow-v1"))))
 
 
 EXTENSIONS: tuple[Callable[[RestApi], None], ...] = (traces,)

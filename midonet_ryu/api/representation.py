@@ -121,6 +121,8 @@ def from_json(res: Resource, body: Any, current: ModelObject | None,
             current = res.cls(id=obj_id)
         except TypeError as e:
             raise InvalidBody("(body)", str(e)) from None
+        if res.collection == "rules" and "type" not in body:
+            raise InvalidBody("type", "type: required (accept, drop, jump, snat, dnat, ...)")
         kind = pseudo.get(("__type__",))
         if res.collection == "ports" and fixed is None and kind is None:
             raise InvalidBody("type", "type: 'Bridge' or 'Router' is required, or create "

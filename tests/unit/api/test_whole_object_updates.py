@@ -51,3 +51,11 @@ def test_a_tunnel_zone_links_its_members_rather_than_hiding_them_behind_a_uri():
     tz = TunnelZone(id=uuid.uuid4(), name="default")
     body = rep.to_json(resource("tunnel_zones"), tz, BASE)
     assert body["hosts"] == f"{BASE}/tunnel_zones/{tz.id}/hosts"
+
+
+def test_a_rule_is_created_with_a_type_as_midonet_required():
+    import pytest
+
+    with pytest.raises(rep.InvalidBody) as refused:
+        rep.from_json(resource("rules"), {"dlType": 2048}, None, {"chain_id": uuid.uuid4()})
+    assert refused.value.field == "type"
