@@ -4,7 +4,7 @@ at most ``limit`` of them, readable back through the API; other packets are not
 recorded and still get their flows installed."""
 import pytest
 
-from tools.demo import Api
+from tests.functional.checked_api import CheckedApi as Api
 from tools.lab.cluster import LAB_USERS
 from tools.lab.netns import netns_unavailable
 from tools.lab.procs import wait_until

@@ -15,7 +15,7 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_table_provider import DIRECT_ONLY, StateTableProvider
 from midonet_ryu.nsdb.store import Store
 from midonet_ryu.topology.model import Host
-from tools.demo import Api
+from tests.functional.checked_api import CheckedApi as Api
 from tools.lab.cluster import LAB_USERS, ClusterProcess
 
 pytestmark = pytest.mark.functional
