@@ -29,11 +29,12 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from midonet_ryu.api.resources import BY_COLLECTION, Resource
 
 Schema = Mapping[str, Any]
+_T = TypeVar("_T")
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _TRUE = {"true", "yes", "on", "1"}
@@ -282,19 +283,32 @@ def _mac(text: str) -> str:
     return text
 
 
+def _json(text: str, kind: type[_T], what: str) -> _T:
+    """``text`` as JSON, which must be a ``kind`` (``what`` in the message)."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"a JSON {what} is needed")
+    return value
+
+
+def ip_address(text: str) -> str:
+    """An argparse type: an IPv4 or IPv6 address, in its canonical spelling."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+
+
 def parse_object(schema: Schema, text: str) -> Any:
     """A range ``START[:END]``, ``key=value,...`` or a JSON object."""
     if text == "" and nullable(schema):
         return None
     schema = non_null(schema)
     if text.lstrip().startswith("{"):
-        try:
-            value = json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"not JSON: {e}") from None
-        if not isinstance(value, dict):
-            raise ValueError("a JSON object is needed")
-        return value
+        return _json(text, dict, "object")
     props: Mapping[str, Schema] = schema.get("properties", {})
     if is_range(schema):
         start, sep, end = text.partition(":")
@@ -324,13 +338,7 @@ def parse_list(schema: Schema, text: str) -> list[Any]:
     if text == "":
         return []
     if text.lstrip().startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"not JSON: {e}") from None
-        if not isinstance(value, list):
-            raise ValueError("a JSON list is needed")
-        return value
+        return _json(text, list, "list")
     item = non_null(non_null(schema).get("items", {}))
     if main_type(item) == "object":
         return [parse_object(item, text)]

@@ -4,14 +4,18 @@ links, port group members (Ingress Sets), IP address group addresses, tunnel
 zone members, the state tables agents learn, host interfaces and the system
 state. Each is one or two requests to a sub-resource of
 ``cluster_proxy/rest_api/memberships.py`` or ``observed.py``.
+
+A relation is described once (:class:`Relation`: its sub-resource, its
+arguments, the body an addition sends, the columns of its listing) and its
+add, remove and list commands are the generic classes below bound to it.
 """
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import dataclasses
 import urllib.parse
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, cast
 
 from cliff.command import Command
 from cliff.lister import Lister
@@ -19,6 +23,7 @@ from cliff.show import ShowOne
 
 from midonet_cli import display
 from midonet_cli.client import CliError
+from midonet_cli.options import ip_address
 from midonet_cli.resource_commands import LocalCommand, client_of, resolve, strict
 from midonet_ryu.api.resources import BY_COLLECTION, Resource
 
@@ -39,75 +44,6 @@ def _listing(objs: Any, columns: Sequence[str]) -> tuple[Sequence[str], Any]:
     return columns, display.rows(objs or [], columns)
 
 
-# --- port bindings and links ----------------------------------------------------------
-
-class PortBind(LocalCommand, ShowOne):
-    """Bind a port to an interface of a host (as mm-ctl --bind-port): POST hosts/{id}/ports."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("port", metavar="PORT", help="port name or id")
-        parser.add_argument("--host", required=True, metavar="HOST", help="host name or id")
-        parser.add_argument("--interface", required=True, metavar="IFACE",
-                            help="the host's interface name (a tap, a veth)")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        port = _id(self, PORTS, parsed_args.port)
-        host = _id(self, HOSTS, parsed_args.host)
-        binding = client_of(self).post(f"hosts/{host}/ports",
-                                       {"portId": port, "interfaceName": parsed_args.interface})
-        return display.shown(None, _no_links(binding, "host", "port"))
-
-
-class PortUnbind(LocalCommand):
-    """Unbind a port from its host: DELETE hosts/{host}/ports/{port}, the host
-    read from the port."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("port", metavar="PORT", help="port name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        client = client_of(self)
-        port_id = resolve(client, PORTS, parsed_args.port)
-        port = client.get(f"ports/{port_id}")
-        if not port.get("hostId"):
-            raise CliError(f"port {port_id} is not bound to a host")
-        client.delete(f"hosts/{port['hostId']}/ports/{port_id}")
-        return 0
-
-
-class PortLink(LocalCommand, ShowOne):
-    """Link two ports (making them interior): POST ports/{id}/link."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("port", metavar="PORT", help="port name or id")
-        parser.add_argument("peer", metavar="PEER", help="the other port's name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        port = _id(self, PORTS, parsed_args.port)
-        peer = _id(self, PORTS, parsed_args.peer)
-        link = client_of(self).post(f"ports/{port}/link", {"peerId": peer})
-        return display.shown(None, _no_links(link, "port", "peer"))
-
-
-class PortUnlink(LocalCommand):
-    """Unlink a port from its peer: DELETE ports/{id}/link."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("port", metavar="PORT", help="port name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        client_of(self).delete(f"ports/{_id(self, PORTS, parsed_args.port)}/link")
-        return 0
-
-
 def _no_links(obj: Any, *links: str) -> Any:
     """A relation's answer without the URIs of its ends: the ids are there,
     and a URI is for programs following it, not for people reading a table."""
@@ -116,182 +52,217 @@ def _no_links(obj: Any, *links: str) -> Any:
     return {k: v for k, v in obj.items() if k not in links}
 
 
-class HostBindingList(LocalCommand, Lister):
-    """List the ports bound to a host's interfaces: GET hosts/{id}/ports."""
+# --- relations --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """One argument of a relation command: a positional, or a required option
+    when ``flag``; an object's name or id (sent as its id) when ``res``."""
+
+    dest: str
+    metavar: str
+    help: str
+    res: Resource | None = None
+    flag: bool = False
+    type: Callable[[str], str] = str
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.flag:
+            parser.add_argument(f"--{self.dest}", required=True, metavar=self.metavar,
+                                type=self.type, help=self.help)
+        else:
+            parser.add_argument(self.dest, metavar=self.metavar, type=self.type, help=self.help)
+
+    def value(self, cmd: Command, parsed_args: argparse.Namespace) -> str:
+        text: str = getattr(parsed_args, self.dest)
+        return text if self.res is None else _id(cmd, self.res, text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Relation:
+    """The sub-resource ``{collection}/{id}/{segment}`` of the object ``owner``
+    names.
+
+    ``args`` are what adding takes, in order (``owner`` among them), and
+    ``body`` the JSON fields it sends, each from an argument. Removing takes
+    ``owner`` and ``member``, whose value ends the DELETE path (no member:
+    DELETE the sub-resource itself); with ``owner_field`` it takes the member
+    only and reads the owner from that field of the member object, refusing
+    with ``unowned`` when it is empty. ``ends`` are the links of an added
+    member left out of its display, ``columns`` those of the listing.
+    ``add``, ``remove`` and ``listing`` are the commands it has: a command
+    name and what the command does.
+    """
+
+    segment: str
+    args: tuple[Arg, ...]
+    owner: str
+    body: tuple[tuple[str, str], ...] = ()
+    member: str | None = None
+    owner_field: str | None = None
+    unowned: str = ""
+    ends: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    add: tuple[str, str] | None = None
+    remove: tuple[str, str] | None = None
+    listing: tuple[str, str] | None = None
+
+    def arg(self, dest: str) -> Arg:
+        return next(a for a in self.args if a.dest == dest)
+
+    @property
+    def owner_res(self) -> Resource:
+        res = self.arg(self.owner).res
+        assert res is not None, "a relation's owner is an object"
+        return res
+
+    def path(self, owner_id: str) -> str:
+        return f"{self.owner_res.collection}/{owner_id}/{self.segment}"
+
+
+class _RelationCommand(LocalCommand):
+    relation: ClassVar[Relation]
+
+    def arguments(self) -> Sequence[Arg]:
+        return self.relation.args
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = strict(super().get_parser(prog_name))
-        parser.add_argument("host", metavar="HOST", help="host name or id")
+        for arg in self.arguments():
+            arg.add_to(parser)
         return parser
 
+    def values(self, parsed_args: argparse.Namespace) -> dict[str, str]:
+        """Every argument's value, objects resolved to ids in argument order."""
+        return {a.dest: a.value(self, parsed_args) for a in self.arguments()}
+
+
+class RelationAdd(_RelationCommand, ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        host = _id(self, HOSTS, parsed_args.host)
-        return _listing(client_of(self).get(f"hosts/{host}/ports"),
-                        ("portId", "interfaceName", "hostId"))
+        rel = self.relation
+        values = self.values(parsed_args)
+        added = client_of(self).post(rel.path(values[rel.owner]),
+                                     {field: values[dest] for field, dest in rel.body})
+        return display.shown(None, _no_links(added, *rel.ends))
 
 
-class HostInterfaceList(LocalCommand, Lister):
-    """List the interfaces a host's agent reports: GET hosts/{id}/interfaces."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("host", metavar="HOST", help="host name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        host = _id(self, HOSTS, parsed_args.host)
-        return _listing(client_of(self).get(f"hosts/{host}/interfaces"),
-                        ("name", "mac", "mtu", "status", "type", "addresses", "portId"))
-
-
-# --- port groups (Ingress Sets) -----------------------------------------------------
-
-class _GroupMember(LocalCommand):
-    """A relation command taking a group then a member."""
-
-    group_res: Resource = PORT_GROUPS
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("group", metavar="GROUP", help="port group name or id")
-        parser.add_argument("port", metavar="PORT", help="port name or id")
-        return parser
-
-
-class PortGroupAddMember(_GroupMember, ShowOne):
-    """Add a port to a port group: POST port_groups/{id}/ports."""
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        group = _id(self, PORT_GROUPS, parsed_args.group)
-        port = _id(self, PORTS, parsed_args.port)
-        member = client_of(self).post(f"port_groups/{group}/ports", {"portId": port})
-        return display.shown(None, _no_links(member, "port", "portGroup"))
-
-
-class PortGroupRemoveMember(_GroupMember):
-    """Remove a port from a port group: DELETE port_groups/{id}/ports/{port}."""
+class RelationRemove(_RelationCommand):
+    def arguments(self) -> Sequence[Arg]:
+        rel = self.relation
+        named = {rel.member} if rel.owner_field else {rel.owner, rel.member}
+        return [a for a in rel.args if a.dest in named]
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        group = _id(self, PORT_GROUPS, parsed_args.group)
-        port = _id(self, PORTS, parsed_args.port)
-        client_of(self).delete(f"port_groups/{group}/ports/{port}")
+        rel, client = self.relation, client_of(self)
+        values = self.values(parsed_args)
+        if rel.member is None:
+            client.delete(rel.path(values[rel.owner]))
+            return 0
+        member = rel.arg(rel.member)
+        if rel.owner_field:
+            values[rel.owner] = self._owner(member, rel.owner_field, values[member.dest])
+        key = values[member.dest]  # an id as the API gave it, a value (an address) quoted
+        client.delete(f"{rel.path(values[rel.owner])}/"
+                      f"{key if member.res else urllib.parse.quote(key, safe='')}")
         return 0
 
-
-class PortGroupMemberList(LocalCommand, Lister):
-    """List a port group's ports: GET port_groups/{id}/ports."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("group", metavar="GROUP", help="port group name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        group = _id(self, PORT_GROUPS, parsed_args.group)
-        return _listing(client_of(self).get(f"port_groups/{group}/ports"),
-                        ("portId", "portGroupId"))
+    def _owner(self, member: Arg, field: str, member_id: str) -> str:
+        """The owner's id, read from the member object's ``field``."""
+        assert member.res is not None, "a member read for its owner is an object"
+        obj = client_of(self).get(f"{member.res.collection}/{member_id}")
+        if not obj.get(field):
+            raise CliError(self.relation.unowned.format(member_id))
+        return str(obj[field])
 
 
-# --- IP address groups --------------------------------------------------------------
-
-def _address(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
-
-
-class _GroupAddr(LocalCommand):
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("group", metavar="GROUP", help="IP address group name or id")
-        parser.add_argument("addr", metavar="ADDR", type=_address, help="an IPv4 or IPv6 address")
-        return parser
-
-
-class IpAddrGroupAddAddr(_GroupAddr, ShowOne):
-    """Add an address to an IP address group: POST ip_addr_groups/{id}/ip_addrs."""
+class RelationList(_RelationCommand, Lister):
+    def arguments(self) -> Sequence[Arg]:
+        return [dataclasses.replace(self.relation.arg(self.relation.owner), flag=False)]
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        group = _id(self, IP_ADDR_GROUPS, parsed_args.group)
-        addr = client_of(self).post(f"ip_addr_groups/{group}/ip_addrs",
-                                    {"addr": parsed_args.addr})
-        return display.shown(None, _no_links(addr, "ipAddrGroup"))
+        rel = self.relation
+        owner_id = self.values(parsed_args)[rel.owner]
+        return _listing(client_of(self).get(rel.path(owner_id)), rel.columns)
 
 
-class IpAddrGroupRemoveAddr(_GroupAddr):
-    """Remove an address from an IP address group: DELETE ip_addr_groups/{id}/ip_addrs/{addr}."""
+PORT = Arg("port", "PORT", "port name or id", PORTS)
+HOST = Arg("host", "HOST", "host name or id", HOSTS, flag=True)
 
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        group = _id(self, IP_ADDR_GROUPS, parsed_args.group)
-        addr = urllib.parse.quote(parsed_args.addr, safe="")
-        client_of(self).delete(f"ip_addr_groups/{group}/ip_addrs/{addr}")
-        return 0
-
-
-class IpAddrGroupAddrList(LocalCommand, Lister):
-    """List an IP address group's addresses: GET ip_addr_groups/{id}/ip_addrs."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("group", metavar="GROUP", help="IP address group name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        group = _id(self, IP_ADDR_GROUPS, parsed_args.group)
-        return _listing(client_of(self).get(f"ip_addr_groups/{group}/ip_addrs"),
-                        ("addr", "version"))
-
-
-# --- tunnel zones ---------------------------------------------------------------------
-
-class TunnelZoneAddMember(LocalCommand, ShowOne):
-    """Add a host to a tunnel zone at an underlay address: POST tunnel_zones/{id}/hosts."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("zone", metavar="TUNNEL_ZONE", help="tunnel zone name or id")
-        parser.add_argument("--host", required=True, metavar="HOST", help="host name or id")
-        parser.add_argument("--address", required=True, metavar="IP",
-                            help="the host's underlay IPv4 address in this zone")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        zone = _id(self, TUNNEL_ZONES, parsed_args.zone)
-        host = _id(self, HOSTS, parsed_args.host)
-        member = client_of(self).post(f"tunnel_zones/{zone}/hosts",
-                                      {"hostId": host, "ipAddress": parsed_args.address})
-        return display.shown(None, _no_links(member, "tunnelZone", "host"))
-
-
-class TunnelZoneRemoveMember(LocalCommand):
-    """Remove a host from a tunnel zone: DELETE tunnel_zones/{id}/hosts/{host}."""
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("zone", metavar="TUNNEL_ZONE", help="tunnel zone name or id")
-        parser.add_argument("--host", required=True, metavar="HOST", help="host name or id")
-        return parser
-
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        zone = _id(self, TUNNEL_ZONES, parsed_args.zone)
-        host = _id(self, HOSTS, parsed_args.host)
-        client_of(self).delete(f"tunnel_zones/{zone}/hosts/{host}")
-        return 0
+RELATIONS = (
+    Relation(
+        "ports", (PORT, HOST, Arg("interface", "IFACE",
+                                  "the host's interface name (a tap, a veth)", flag=True)),
+        owner="host", body=(("portId", "port"), ("interfaceName", "interface")),
+        member="port", owner_field="hostId", unowned="port {} is not bound to a host",
+        ends=("host", "port"), columns=("portId", "interfaceName", "hostId"),
+        add=("port bind", "Bind a port to an interface of a host (as mm-ctl --bind-port)"),
+        remove=("port unbind", "Unbind a port from its host"),
+        listing=("host binding list", "List the ports bound to a host's interfaces")),
+    Relation(
+        "link", (PORT, Arg("peer", "PEER", "the other port's name or id", PORTS)),
+        owner="port", body=(("peerId", "peer"),), ends=("port", "peer"),
+        add=("port link", "Link two ports (making them interior)"),
+        remove=("port unlink", "Unlink a port from its peer")),
+    Relation(
+        "interfaces", (HOST,), owner="host",
+        columns=("name", "mac", "mtu", "status", "type", "addresses", "portId"),
+        listing=("host interface list", "List the interfaces a host's agent reports")),
+    Relation(
+        "ports", (Arg("group", "GROUP", "port group name or id", PORT_GROUPS), PORT),
+        owner="group", body=(("portId", "port"),), member="port", ends=("port", "portGroup"),
+        columns=("portId", "portGroupId"),
+        add=("port-group add-member", "Add a port to a port group"),
+        remove=("port-group remove-member", "Remove a port from a port group"),
+        listing=("port-group member list", "List a port group's ports")),
+    Relation(
+        "ip_addrs", (Arg("group", "GROUP", "IP address group name or id", IP_ADDR_GROUPS),
+                     Arg("addr", "ADDR", "an IPv4 or IPv6 address", type=ip_address)),
+        owner="group", body=(("addr", "addr"),), member="addr", ends=("ipAddrGroup",),
+        columns=("addr", "version"),
+        add=("ip-addr-group add-addr", "Add an address to an IP address group"),
+        remove=("ip-addr-group remove-addr", "Remove an address from an IP address group"),
+        listing=("ip-addr-group addr list", "List an IP address group's addresses")),
+    Relation(
+        "hosts", (Arg("zone", "TUNNEL_ZONE", "tunnel zone name or id", TUNNEL_ZONES), HOST,
+                  Arg("address", "IP", "the host's underlay IPv4 address in this zone",
+                      flag=True)),
+        owner="zone", body=(("hostId", "host"), ("ipAddress", "address")), member="host",
+        ends=("tunnelZone", "host"), columns=("hostId", "ipAddress"),
+        add=("tunnel-zone add-member", "Add a host to a tunnel zone at an underlay address"),
+        remove=("tunnel-zone remove-member", "Remove a host from a tunnel zone"),
+        listing=("tunnel-zone member list", "List a tunnel zone's hosts and their addresses")),
+)
 
 
-class TunnelZoneMemberList(LocalCommand, Lister):
-    """List a tunnel zone's hosts and their addresses: GET tunnel_zones/{id}/hosts."""
+def _bound(name: str, base: type[_RelationCommand], relation: Relation,
+           description: str) -> type[Command]:
+    """``base`` serving ``relation``, named after the command
+    (``port-group add-member``: ``PortGroupAddMember``)."""
+    class_name = "".join(w.title() for w in name.replace("-", " ").split())
+    return cast(type[Command], type(class_name, (base,), {
+        "relation": relation, "_description": description, "__module__": __name__}))
 
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = strict(super().get_parser(prog_name))
-        parser.add_argument("zone", metavar="TUNNEL_ZONE", help="tunnel zone name or id")
-        return parser
 
-    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
-        zone = _id(self, TUNNEL_ZONES, parsed_args.zone)
-        return _listing(client_of(self).get(f"tunnel_zones/{zone}/hosts"),
-                        ("hostId", "ipAddress"))
+def _slot(name: str | None) -> str:
+    return "{" + str(name) + "}"
+
+
+def relation_commands(rel: Relation) -> dict[str, type[Command]]:
+    """The add, remove and list commands of one relation, by command name,
+    each described by what it does and the request it makes."""
+    each = rel.path(_slot("id"))
+    remove = each + (f"/{_slot(rel.member)}" if rel.member else "")
+    if rel.owner_field:  # the owner is no argument: say where it comes from
+        remove = (f"{rel.path(_slot(rel.owner))}/{_slot(rel.member)}, the {rel.owner}\n"
+                  f"read from the {rel.member}")
+    out = {}
+    for base, command, request in ((RelationAdd, rel.add, f"POST {each}"),
+                                   (RelationRemove, rel.remove, f"DELETE {remove}"),
+                                   (RelationList, rel.listing, f"GET {each}")):
+        if command is not None:
+            name, what = command
+            out[name] = _bound(name, base, rel, f"{what}: {request}.")
+    return out
 
 
 # --- observed state -------------------------------------------------------------------
@@ -337,21 +308,7 @@ class SystemStateShow(LocalCommand, ShowOne):
 
 
 COMMANDS: dict[str, type[Command]] = {
-    "port bind": PortBind,
-    "port unbind": PortUnbind,
-    "port link": PortLink,
-    "port unlink": PortUnlink,
-    "host binding list": HostBindingList,
-    "host interface list": HostInterfaceList,
-    "port-group add-member": PortGroupAddMember,
-    "port-group remove-member": PortGroupRemoveMember,
-    "port-group member list": PortGroupMemberList,
-    "ip-addr-group add-addr": IpAddrGroupAddAddr,
-    "ip-addr-group remove-addr": IpAddrGroupRemoveAddr,
-    "ip-addr-group addr list": IpAddrGroupAddrList,
-    "tunnel-zone add-member": TunnelZoneAddMember,
-    "tunnel-zone remove-member": TunnelZoneRemoveMember,
-    "tunnel-zone member list": TunnelZoneMemberList,
+    **{name: cls for rel in RELATIONS for name, cls in relation_commands(rel).items()},
     "state-table show": StateTableShow,
     "system-state show": SystemStateShow,
 }

@@ -15,7 +15,6 @@ request (``GET <base>/traces/{id}/flows``). The trace requests themselves
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from cliff.lister import Lister
 
 from midonet_cli import display
 from midonet_cli.client import CliError
+from midonet_cli.options import ip_address
 from midonet_cli.resource_commands import LocalCommand, client_of, resolve, strict
 from midonet_ryu.api.resources import BY_COLLECTION
 
@@ -42,13 +42,6 @@ def _mac(text: str) -> str:
     if not _MAC.match(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
     return text.lower()
-
-
-def _ip(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 def _bounded(low: int, high: int) -> Any:
@@ -150,8 +143,8 @@ class TraceSimulate(LocalCommand, Lister):
         packet = parser.add_argument_group("packet")
         packet.add_argument("--src-mac", type=_mac, metavar="MAC")
         packet.add_argument("--dst-mac", type=_mac, metavar="MAC")
-        packet.add_argument("--src-ip", type=_ip, metavar="IP")
-        packet.add_argument("--dst-ip", type=_ip, metavar="IP")
+        packet.add_argument("--src-ip", type=ip_address, metavar="IP")
+        packet.add_argument("--dst-ip", type=ip_address, metavar="IP")
         packet.add_argument("--proto", type=_proto, metavar="{tcp,udp,icmp,N}",
                             help="IP protocol, by name or number")
         packet.add_argument("--src-port", type=_bounded(0, 65535), metavar="N")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from midonet_cli import special_commands
 from midonet_cli.main import MidonetCli, build_command_manager
 from midonet_cli.resource_commands import all_commands
 from tests.unit.cli.fakes import FakeApi, Sent, client, run
@@ -194,6 +195,23 @@ def test_memberships() -> None:
     bodies = [s.body for s in api.sent if s.method == "POST" and s.path != "login"]
     assert bodies == [{"portId": P1}, {"peerId": B1},
                       {"hostId": H1, "ipAddress": "192.0.2.1"}, {"addr": "10.0.0.1"}]
+
+
+def test_relation_listings_and_descriptions() -> None:
+    api = FakeApi()
+    api.routes[("GET", f"hosts/{H1}/ports")] = (200, [
+        {"uri": "u", "portId": P1, "interfaceName": "tap0", "hostId": H1, "host": "u"}])
+    api.routes[("GET", f"port_groups/{G1}/ports")] = (200, None)
+    assert run(api, "host", "binding", "list", H1, "-f", "json").json() == [
+        {"portId": P1, "interfaceName": "tap0", "hostId": H1}]
+    assert run(api, "port-group", "member", "list", G1, "-f", "json").json() == []
+    # a description ends with the request the command makes
+    described = {name: cls._description for name, cls in special_commands.COMMANDS.items()}
+    assert described["ip-addr-group remove-addr"] == (
+        "Remove an address from an IP address group: DELETE ip_addr_groups/{id}/ip_addrs/{addr}.")
+    assert described["port unbind"] == ("Unbind a port from its host: DELETE "
+                                         "hosts/{host}/ports/{port}, the host\nread from the port.")
+    assert described["port unlink"] == "Unlink a port from its peer: DELETE ports/{id}/link."
 
 
 def test_state_table_paths() -> None:
