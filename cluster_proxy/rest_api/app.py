@@ -333,9 +333,10 @@ class RestApi:
         def create(tx: Transaction) -> ModelObject:
             obj = representation.from_json(res, body, None, fixed)
             obj = self.ownership.claim(caller, res, obj, tx)
-            if tx.find(res.cls, obj.id) is not None:
+            fresh = body.get("id") is None  # the server makes the id up: nothing to read
+            if not fresh and tx.find(res.cls, obj.id) is not None:
                 raise ObjectExists(res.cls.kind, obj.id)
-            created = tx.create(obj)
+            created = tx.create(obj, fresh_id=fresh)
             hook = self.after_create.get(res.collection)
             if hook is not None:
                 hook(tx, created, body)

@@ -113,7 +113,14 @@ class Transaction:
         return self._load(cls.kind, obj_id).version
 
     # -- writes --------------------------------------------------------------
-    def create(self, obj: T) -> T:
+    def create(self, obj: T, fresh_id: bool = False) -> T:
+        """Create ``obj``. ``fresh_id``: its id was just generated, so it is not
+        read first (one round trip less); the commit's create still fails, as a
+        conflict, on the off chance the node exists."""
+        key = (obj.kind, obj.id)
+        if fresh_id and key not in self._entries:
+            self._entries[key] = _Entry(None, _NEW)
+            self._order.append(key)
         entry = self._load(obj.kind, obj.id)
         if entry.obj is not None:
             raise ObjectExists(obj.kind, obj.id)

@@ -160,3 +160,15 @@ def test_back_references_keep_members_but_take_a_new_order(store):
     assert store.get(Network, net.id).port_ids == (c.id, a.id, b.id)
     store.update(stored.replace(port_ids=(a.id,)))  # a different set: ignored
     assert store.get(Network, net.id).port_ids == (c.id, a.id, b.id)
+
+
+def test_a_fresh_id_is_not_read_but_never_overwrites(store):
+    net = _net(store)
+    port = Port(id=uuid.uuid4(), network_id=net.id)
+    store.run(lambda tx: tx.create(port, fresh_id=True))
+    assert store.get(Network, net.id).port_ids == (port.id,)
+    # a "fresh" id that exists after all: the commit conflicts, nothing is replaced
+    with pytest.raises(ConcurrentModification):
+        store.run(lambda tx: tx.create(Network(id=net.id, name="impostor"), fresh_id=True),
+                  retries=1)
+    assert store.get(Network, net.id).name == "n"
