@@ -162,6 +162,23 @@ class ClusterProcess(ServesMetrics):
                 raise TimeoutError(f"midonet-cluster not listening: {self.tail()}")
             time.sleep(0.05)
 
+    def log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def assert_healthy_since(self, offset: int,
+                             failure_mark: str = "ERROR cluster_proxy.rest_api") -> None:
+        """The daemon still runs and has logged no failed request since ``offset``
+        (a 500 a test did not look at, or a client showed as "internal error")."""
+        assert self.proc is not None and self.proc.poll() is None, \
+            f"midonet-cluster died: {self.tail()}"
+        with open(self.log_path, errors="replace") as f:
+            f.seek(offset)
+            new = f.read()
+        assert failure_mark not in new, f"the API failed a request:\n{new[-4000:]}"
+
     def tail(self, lines: int = 30) -> str:
         try:
             with open(self.log_path, errors="replace") as f:

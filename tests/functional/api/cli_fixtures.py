@@ -114,14 +114,9 @@ def cli_cluster_stays_healthy(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     proc: ClusterProcess = request.getfixturevalue("cli_cluster")
-    start = os.path.getsize(proc.log_path) if os.path.exists(proc.log_path) else 0
+    start = proc.log_size()
     yield
-    assert proc.proc is not None and proc.proc.poll() is None, \
-        f"midonet-cluster died: {proc.tail()}"
-    with open(proc.log_path, errors="replace") as f:
-        f.seek(start)
-        new = f.read()
-    assert API_BUG_MARK not in new, f"the API failed a request:\n{new[-4000:]}"
+    proc.assert_healthy_since(start, API_BUG_MARK)
 
 
 @pytest.fixture(scope="module")

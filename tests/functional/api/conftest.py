@@ -9,7 +9,6 @@ A module may set ``CLUSTER_OPTIONS`` (``[cluster]`` options) or
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,21 +49,9 @@ def _cluster_stays_healthy(request) -> Iterator[None]:
         yield
         return
     proc: ClusterProcess = request.getfixturevalue("cluster")
-    start = _log_size(proc)
+    start = proc.log_size()
     yield
-    assert proc.proc is not None and proc.proc.poll() is None, \
-        f"midonet-cluster died: {proc.tail()}"
-    with open(proc.log_path, errors="replace") as f:
-        f.seek(start)
-        new = f.read()
-    assert _BUG_MARK not in new, f"the API failed a request:\n{new[-4000:]}"
-
-
-def _log_size(proc: ClusterProcess) -> int:
-    try:
-        return os.path.getsize(proc.log_path)
-    except OSError:
-        return 0
+    proc.assert_healthy_since(start, _BUG_MARK)
 
 
 @pytest.fixture(scope="module")
