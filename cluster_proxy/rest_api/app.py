@@ -28,10 +28,12 @@ from cluster_proxy.rest_api.errors import (
     wants_vendor,
 )
 from cluster_proxy.rest_api.ownership import Ownership, caller_of
+from cluster_proxy.rest_api.reads import Reads
 from midonet_ryu.api import openapi, representation
 from midonet_ryu.api.openapi import Operation
 from midonet_ryu.api.representation import InvalidBody
 from midonet_ryu.api.resources import BY_COLLECTION, RESOURCES, Resource
+from midonet_ryu.nsdb.model_cache import ModelCache
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.store import (
     ConcurrentModification,
@@ -79,12 +81,14 @@ class RestApi:
 
     def __init__(self, store: Store, paths: Paths, base_path: str = "/midonet-api",
                  max_body_size: int = 1 << 20,
-                 extensions: Iterable[Callable[[RestApi], None]] = ()) -> None:
+                 extensions: Iterable[Callable[[RestApi], None]] = (),
+                 cache: ModelCache | None = None) -> None:
         self.store = store
+        self.reads = Reads(store, cache)
         self.paths = paths
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.max_body_size = max_body_size
-        self.ownership = Ownership(store)
+        self.ownership = Ownership(self.reads)
         self.mapper = routes.Mapper()
         self.mapper.explicit = True
         self._handlers: dict[str, dict[str, Handler]] = {}
@@ -276,7 +280,7 @@ class RestApi:
     def _list(self, res: Resource) -> Handler:
         def handler(req: webob.Request) -> webob.Response:
             caller = caller_of(req)
-            objs = self.store.list_all(res.cls)
+            objs = self.reads.list_all(res.cls)
             tenant = req.GET.get("tenant_id")
             objs = self.ownership.visible(caller, res, objs, tenant)
             return self.respond(req, [self.represent(req, res, o) for o in objs],
@@ -290,7 +294,7 @@ class RestApi:
             caller = caller_of(req)
             owner = self._get_or_404(parent_res, uuid.UUID(pid))
             self.ownership.check(caller, parent_res, owner)
-            objs = [o for o in self.store.list_all(res.cls) if getattr(o, attr) == owner.id]
+            objs = [o for o in self.reads.list_all(res.cls) if getattr(o, attr) == owner.id]
             order = _ORDERED_CHILDREN.get((parent, res.collection))
             if order is not None:
                 rank = {cid: i for i, cid in enumerate(getattr(owner, order))}
@@ -302,10 +306,10 @@ class RestApi:
     def _get(self, res: Resource) -> Handler:
         def handler(req: webob.Request, id: str) -> webob.Response:
             caller = caller_of(req)
-            try:
-                obj, version = self.store.get_with_version(res.cls, uuid.UUID(id))
-            except NotFound as e:
-                raise ApiError(404, str(e)) from None
+            found = self.reads.get_with_version(res.cls, uuid.UUID(id))
+            if found is None:
+                raise ApiError(404, f"{res.singular} {id} does not exist")
+            obj, version = found
             self.ownership.check(caller, res, obj)
             return self.respond(req, self.represent(req, res, obj), res.media_type,
                                 headers={"ETag": f'"{version}"'})
@@ -365,8 +369,9 @@ class RestApi:
                 new = self.ownership.claim(caller, res, new, tx, current)
                 return tx.update(new), version
 
-            obj, _ = self.write(update, retries=1 if expected is not None else WRITE_RETRIES)
-            _, version = self.store.get_with_version(res.cls, obj.id)
+            obj, read_version = self.write(update, retries=1 if expected is not None
+                                           else WRITE_RETRIES)
+            version = read_version + 1  # ZooKeeper's set_data counts one up
             return self.respond(req, self.represent(req, res, obj), res.media_type,
                                 headers={"ETag": f'"{version}"'})
         return handler
@@ -400,7 +405,7 @@ class RestApi:
         return handler
 
     def _get_or_404(self, res: Resource, obj_id: uuid.UUID) -> ModelObject:
-        obj = self.store.find(res.cls, obj_id)
+        obj = self.reads.find(res.cls, obj_id)
         if obj is None:
             raise ApiError(404, f"{res.singular} {obj_id} does not exist")
         return obj

@@ -9,18 +9,23 @@ from cluster_proxy.framework import ClusterContext
 from cluster_proxy.rest_api import memberships, observed, traces
 from cluster_proxy.rest_api.app import RestApi
 from cluster_proxy.rest_api.auth import wrap
+from midonet_ryu.nsdb.model_cache import ModelCache
 from midonet_ryu.nsdb.store import Store
 
 EXTENSIONS = (*memberships.EXTENSIONS, *observed.EXTENSIONS, *traces.EXTENSIONS)
 
 
-def build_api(store: Store, context: ClusterContext) -> RestApi:
+def build_api(store: Store, context: ClusterContext,
+              cache: ModelCache | None = None) -> RestApi:
     c = context.conf.cluster
     return RestApi(store, context.paths, c.rest_api_base_path, c.rest_api_max_body_size,
-                   EXTENSIONS)
+                   EXTENSIONS, cache)
 
 
-def build_app(context: ClusterContext) -> Callable[..., Any]:
-    """The WSGI app the service serves."""
-    api = build_api(Store(context.zk, context.paths), context)
+def build_app(context: ClusterContext, cache: ModelCache | None = None) -> Callable[..., Any]:
+    """The WSGI app the service serves; reads come from ``cache`` while it is
+    current, and every commit refreshes what it wrote there at once."""
+    store = Store(context.zk, context.paths,
+                  on_commit=cache.written if cache is not None else None)
+    api = build_api(store, context, cache)
     return wrap(api, context.conf, base_path=api.base_path)

@@ -94,10 +94,10 @@ def bindings(api: RestApi) -> None:
 
     def listing(req: webob.Request, id: str) -> webob.Response:
         _admin_only(req, "bindings")
-        host = api.store.find(Host, uuid.UUID(id))
+        host = api.reads.find(Host, uuid.UUID(id))
         if host is None:
             raise not_found(f"host {id} does not exist")
-        ports = [p for p in (api.store.find(Port, pid) for pid in host.port_ids) if p]
+        ports = [p for p in (api.reads.find(Port, pid) for pid in host.port_ids) if p]
         return api.respond(req, [_binding_json(api.base_uri(req), host.id, p) for p in ports],
                            vendor("collection." + BINDING_MEDIA))
 
@@ -130,7 +130,7 @@ def bindings(api: RestApi) -> None:
 
     def one(req: webob.Request, id: str, port_id: str) -> webob.Response:
         _admin_only(req, "bindings")
-        port = api.store.find(Port, _uuid(port_id, "portId"))
+        port = api.reads.find(Port, _uuid(port_id, "portId"))
         if port is None or port.host_id != uuid.UUID(id):
             raise not_found(f"port {port_id} is not bound to host {id}")
         return api.respond(req, _binding_json(api.base_uri(req), port.host_id, port), media)
@@ -171,7 +171,7 @@ def tunnel_zone_hosts(api: RestApi) -> None:
 
     def listing(req: webob.Request, id: str) -> webob.Response:
         _admin_only(req, "tunnel zones")
-        tz = api.store.find(TunnelZone, uuid.UUID(id))
+        tz = api.reads.find(TunnelZone, uuid.UUID(id))
         if tz is None:
             raise not_found(f"tunnel zone {id} does not exist")
         return api.respond(req, [member_json(api.base_uri(req), tz, m) for m in tz.hosts],
@@ -197,7 +197,7 @@ def tunnel_zone_hosts(api: RestApi) -> None:
 
     def one(req: webob.Request, id: str, host_id: str) -> webob.Response:
         _admin_only(req, "tunnel zones")
-        tz = api.store.find(TunnelZone, uuid.UUID(id))
+        tz = api.reads.find(TunnelZone, uuid.UUID(id))
         hid = _uuid(host_id, "hostId")
         for m in tz.hosts if tz is not None else ():
             if m.host_id == hid and tz is not None:
@@ -416,7 +416,7 @@ def port_links(api: RestApi) -> None:
 
 def _owned(api: RestApi, req: webob.Request, res: Resource, id: str, write: bool) -> Any:
     """The object ``id`` of ``res``, 404 when missing, 403 when not the caller's."""
-    obj = api.store.find(res.cls, uuid.UUID(id))
+    obj = api.reads.find(res.cls, uuid.UUID(id))
     if obj is None:
         raise not_found(f"{res.singular} {id} does not exist")
     api.ownership.check(caller_of(req), res, obj, write)

@@ -56,7 +56,7 @@ def state_tables(api: RestApi) -> None:
 
     def device(req: webob.Request, collection: str, id: str) -> ModelObject:
         res = BY_COLLECTION[collection]
-        obj = api.store.find(res.cls, uuid.UUID(id))
+        obj = api.reads.find(res.cls, uuid.UUID(id))
         if obj is None:
             raise not_found(f"{res.singular} {id} does not exist")
         api.ownership.check(caller_of(req), res, obj)
@@ -119,7 +119,7 @@ def hosts(api: RestApi) -> None:
         if not caller_of(req).is_admin:
             raise ApiError(403, "hosts are managed by administrators")
         host_id = uuid.UUID(id)
-        if api.store.find(Host, host_id) is None:
+        if api.reads.find(Host, host_id) is None:
             raise not_found(f"host {id} does not exist")
         try:
             data, _ = zk.get(paths.state(host_id, "Host", host_id, INTERFACES))

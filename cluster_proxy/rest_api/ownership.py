@@ -12,13 +12,16 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import webob
 
 from cluster_proxy.rest_api.errors import forbidden
 from midonet_ryu.api.resources import BY_KIND, Resource
-from midonet_ryu.nsdb.store import Store, Transaction
+from midonet_ryu.nsdb.store import Transaction
+
+if TYPE_CHECKING:
+    from cluster_proxy.rest_api.reads import Reads
 from midonet_ryu.topology.base import ModelObject, ref_ids
 from midonet_ryu.topology.bindings import bindings_of
 
@@ -27,6 +30,12 @@ IDENTITY_KEY = "midonet.identity"
 # reference attribute -> the resource it points at
 _ATTR_KIND = {"network_id": "Network", "router_id": "Router", "chain_id": "Chain",
               "pool_id": "Pool", "load_balancer_id": "LoadBalancer"}
+
+
+class Finder(Protocol):
+    """Anything objects are read from: the API's reads, a transaction."""
+
+    def find(self, cls: Any, obj_id: uuid.UUID) -> Any: ...
 
 
 class Caller(Protocol):
@@ -54,11 +63,11 @@ def caller_of(req: webob.Request) -> Caller:
 
 
 class Ownership:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, reads: Reads) -> None:
+        self.store = reads
 
     def tenant_of(self, res: Resource, obj: ModelObject,
-                  reader: Store | Transaction | None = None,
+                  reader: Finder | None = None,
                   memo: dict[tuple[str, uuid.UUID], str | None] | None = None) -> str | None:
         """The owning tenant ("" when unset), None for infrastructure."""
         if res.owner is None:
@@ -84,7 +93,7 @@ class Ownership:
         return ""
 
     def check(self, caller: Caller, res: Resource, obj: ModelObject,
-              write: bool = False, reader: Store | Transaction | None = None) -> None:
+              write: bool = False, reader: Finder | None = None) -> None:
         if caller.is_admin:
             return
         tenant = self.tenant_of(res, obj, reader)

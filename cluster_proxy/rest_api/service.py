@@ -17,6 +17,7 @@ import eventlet.wsgi
 from cluster_proxy.framework import ClusterContext, ClusterService
 from cluster_proxy.rest_api.factory import build_app
 from midonet_ryu.nsdb import discovery
+from midonet_ryu.nsdb.model_cache import ModelCache
 
 LOG = logging.getLogger(__name__)
 DISCOVERY_NAME = "rest-api"
@@ -31,10 +32,12 @@ class RestApiService(ClusterService):
         self.thread: Any = None
         self.port = 0
         self.registration: Any = None
+        self.cache: ModelCache | None = None
 
     def start(self) -> None:
         c = self.context.conf.cluster
-        app = build_app(self.context)
+        self.cache = ModelCache(self.context.zk, self.context.paths).start()
+        app = build_app(self.context, self.cache)
         host = c.rest_api_listen_address
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = eventlet.listen((host, c.rest_api_port), family=family, backlog=1024)
@@ -59,6 +62,10 @@ class RestApiService(ClusterService):
             self.thread.kill()
         if self.sock is not None:
             self.sock.close()
+        if self.cache is not None:
+            self.cache.stop()
 
     def health(self) -> dict[str, Any]:
-        return {"running": self.thread is not None and not self.thread.dead, "port": self.port}
+        return {"running": self.thread is not None and not self.thread.dead, "port": self.port,
+                "cache_ready": bool(self.cache and self.cache.ready),
+                "cached_objects": len(self.cache) if self.cache else 0}

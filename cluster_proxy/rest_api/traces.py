@@ -70,7 +70,7 @@ def live_topology(api: RestApi) -> TopologySnapshot:
     what the agents will see once their watches fire)."""
     snapshot = TopologySnapshot()
     for cls in base.model_classes().values():
-        for obj in api.store.list_all(cls):
+        for obj in api.reads.list_all(cls):
             snapshot.put(obj)
     return snapshot
 
@@ -93,7 +93,7 @@ def traces(api: RestApi) -> None:
             desc = tracing.PacketDescription.from_json(body)
         except tracing.TraceRequestError as e:
             raise bad_request(str(e), e.field) from None
-        port = api.store.find(Port, desc.port)
+        port = api.reads.find(Port, desc.port)
         if port is None:
             raise bad_request(f"port: port {desc.port} does not exist", "port")
         api.ownership.check(caller_of(req), ports, port)
@@ -104,7 +104,7 @@ def traces(api: RestApi) -> None:
         return api.respond(req, out, vendor("TraceSimulation-v1"))
 
     def request(req: webob.Request, id: str) -> TraceRequest:
-        found = api.store.find(TraceRequest, uuid.UUID(id))
+        found = api.reads.find(TraceRequest, uuid.UUID(id))
         if found is None:
             raise not_found(f"trace request {id} does not exist")
         api.ownership.check(caller_of(req), trace_res, found)

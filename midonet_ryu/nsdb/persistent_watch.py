@@ -98,6 +98,9 @@ class PersistentWatchHub:
     def __init__(self, client: KazooClient) -> None:
         self.client = client
         self._sinks: dict[str, Callable[[Item], None]] = {}
+        # subtree sinks: every event (created, deleted, data changed) of a node
+        # below the prefix, as ``(event type, path)``
+        self._trees: dict[str, Callable[[int, str], None]] = {}
         connection = client._connection
         self._original = connection._read_watch_event
         connection._read_watch_event = self._read_watch_event
@@ -112,6 +115,12 @@ class PersistentWatchHub:
 
     def register(self, path: str, sink: Callable[[Item], None]) -> None:
         self._sinks[path] = sink
+
+    def register_tree(self, prefix: str, sink: Callable[[int, str], None]) -> None:
+        self._trees[prefix.rstrip("/") + "/"] = sink
+
+    def unregister_tree(self, prefix: str) -> None:
+        self._trees.pop(prefix.rstrip("/") + "/", None)
 
     def unregister(self, path: str, sink: Callable[[Item], None] | None = None) -> None:
         """Stop routing ``path`` (only if it still goes to ``sink``, when given).
@@ -134,6 +143,9 @@ class PersistentWatchHub:
                 sink = self._sinks.get(path)
                 if sink is not None:
                     sink(("gone",))
+            for prefix, tree_sink in self._trees.items():
+                if path.startswith(prefix):
+                    tree_sink(watch.type, path)
         except Exception:  # noqa: BLE001 - never break kazoo's reader thread
             LOG.exception("persistent watch dispatch failed")
         self._original(buffer, offset)

@@ -247,14 +247,34 @@ class Transaction:
         if not any(op[0] in ("create", "set", "delete") for op in ops):
             return
         self._store._commit(ops)
+        observer = self._store.on_commit
+        if observer is not None:
+            observer(self._written())
+
+    def _written(self) -> list[tuple[str, uuid.UUID]]:
+        """The objects the commit created, changed or deleted."""
+        out = []
+        for key in self._order:
+            entry = self._entries[key]
+            if entry.version == _NEW:
+                if entry.obj is not None:
+                    out.append(key)
+            elif entry.obj is None or (entry.obj is not entry.original
+                                       and entry.obj != entry.original):
+                out.append(key)
+        return out
 
 
 class Store:
     """Typed object store over one kazoo client."""
 
     def __init__(self, client: KazooClient, paths: Paths | None = None,
-                 strict_reads: bool = True) -> None:
+                 strict_reads: bool = True,
+                 on_commit: Callable[[builtins.list[tuple[str, uuid.UUID]]], None] | None = None
+                 ) -> None:
         self.client = client
+        # told the (kind, id) of every object a committed transaction wrote
+        self.on_commit = on_commit
         self.paths = paths or Paths()
         # When True every object a transaction read is version-checked at
         # commit, not only the ones it wrote: the serializable choice.
@@ -336,6 +356,9 @@ class Store:
     def find(self, cls: type[T], obj_id: uuid.UUID) -> T | None:
         found = self._read(cls.kind, obj_id)
         return found[0] if found else None  # type: ignore[return-value]
+
+    def find_with_version(self, cls: type[T], obj_id: uuid.UUID) -> tuple[T, int] | None:
+        return self._read(cls.kind, obj_id)  # type: ignore[return-value]
 
     def get_with_version(self, cls: type[T], obj_id: uuid.UUID) -> tuple[T, int]:
         found = self._read(cls.kind, obj_id)

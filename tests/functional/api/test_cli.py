@@ -177,7 +177,7 @@ def test_bridge_round_one_process_per_command(cli: Cli) -> None:
     assert cli.run("bridge", "delete", bridge).code == 0
     gone = cli.run("bridge", "show", bridge)
     assert gone.code == 1
-    assert gone.err.strip() == f"Network {bridge} does not exist (HTTP 404)"
+    assert gone.err.strip() == f"Bridge {bridge} does not exist (HTTP 404)"
     assert "Traceback" not in gone.err
 
 
