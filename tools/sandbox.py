@@ -152,10 +152,13 @@ def run(args: argparse.Namespace) -> int:
             pass
         return 0 if not proofs.failed else 1
     except Exception as e:  # noqa: BLE001 - report, then tear down
-        proofs.check("the sandbox came up", False, f"{type(e).__name__}: {e}")
+        try:
+            proofs.check("the sandbox came up", False, f"{type(e).__name__}: {e}")
+        except OSError:
+            pass  # stdout is gone (the reader quit): tear down all the same
         return 1
     finally:
-        print("== tearing down", flush=True)
+        _say("== tearing down")
         if traffic is not None:
             end_popen(traffic)
         if cloud is not None:
@@ -166,8 +169,16 @@ def run(args: argparse.Namespace) -> int:
             zk.stop()
         if not args.workdir and not proofs.failed:
             shutil.rmtree(workdir, ignore_errors=True)
-        print(f"== {len(proofs.passed)} proved, {len(proofs.failed)} failed, "
-              f"{time.monotonic() - started:.1f}s")
+        _say(f"== {len(proofs.passed)} proved, {len(proofs.failed)} failed, "
+             f"{time.monotonic() - started:.1f}s")
+
+
+def _say(line: str) -> None:
+    """Print, unless the reader is gone (``| head``): teardown must go on."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        pass
 
 
 def prove_demo(proofs: Proofs, cloud: Cloud, vms: dict, hv1, hv2) -> None:
