@@ -336,6 +336,16 @@ class RestApi:
 
         def create(tx: Transaction) -> ModelObject:
             obj = representation.from_json(res, body, None, fixed)
+            if res.parents and not any(getattr(obj, p.attr) for p in res.parents):
+                # a rule without its chain, a route without its router: nothing
+                # would ever use it, and nobody could list it under its parent
+                names = " or ".join(
+                    f"{f.name}" for f in res.fields
+                    if getattr(f, "path", None) in [(p.attr,) for p in res.parents])
+                raise InvalidBody(names.split(" or ")[0] if names else "(body)",
+                                  f"{names or 'a parent'} is required: create the "
+                                  f"{res.singular} under its "
+                                  f"{' or '.join(p.collection[:-1] for p in res.parents)}")
             obj = self.ownership.claim(caller, res, obj, tx)
             fresh = body.get("id") is None  # the server makes the id up: nothing to read
             if not fresh and tx.find(res.cls, obj.id) is not None:
