@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import webob
 
 from cluster_proxy.rest_api.errors import forbidden
-from midonet_ryu.api.resources import BY_KIND, Resource
+from midonet_ryu.api.resources import BY_KIND, READ_REFERENCES, Resource
 from midonet_ryu.nsdb.store import Transaction
 
 if TYPE_CHECKING:
@@ -148,3 +148,25 @@ class Ownership:
                 target = tx.find(other.cls, ref)
                 if target is not None and self.tenant_of(other, target, tx) != caller.tenant_id:
                     raise forbidden(f"{other.singular} {ref} belongs to another tenant")
+        for path, kinds in READ_REFERENCES.get(obj.kind, ()):
+            before = set(ref_ids(_at(current, path))) if current is not None else set()
+            for ref in ref_ids(_at(obj, path)):
+                if ref not in before:
+                    self._check_named(caller, kinds, ref, tx)
+
+    def _check_named(self, caller: Caller, kinds: tuple[str, ...], ref: uuid.UUID,
+                     tx: Transaction) -> None:
+        for kind in kinds:
+            res = BY_KIND[kind]
+            target = tx.find(res.cls, ref)
+            if target is None:
+                continue
+            if self.tenant_of(res, target, tx) != caller.tenant_id:
+                raise forbidden(f"{res.singular} {ref} belongs to another tenant")
+            return
+
+
+def _at(obj: Any, path: tuple[str, ...]) -> Any:
+    for attr in path:
+        obj = getattr(obj, attr, None)
+    return obj

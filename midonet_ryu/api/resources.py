@@ -347,5 +347,23 @@ _WRITE_ONLY: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+_CONDITION_REFS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("condition", "in_port_ids"), ("Port",)), (("condition", "out_port_ids"), ("Port",)),
+    (("condition", "port_group_id"), ("PortGroup",)),
+    (("condition", "in_port_group_id"), ("PortGroup",)),
+    (("condition", "out_port_group_id"), ("PortGroup",)),
+    (("condition", "ip_addr_group_id_src"), ("IPAddrGroup",)),
+    (("condition", "ip_addr_group_id_dst"), ("IPAddrGroup",)),
+    (("condition", "traversed_device"), ("Network", "Router")),
+)
+READ_REFERENCES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    # references the store keeps on one end only: reading through them (a rule
+    # matching on a group's members, a trace on a port) must stay in the tenant
+    "Rule": _CONDITION_REFS,
+    "TraceRequest": (*_CONDITION_REFS, (("device_id",), ("Port", "Network", "Router"))),
+}
+"""Per model class: (attribute path, the classes it may name)."""
+
+
 def resource(collection: str) -> Resource:
     return BY_COLLECTION[collection]
