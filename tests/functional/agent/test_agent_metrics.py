@@ -29,8 +29,9 @@ def test_scrape_counts_packet_ins_and_flows_after_traffic(cloud):
     pb, b = cloud.vm(hv2, net, "vm-b")
     cloud.settle((hv1, pa), (hv2, pb))
     assert hv1.agent.metrics_port != hv2.agent.metrics_port  # one machine, two endpoints
-    before = hv1.agent.scrape()
-    assert value(before, "local_ports") == 1
+    # gauges are set by the agent's periodic tick (about a second after the binding)
+    before = wait_until(lambda: (lambda f: f if value(f, "local_ports") == 1 else None)(
+        hv1.agent.scrape()), 10, what="host 1's local_ports gauge to count A's port")
     assert value(before, "zookeeper_connected") == 1
     packet_ins = value(before, "packet_in")
 
