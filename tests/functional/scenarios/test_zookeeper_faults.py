@@ -136,6 +136,14 @@ def test_session_expiry_is_survived_not_fatal(two_vms, ensemble):
     client = cloud.client
     keys = StateKeys(client, Paths(cloud.root_key), hv1.host_id)
     assert keys.get("Host", hv1.host_id, "alive") is not None
+    # A's neighbour entry for B must not expire while agent 1 is frozen: its
+    # refresh is an ARP exchange, a new flow, which a frozen agent cannot set up
+    # (the claim is that established flows keep forwarding); when the entry aged
+    # during the freeze, every ping of it was lost
+    a.exec("ip", "neigh", "replace", "198.51.100.2", "lladdr", b.mac, "nud", "permanent",
+           "dev", "eth0")
+    b.exec("ip", "neigh", "replace", "198.51.100.1", "lladdr", a.mac, "nud", "permanent",
+           "dev", "eth0")
     pinger = verbose_ping(a, "198.51.100.2", 16)
     started = time.monotonic()
     # freeze agent 1 past its 10 s session timeout: ZooKeeper expires it
