@@ -30,6 +30,7 @@ from cluster_proxy.rest_api.errors import (
 from cluster_proxy.rest_api.ownership import Ownership, caller_of
 from cluster_proxy.rest_api.reads import Reads
 from midonet_ryu.api import openapi, representation
+from midonet_ryu.api.fields import Field
 from midonet_ryu.api.openapi import Operation
 from midonet_ryu.api.representation import InvalidBody
 from midonet_ryu.api.resources import BY_COLLECTION, RESOURCES, Resource
@@ -291,9 +292,7 @@ class RestApi:
         parent_res = BY_COLLECTION[parent]
 
         def handler(req: webob.Request, pid: str) -> webob.Response:
-            caller = caller_of(req)
-            owner = self._get_or_404(parent_res, uuid.UUID(pid))
-            self.ownership.check(caller, parent_res, owner)
+            owner = self.owned(req, parent_res, pid)
             objs = [o for o in self.reads.list_all(res.cls) if getattr(o, attr) == owner.id]
             order = _ORDERED_CHILDREN.get((parent, res.collection))
             if order is not None:
@@ -324,8 +323,7 @@ class RestApi:
         parent_res = BY_COLLECTION[parent]
 
         def handler(req: webob.Request, pid: str) -> webob.Response:
-            owner = self._get_or_404(parent_res, uuid.UUID(pid))
-            self.ownership.check(caller_of(req), parent_res, owner, write=True)
+            owner = self.owned(req, parent_res, pid, write=True)
             return self.create_object(req, res, {attr: owner.id})
         return handler
 
@@ -339,12 +337,12 @@ class RestApi:
             if res.parents and not any(getattr(obj, p.attr) for p in res.parents):
                 # a rule without its chain, a route without its router: nothing
                 # would ever use it, and nobody could list it under its parent
-                names = " or ".join(
-                    f"{f.name}" for f in res.fields
-                    if getattr(f, "path", None) in [(p.attr,) for p in res.parents])
-                raise InvalidBody(names.split(" or ")[0] if names else "(body)",
-                                  f"{names or 'a parent'} is required: create the "
-                                  f"{res.singular} under its "
+                parent_attrs = {(p.attr,) for p in res.parents}
+                names = [f.name for f in res.fields
+                         if isinstance(f, Field) and f.path in parent_attrs]
+                raise InvalidBody(names[0] if names else "(body)",
+                                  f"{' or '.join(names) or 'a parent'} is required: create "
+                                  f"the {res.singular} under its "
                                   f"{' or '.join(p.collection[:-1] for p in res.parents)}")
             obj = self.ownership.claim(caller, res, obj, tx)
             fresh = body.get("id") is None  # the server makes the id up: nothing to read
@@ -414,10 +412,14 @@ class RestApi:
             return self.no_content()
         return handler
 
-    def _get_or_404(self, res: Resource, obj_id: uuid.UUID) -> ModelObject:
-        obj = self.reads.find(res.cls, obj_id)
+    def owned(self, req: webob.Request, res: Resource, obj_id: str | uuid.UUID,
+              write: bool = False) -> Any:
+        """The object ``obj_id`` of ``res`` as the caller may see it (or write it):
+        404 when it does not exist, 403 when it is another tenant's."""
+        obj = self.reads.find(res.cls, uuid.UUID(str(obj_id)))
         if obj is None:
             raise ApiError(404, f"{res.singular} {obj_id} does not exist")
+        self.ownership.check(caller_of(req), res, obj, write)
         return obj
 
 

@@ -21,7 +21,7 @@ from cluster_proxy.rest_api.negotiation import vendor
 from cluster_proxy.rest_api.ownership import caller_of
 from midonet_ryu.api import schemas
 from midonet_ryu.api.openapi import Operation
-from midonet_ryu.api.resources import BY_COLLECTION, Resource
+from midonet_ryu.api.resources import BY_COLLECTION
 from midonet_ryu.nsdb.store import Transaction
 from midonet_ryu.topology.base import ModelObject
 from midonet_ryu.topology.model import Host, HostToIp, Port, TunnelZone
@@ -242,7 +242,7 @@ def port_group_ports(api: RestApi) -> None:
                 "portGroup": f"{base}/port_groups/{group_id}", "port": f"{base}/ports/{port_id}"}
 
     def group(req: webob.Request, id: str, write: bool = False) -> PortGroup:
-        found: PortGroup = _owned(api, req, res, id, write)
+        found: PortGroup = api.owned(req, res, id, write)
         return found
 
     def listing(req: webob.Request, id: str) -> webob.Response:
@@ -311,7 +311,7 @@ def ip_addr_group_addrs(api: RestApi) -> None:
                 "ipAddrGroup": f"{base}/ip_addr_groups/{group_id}"}
 
     def group(req: webob.Request, id: str, write: bool = False) -> IPAddrGroup:
-        found: IPAddrGroup = _owned(api, req, res, id, write)
+        found: IPAddrGroup = api.owned(req, res, id, write)
         return found
 
     def listing(req: webob.Request, id: str) -> webob.Response:
@@ -412,15 +412,6 @@ def port_links(api: RestApi) -> None:
               POST=(link, Operation("link two ports (interior)", LINK, LINK, 201,
                                     media=vendor("PortLink-v1"))),
               DELETE=(unlink, Operation("unlink the port", status=204)))
-
-
-def _owned(api: RestApi, req: webob.Request, res: Resource, id: str, write: bool) -> Any:
-    """The object ``id`` of ``res``, 404 when missing, 403 when not the caller's."""
-    obj = api.reads.find(res.cls, uuid.UUID(id))
-    if obj is None:
-        raise not_found(f"{res.singular} {id} does not exist")
-    api.ownership.check(caller_of(req), res, obj, write)
-    return obj
 
 
 def _uuid(raw: str, field: str) -> uuid.UUID:

@@ -55,12 +55,8 @@ def state_tables(api: RestApi) -> None:
     zk, paths = api.store.client, api.paths
 
     def device(req: webob.Request, collection: str, id: str) -> ModelObject:
-        res = BY_COLLECTION[collection]
-        obj = api.reads.find(res.cls, uuid.UUID(id))
-        if obj is None:
-            raise not_found(f"{res.singular} {id} does not exist")
-        api.ownership.check(caller_of(req), res, obj)
-        return obj
+        found: ModelObject = api.owned(req, BY_COLLECTION[collection], id)
+        return found
 
     def mac_table(req: webob.Request, id: str) -> webob.Response:
         net = device(req, "bridges", id)

@@ -23,7 +23,7 @@ import webob
 from kazoo.exceptions import NoNodeError, NotEmptyError
 
 from cluster_proxy.rest_api.app import RestApi
-from cluster_proxy.rest_api.errors import bad_request, not_found
+from cluster_proxy.rest_api.errors import bad_request
 from cluster_proxy.rest_api.negotiation import vendor
 from cluster_proxy.rest_api.ownership import caller_of
 from midonet_ryu.api.openapi import Operation
@@ -104,10 +104,7 @@ def traces(api: RestApi) -> None:
         return api.respond(req, out, vendor("TraceSimulation-v1"))
 
     def request(req: webob.Request, id: str) -> TraceRequest:
-        found = api.reads.find(TraceRequest, uuid.UUID(id))
-        if found is None:
-            raise not_found(f"trace request {id} does not exist")
-        api.ownership.check(caller_of(req), trace_res, found)
+        found: TraceRequest = api.owned(req, trace_res, id)
         return found
 
     def flows(req: webob.Request, id: str) -> webob.Response:

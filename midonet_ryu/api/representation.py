@@ -33,10 +33,6 @@ def write_validator(collection: str) -> jsonschema.protocols.Validator:
     return schemas.validator(BY_COLLECTION[collection].schema(write=True))
 
 
-def object_uri(base: str, res: Resource, obj_id: uuid.UUID | str) -> str:
-    return f"{base}/{res.collection}/{obj_id}"
-
-
 def to_json(res: Resource, obj: ModelObject, base: str,
             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The representation of ``obj``; ``base`` is the API root URI."""

@@ -215,8 +215,7 @@ def _nat_targets_set(changes: Changes, raw: Any, body: Mapping[str, Any]) -> Non
     changes[("__nat_targets__",)] = targets
     nat = changes.get(("nat_rule_data",))
     if nat is not None:
-        changes[("nat_rule_data",)] = nat.replace(nat_targets=targets) \
-            if hasattr(nat, "replace") else dataclasses.replace(nat, nat_targets=targets)
+        changes[("nat_rule_data",)] = dataclasses.replace(nat, nat_targets=targets)
 
 
 _NAT_TARGET_SCHEMA = {

@@ -70,20 +70,16 @@ class LiveTraces:
         """Trace the packet; the records of the requests whose device it entered."""
         trace = tracing.trace_match(match, topology, state, now)
         entered = {s.device_id for s in trace.steps if s.kind == "ingress"}
+        hits = [req for req in candidates
+                if (match.in_port == req.device_id if req.device_type is TraceDeviceType.PORT
+                    else req.device_id in entered)]
+        if not hits:
+            return []
         in_port = topology.get(Port, match.in_port)
-        out = []
-        for req in candidates:
-            if req.device_type is TraceDeviceType.PORT:
-                hit = match.in_port == req.device_id
-            else:
-                hit = req.device_id in entered
-            if not hit:
-                continue
-            record = tracing.to_json(trace, "detailed")
-            record["steps"] = record["steps"][:MAX_STEPS_RECORDED]
-            record["lines"] = tracing.render(trace, "minimal")[:MAX_STEPS_RECORDED]
-            record["hostId"] = str(host_id)
-            record["timestamp"] = now
-            record["inPortName"] = in_port.name if in_port else None
-            out.append((req, record))
-        return out
+        record = tracing.to_json(trace, "detailed")
+        record["steps"] = record["steps"][:MAX_STEPS_RECORDED]
+        record["lines"] = tracing.render(trace, "minimal")[:MAX_STEPS_RECORDED]
+        record["hostId"] = str(host_id)
+        record["timestamp"] = now
+        record["inPortName"] = in_port.name if in_port else None
+        return [(req, record) for req in hits]
