@@ -230,16 +230,12 @@ class Transaction:
         ops: list[tuple[str, str, Any, int]] = []
         for kind, obj_id in self._order:
             entry = self._entries[(kind, obj_id)]
+            op = _operation(entry)
+            if op is None:
+                continue
             path = self._store.paths.model(kind, obj_id)
-            if entry.version == _NEW:
-                if entry.obj is not None:
-                    ops.append(("create", path, base.serialize(entry.obj), 0))
-            elif entry.obj is None:
-                ops.append(("delete", path, None, entry.version))
-            elif entry.obj is not entry.original and entry.obj != entry.original:
-                ops.append(("set", path, base.serialize(entry.obj), entry.version))
-            else:
-                ops.append(("check", path, None, entry.version))
+            data = None if entry.obj is None or op == "check" else base.serialize(entry.obj)
+            ops.append((op, path, data, 0 if op == "create" else entry.version))
         return ops
 
     def commit(self) -> None:
@@ -253,16 +249,20 @@ class Transaction:
 
     def _written(self) -> list[tuple[str, uuid.UUID]]:
         """The objects the commit created, changed or deleted."""
-        out = []
-        for key in self._order:
-            entry = self._entries[key]
-            if entry.version == _NEW:
-                if entry.obj is not None:
-                    out.append(key)
-            elif entry.obj is None or (entry.obj is not entry.original
-                                       and entry.obj != entry.original):
-                out.append(key)
-        return out
+        return [key for key in self._order
+                if _operation(self._entries[key]) in ("create", "set", "delete")]
+
+
+def _operation(entry: _Entry) -> str | None:
+    """What committing ``entry`` does: create, delete, set, check (a read
+    to version-check), or nothing (read as missing and not created)."""
+    if entry.version == _NEW:
+        return "create" if entry.obj is not None else None
+    if entry.obj is None:
+        return "delete"
+    if entry.obj is not entry.original and entry.obj != entry.original:
+        return "set"
+    return "check"
 
 
 class Store:
@@ -361,10 +361,10 @@ class Store:
         return self._read(cls.kind, obj_id)  # type: ignore[return-value]
 
     def get_with_version(self, cls: type[T], obj_id: uuid.UUID) -> tuple[T, int]:
-        found = self._read(cls.kind, obj_id)
+        found = self.find_with_version(cls, obj_id)
         if found is None:
             raise NotFound(cls.kind, obj_id)
-        return found  # type: ignore[return-value]
+        return found
 
     def exists(self, cls: type[ModelObject], obj_id: uuid.UUID) -> bool:
         return self.client.exists(self.paths.model(cls.kind, obj_id)) is not None
