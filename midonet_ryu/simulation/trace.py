@@ -276,34 +276,32 @@ def _int(d: Mapping[str, Any], name: str, default: int | None, lo: int, hi: int)
     return value
 
 
-def _ethertype(d: Mapping[str, Any]) -> int:
-    value = d.get("ethertype")
+def _named_number(d: Mapping[str, Any], name: str, names: Mapping[str, int], default: int,
+                  lo: int, hi: int, spelled: str) -> int:
+    """A field given by name (``"tcp"``) or as a number in ``lo..hi``."""
+    value = d.get(name)
     if value is None:
-        return ETH_IPV4
+        return default
     if isinstance(value, str):
-        found = _ETHERTYPES.get(value.lower())
+        found = names.get(value.lower())
         if found is None:
-            raise TraceRequestError("ethertype", f"{value!r} is not ipv4, arp or a number")
+            raise TraceRequestError(name, f"{value!r} is not {spelled}")
         return found
-    number = _int(d, "ethertype", None, 0x0600, 0xFFFF)
+    number = _int(d, name, None, lo, hi)
     assert number is not None
+    return number
+
+
+def _ethertype(d: Mapping[str, Any]) -> int:
+    number = _named_number(d, "ethertype", _ETHERTYPES, ETH_IPV4, 0x0600, 0xFFFF,
+                           "ipv4, arp or a number")
     if number in (ETH_VLAN, ETH_QINQ):
         raise TraceRequestError("ethertype", "a VLAN tag is given with the vlan field")
     return number
 
 
 def _proto(d: Mapping[str, Any]) -> int:
-    value = d.get("proto")
-    if value is None:
-        return PROTO_TCP
-    if isinstance(value, str):
-        found = _PROTOS.get(value.lower())
-        if found is None:
-            raise TraceRequestError("proto", f"{value!r} is not tcp, udp, icmp or 0..255")
-        return found
-    number = _int(d, "proto", None, 0, 255)
-    assert number is not None
-    return number
+    return _named_number(d, "proto", _PROTOS, PROTO_TCP, 0, 255, "tcp, udp, icmp or 0..255")
 
 
 def _not_for(d: Mapping[str, Any], names: Iterable[str], what: str) -> None:
