@@ -9,20 +9,19 @@ security group (chain ``sg-web``) on ``vm2``'s port that accepts ping and TCP
 holding ``vm1``'s and ``vm3``'s ports, so each one's host gets the other's
 connection state.
 
-Every call is a request to the API (:class:`Api`); bindings and port group
+Every call is a request to the API (midonet-cli's client); bindings and port group
 members go through ``midonet-cli`` as an operator would type them.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
+
+from midonet_cli.client import Client, CliError
+from midonet_cli.settings import Settings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,40 +34,10 @@ FLOATING_IP = "203.0.113.20"
 ALLOWED_TCP, DROPPED_TCP = 8080, 9090
 
 
-class ApiError(RuntimeError):
-    pass
-
-
-class Api:
-    """A minimal MidoNet API client on the standard library (login, JSON calls)."""
-
-    def __init__(self, url: str, user: str, password: str) -> None:
-        self.url = url.rstrip("/")
-        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self.token = self._send("POST", "/login", None, {"Authorization": f"Basic {basic}"})[
-            "key"]
-
-    def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
-        url = path if path.startswith("http") else self.url + path
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method, headers=dict(
-            headers, **({"Content-Type": "application/json"} if data else {})))
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            raise ApiError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}") \
-                from None
-        return json.loads(raw) if raw else None
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        return self._send(method, path, body, {"X-Auth-Token": self.token})
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", path, body)
-
-    def get(self, path: str) -> Any:
-        return self.call("GET", path)
+def connect(url: str, user: str, password: str) -> Client:
+    """The API as ``user``, through midonet-cli's own client (login, token reuse,
+    the API's error messages)."""
+    return Client(Settings(api_url=url, username=user, password=password))
 
 
 def cli(api_url: str, user: str, password: str, *args: str) -> str:
@@ -78,7 +47,7 @@ def cli(api_url: str, user: str, password: str, *args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "midonet_cli.main", *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
-        raise ApiError(f"midonet-cli {' '.join(args)}: {proc.stderr.strip() or proc.stdout}")
+        raise CliError(f"midonet-cli {' '.join(args)}: {proc.stderr.strip() or proc.stdout}")
     return proc.stdout
 
 
@@ -92,7 +61,7 @@ class Demo:
     port_group: dict[str, Any]
 
 
-def _router_port(api: Api, router: dict[str, Any], bridge: dict[str, Any], address: str,
+def _router_port(api: Client, router: dict[str, Any], bridge: dict[str, Any], address: str,
                  cidr: str, mac: str) -> dict[str, Any]:
     net, plen = cidr.split("/")
     rport = api.post(router["ports"], {"name": f"{router['name']}-{bridge['name']}",
@@ -103,7 +72,7 @@ def _router_port(api: Api, router: dict[str, Any], bridge: dict[str, Any], addre
     return rport
 
 
-def build(api: Api, api_url: str, user: str, password: str,
+def build(api: Client, api_url: str, user: str, password: str,
           placement: dict[str, str]) -> Demo:
     """Create the demo; ``placement`` maps vm1, vm2, vm3, internet to host ids.
     Each VM's interface on its host is named ``tap<vm>`` (as the lab plugs it)."""
@@ -131,7 +100,7 @@ def build(api: Api, api_url: str, user: str, password: str,
                   "tpDst": {"start": DROPPED_TCP, "end": DROPPED_TCP}}):
         api.post(sg["rules"], rule)
     vm2 = vm_ports["vm2"]
-    vm_ports["vm2"] = api.call("PUT", vm2["uri"], dict(vm2, outboundFilterId=sg["id"]))
+    vm_ports["vm2"] = api.put(vm2["uri"], dict(vm2, outboundFilterId=sg["id"]))
 
     # NAT on the router: the floating IP first, then SNAT of the tenant networks
     uplink = rports["public"]["id"]
@@ -152,7 +121,7 @@ def build(api: Api, api_url: str, user: str, password: str,
                                  "natTargets": [{"addressFrom": PUBLIC_GW,
                                                  "addressTo": PUBLIC_GW,
                                                  "portFrom": 1024, "portTo": 65535}]})
-    router = api.call("PUT", router["uri"], dict(router, inboundFilterId=inbound["id"],
+    router = api.put(router["uri"], dict(router, inboundFilterId=inbound["id"],
                                                  outboundFilterId=outbound["id"]))
 
     # the ingress set, and the bindings: as an operator types them

@@ -1,12 +1,12 @@
-"""The demo's API client interface (``tools.demo.Api``: ``post``, ``get``,
-``call``) over the REST API tests' client, so every answer a test outside
+"""midonet-cli's client interface (``post``, ``get``, ``put``, ``delete``, and
+its errors) over the REST API tests' client, so every answer a test outside
 ``tests/functional/api`` receives is also held against the OpenAPI document."""
 from __future__ import annotations
 
 from typing import Any
 
+from midonet_cli.client import error_of
 from tests.functional.api.api_client import ApiClient, OpenApiChecker
-from tools.demo import ApiError
 
 
 class CheckedApi:
@@ -17,7 +17,7 @@ class CheckedApi:
     def call(self, method: str, path: str, body: Any = None) -> Any:
         resp = self.client.request(method, path, **({} if body is None else {"json": body}))
         if resp.status_code >= 300:
-            raise ApiError(f"{method} {path}: {resp.status_code} {resp.text}")
+            raise error_of(resp)
         return resp.json() if resp.content else None
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
@@ -25,3 +25,9 @@ class CheckedApi:
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)
+
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self.call("PUT", path, body)
+
+    def delete(self, path: str) -> None:
+        self.call("DELETE", path)

@@ -53,6 +53,6 @@ def test_trace_request_records_matching_packets_up_to_its_limit(make_cloud):
     counters = hv1.agent.ctl("counters")
     assert counters.get("traces_recorded", 0) == 3
     # deleting the request deletes its records
-    api.call("DELETE", trace["uri"])
+    api.delete(trace["uri"])
     zk = cloud.client
     assert zk.exists(cloud.store.paths.trace_flows(trace["id"])) is None

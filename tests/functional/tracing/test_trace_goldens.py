@@ -103,7 +103,7 @@ def topo(api, learned):
     api.post(sg["rules"], {"type": "drop", "dlType": 0x0800, "nwProto": 6,
                            "tpDst": {"start": 23, "end": 23}})
     web = t["web"]
-    api.call("PUT", web["uri"], dict(web, outboundFilterId=sg["id"]))
+    api.put(web["uri"], dict(web, outboundFilterId=sg["id"]))
     out = api.post("/chains", {"name": "snat"})
     api.post(out["rules"], {"type": "snat", "flowAction": "accept",
                             "outPorts": [t["edge-public"]["id"]],
@@ -112,7 +112,7 @@ def topo(api, learned):
                                             "addressTo": "203.0.113.1",
                                             "portFrom": 1024, "portTo": 65535}]})
     edge = api.get(t["edge"]["uri"])
-    api.call("PUT", edge["uri"], dict(edge, outboundFilterId=out["id"]))
+    api.put(edge["uri"], dict(edge, outboundFilterId=out["id"]))
     lb = api.post("/load_balancers", {"routerId": t["edge"]["id"]})
     pool = api.post(lb["pools"], {})
     api.post(pool["poolMembers"], {"address": "198.51.100.140", "protocolPort": 8080})
@@ -161,7 +161,7 @@ def test_load_balancer_vip(api, topo):
 
 
 def test_bad_requests_name_the_field(api, topo):
-    from tools.demo import ApiError
+    from midonet_cli.client import ApiError
 
     for body, field in (({"port": topo["vm1"]["id"], "dstMac": "zz", "srcIp": "198.51.100.1",
                           "dstIp": "198.51.100.2"}, "dstMac"),
@@ -169,8 +169,9 @@ def test_bad_requests_name_the_field(api, topo):
                         ({"port": topo["vm1"]["id"], "dstMac": GW_MAC, "srcIp": "1.2.3",
                           "dstIp": "198.51.100.2"}, "srcIp"),
                         ({"port": topo["vm1"]["id"], "mode": "loud"}, "mode")):
-        with pytest.raises(ApiError, match=f"400.*{field}"):
+        with pytest.raises(ApiError) as refused:
             api.post("/traces/simulate", body)
+        assert refused.value.status == 400 and field in refused.value.message
 
 
 _TO_EDGE = ["ingress bridge front port vm1", "mac-learn 02:00:00:00:00:0a on vm1",
