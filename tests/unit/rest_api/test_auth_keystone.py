@@ -3,9 +3,6 @@ keystone), with keystonemiddleware's own AuthTokenFixture standing in for
 Keystone: the middleware runs for real, only token validation is faked."""
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import pytest
 import webob
 from keystonemiddleware.fixture import AuthTokenFixture
@@ -14,17 +11,10 @@ from oslo_config import cfg
 from cluster_proxy.rest_api import auth
 from cluster_proxy.rest_api.errors import ERROR_MEDIA_TYPE
 from midonet_ryu.conf import auth as auth_conf
+from tests.unit.rest_api.test_auth import echo
 
 BASE = "/midonet-api"
 KEYSTONE = "http://keystone.invalid/identity/v3"
-
-
-def echo(environ, start_response):
-    ident = environ.get(auth.IDENTITY_KEY)
-    body = {"path": environ["PATH_INFO"],
-            "identity": dataclasses.asdict(ident) if ident is not None else None}
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [json.dumps(body).encode()]
 
 
 @pytest.fixture
