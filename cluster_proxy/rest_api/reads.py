@@ -31,14 +31,13 @@ class Reads:
         create may be milliseconds ahead of its watch event, and a 404 must
         be true), and what it finds refreshes the cache."""
         cache = self._cached()
-        if cache is not None:
+        if cache is None:
+            return self.store.find_with_version(cls, obj_id)
+        hit = cache.get_with_version(cls, obj_id)
+        if hit is None:
+            cache.written([(cls.kind, obj_id)])  # one read, into the cache
             hit = cache.get_with_version(cls, obj_id)
-            if hit is not None:
-                return hit
-        found = self.store.find_with_version(cls, obj_id)
-        if found is not None and cache is not None:
-            cache.written([(cls.kind, obj_id)])
-        return found
+        return hit
 
     def list_all(self, cls: type[T]) -> list[T]:
         cache = self._cached()
