@@ -42,7 +42,8 @@ _ACK_SENT = Consumed("DHCP ACK sent")
 
 
 class HostConfig:
-    __slots__ = ("dhcp", "ip", "mask", "server", "gateway", "dns", "mtu", "lease")
+    __slots__ = ("dhcp", "ip", "mask", "server", "gateway", "dns", "mtu", "lease",
+                 "classless_routes")
 
     def __init__(self, dhcp: Dhcp, ip: int) -> None:
         _net, plen = parse_cidr(dhcp.subnet_address)
@@ -54,6 +55,19 @@ class HostConfig:
         self.dns = tuple(ip_to_int(d) for d in dhcp.dns_server_address)
         self.mtu = dhcp.interface_mtu
         self.lease = dhcp.lease_time
+        self.classless_routes = classless_routes(dhcp)
+
+
+def classless_routes(dhcp: Dhcp) -> bytes:
+    """Option 121's value: per route the prefix length, the prefix's
+    significant octets, then the router (RFC 3442 section 3)."""
+    out = bytearray()
+    for route in dhcp.opt121_routes:
+        net, plen = parse_cidr(route.dest)
+        out.append(plen)
+        out += _U32.pack(net)[:(plen + 7) // 8]
+        out += _U32.pack(ip_to_int(route.gateway))
+    return bytes(out)
 
 
 def _hosts(ctx: Context, network: Network) -> dict[str, HostConfig]:
@@ -115,6 +129,8 @@ def answer(ctx: Context, network: Network, in_port_id: uuid.UUID,
         opts.append((6, b"".join(_U32.pack(d) for d in host.dns)))
     if host.mtu:
         opts.append((26, struct.pack("!H", host.mtu)))
+    if host.classless_routes:
+        opts.append((121, host.classless_routes))
     reply_type = DHCP_OFFER if msg_type == DHCP_DISCOVER else DHCP_ACK
     ctx.generate(in_port_id, dhcp_reply(reply_type, xid, chaddr, host.ip, host.server,
                                         SERVER_MAC, opts, reply_vlan))

@@ -20,6 +20,14 @@ class DhcpHost:
     name: Name = ""
 
 
+@value
+class DhcpRoute:
+    """A classless static route handed out in option 121 (RFC 3442)."""
+
+    dest: Cidr
+    gateway: IPv4
+
+
 @model
 class Dhcp(ModelObject):
     network_id: uuid.UUID | None = None
@@ -31,6 +39,9 @@ class Dhcp(ModelObject):
     lease_time: Seconds = 86400
     enabled: bool = True
     hosts: tuple[DhcpHost, ...] = ()
+    # RFC 3442: a client that gets option 121 ignores option 3, so a default
+    # route that should survive must be listed here too (as Neutron's is)
+    opt121_routes: tuple[DhcpRoute, ...] = ()
 
 
 declare_binding("Network", "dhcp_ids", OnDelete.CASCADE, "Dhcp", "network_id", OnDelete.CLEAR,

@@ -15,8 +15,8 @@ from midonet_ryu.simulation.packet_builders import (
     DHCP_REQUEST,
 )
 from midonet_ryu.simulation.result import ResultKind
-from midonet_ryu.topology.dhcp import Dhcp, DhcpHost
-from midonet_ryu.topology.model import Network
+from midonet_ryu.topology.dhcp import Dhcp, DhcpHost, DhcpRoute
+from midonet_ryu.topology.model import Network, Port
 from tools.scenario import Scenario
 
 
@@ -59,6 +59,19 @@ def test_discover_gets_an_offer_with_all_options():
     assert opts[6] == struct.pack("!II", ip_to_int("8.8.8.8"), ip_to_int("1.1.1.1"))
     assert opts[26] == struct.pack("!H", 1450) and opts[51] == struct.pack("!I", 3600)
     assert opts[54] == struct.pack("!I", ip_to_int("10.0.0.2"))
+
+
+def test_host_routes_go_out_as_option_121():
+    s, vm, _ = dhcp_net()
+    (dhcp_id,) = s.get(Network, s.get(Port, vm.port_id).network_id).dhcp_ids
+    s.update(s.get(Dhcp, dhcp_id), opt121_routes=(DhcpRoute("0.0.0.0/0", "10.0.0.1"),
+                                  DhcpRoute("192.0.2.0/24", "10.0.0.9"),
+                                  DhcpRoute("198.51.100.128/25", "10.0.0.10")))
+    _, _, _, opts = reply_of(ask(s, vm, DHCP_DISCOVER))
+    # RFC 3442: width, significant octets of the destination, router
+    assert opts[121] == (bytes([0]) + bytes([10, 0, 0, 1])
+                         + bytes([24, 192, 0, 2]) + bytes([10, 0, 0, 9])
+                         + bytes([25, 198, 51, 100, 128]) + bytes([10, 0, 0, 10]))
 
 
 def test_request_gets_ack_and_wrong_address_gets_nak():
