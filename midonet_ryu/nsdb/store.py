@@ -6,6 +6,11 @@ write either applies whole, on exactly the state it was computed from, or
 not at all (``ConcurrentModification``, retried by the read-modify-write
 helpers). Bindings (``topology.bindings``) are applied inside the same
 multi-op, which is what keeps back-references and cascades consistent.
+
+A transaction may also read and write plain nodes (``node``/``set_node``):
+what must change together with the topology but is not a topology object,
+such as the Neutron objects a translation came from or persistent entries of
+a state table, so that both land in the same multi-op or neither does.
 """
 from __future__ import annotations
 
@@ -87,6 +92,7 @@ class Transaction:
         self._entries: dict[tuple[str, uuid.UUID], _Entry] = {}
         self._order: list[tuple[str, uuid.UUID]] = []
         self._deleting: set[tuple[str, uuid.UUID]] = set()
+        self._nodes: dict[str, _Entry] = {}  # plain nodes: obj holds the data (bytes)
 
     # -- reads ---------------------------------------------------------------
     def _load(self, kind: str, obj_id: uuid.UUID) -> _Entry:
@@ -111,6 +117,25 @@ class Transaction:
     def version(self, cls: type[ModelObject], obj_id: uuid.UUID) -> int:
         """The stored version this transaction read (what its commit checks)."""
         return self._load(cls.kind, obj_id).version
+
+    def node(self, path: str) -> bytes | None:
+        """A plain node's data, or None when it does not exist; version-checked at
+        commit like every object read."""
+        entry = self._nodes.get(path)
+        if entry is None:
+            try:
+                data, stat = self._store.client.retry(self._store.client.get, path)
+                entry = _Entry(data, stat.version)
+            except NoNodeError:
+                entry = _Entry(None, _NEW)
+            self._nodes[path] = entry
+        return entry.obj  # type: ignore[return-value]
+
+    def set_node(self, path: str, data: bytes | None) -> None:
+        """Write a plain node with the commit (None: delete it; a node that
+        does not exist is not deleted twice)."""
+        self.node(path)
+        self._nodes[path].obj = data  # type: ignore[assignment]
 
     # -- writes --------------------------------------------------------------
     def create(self, obj: T, fresh_id: bool = False) -> T:
@@ -236,6 +261,11 @@ class Transaction:
             path = self._store.paths.model(kind, obj_id)
             data = None if entry.obj is None or op == "check" else base.serialize(entry.obj)
             ops.append((op, path, data, 0 if op == "create" else entry.version))
+        for path, entry in self._nodes.items():
+            op = _operation(entry)
+            if op is not None:
+                data = entry.obj if op in ("create", "set") else None
+                ops.append((op, path, data, 0 if op == "create" else entry.version))
         return ops
 
     def commit(self) -> None:
@@ -282,10 +312,10 @@ class Store:
         self._parents: set[str] = set()
 
     # -- low level -----------------------------------------------------------
-    def _ensure_parent(self, kind: str) -> None:
-        if kind not in self._parents:
-            self.client.ensure_path(self.paths.models(kind))
-            self._parents.add(kind)
+    def _ensure_parent(self, parent: str) -> None:
+        if parent not in self._parents:
+            self.client.ensure_path(parent)
+            self._parents.add(parent)
 
     def _read(self, kind: str, obj_id: uuid.UUID) -> tuple[ModelObject, int] | None:
         try:
@@ -297,7 +327,7 @@ class Store:
     def _commit(self, ops: list[tuple[str, str, Any, int]]) -> None:
         for op, path, _, _ in ops:
             if op == "create":
-                self._ensure_parent(path.rsplit("/", 2)[-2])
+                self._ensure_parent(path.rsplit("/", 1)[0])
         txn = self.client.transaction()
         for op, path, data, version in ops:
             if op == "create":

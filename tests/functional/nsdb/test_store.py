@@ -172,3 +172,37 @@ def test_a_fresh_id_is_not_read_but_never_overwrites(store):
         store.run(lambda tx: tx.create(Network(id=net.id, name="impostor"), fresh_id=True),
                   retries=1)
     assert store.get(Network, net.id).name == "n"
+
+
+def test_plain_nodes_commit_with_the_objects_or_not_at_all(store, zk_client, zk_root):
+    net = _net(store)
+    node = f"{zk_root}/elsewhere/deep/{net.id}"
+    with store.transaction() as tx:
+        assert tx.node(node) is None
+        tx.set_node(node, b"first")
+        tx.update(tx.get(Network, net.id).replace(name="with-node"))
+    assert zk_client.get(node)[0] == b"first"
+    assert store.get(Network, net.id).name == "with-node"
+    # a reference to a missing object fails the commit: the node keeps its data
+    with pytest.raises(ReferentialIntegrityError):
+        with store.transaction() as tx:
+            tx.set_node(node, b"second")
+            tx.create(Port(id=uuid.uuid4(), network_id=uuid.uuid4()))
+    assert zk_client.get(node)[0] == b"first"
+    # a node changed behind the transaction's back fails its commit
+    tx_holder = {}
+
+    def stale(tx):
+        if not tx_holder:
+            tx_holder["read"] = tx.node(node)
+            zk_client.set(node, b"changed meanwhile")
+        else:
+            tx.node(node)
+        tx.set_node(node, b"third")
+
+    with pytest.raises(ConcurrentModification):
+        store.run(stale, retries=1)
+    assert zk_client.get(node)[0] == b"changed meanwhile"
+    with store.transaction() as tx:
+        tx.set_node(node, None)
+    assert zk_client.exists(node) is None
