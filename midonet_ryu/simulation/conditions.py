@@ -34,6 +34,8 @@ from midonet_ryu.simulation.packet import FIELD_BIT, FRAG_LATER, FRAG_NONE
 from midonet_ryu.topology.rules import Condition, FragmentPolicy, IPAddrGroup, PortGroup
 from midonet_ryu.topology.snapshot import TopologyView
 
+_PROTO_ICMP = 1
+
 B = FIELD_BIT
 
 
@@ -140,8 +142,11 @@ def _l3_l4_tests(b: _Builder, cond: Condition) -> None:
         net, plen = parse_cidr(cidr)
         t(0, f"m.{name} is not None and (m.{name} & {c(prefix_mask(plen))}) == {c(net)}", inv,
           name)
-    for name, rng, inv in (("tp_src", cond.tp_src, cond.tp_src_inv),
-                           ("tp_dst", cond.tp_dst, cond.tp_dst_inv)):
+    # As in MidoNet, a rule of protocol ICMP matches the ICMP type with its
+    # source range and the code with its destination range
+    icmp = cond.nw_proto == _PROTO_ICMP and not cond.nw_proto_inv
+    for name, rng, inv in (("icmp_type" if icmp else "tp_src", cond.tp_src, cond.tp_src_inv),
+                           ("icmp_code" if icmp else "tp_dst", cond.tp_dst, cond.tp_dst_inv)):
         if rng is None:
             continue
         t(0, f"m.{name} is not None and {c(rng.start)} <= m.{name} <= {c(rng.end)}", inv, name)

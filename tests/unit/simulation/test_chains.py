@@ -255,3 +255,14 @@ def test_rule_change_is_seen_on_the_next_simulation():
     r = br.s.get(Rule, chain.rule_ids[0])
     br.s.put(r.replace(action=DROP))
     assert br.send().kind is ResultKind.DROP
+
+
+def test_icmp_rule_matches_type_with_its_source_range_and_code_with_its_destination():
+    br = Bridge()
+    # accept echo requests (type 8, code 0) only; everything else ICMP dropped
+    br.filter(rule(ACCEPT, nw_proto=1, tp_src=PortRange(8, 8), tp_dst=PortRange(0, 0)),
+              rule(DROP, nw_proto=1))
+    echo = br.s.icmp_echo(br.a, br.b.mac, br.b.ip)
+    assert br.s.simulate(echo).kind is ResultKind.FORWARD
+    echo.icmp_type = 0  # an echo reply is another type
+    assert br.s.simulate(echo).kind is ResultKind.DROP
