@@ -18,6 +18,7 @@ from cluster_proxy.framework import ClusterContext, ClusterService
 from cluster_proxy.rest_api.factory import build_app
 from midonet_ryu.nsdb import discovery
 from midonet_ryu.nsdb.model_cache import ModelCache
+from midonet_ryu.nsdb.port_activity import PortActivity
 
 LOG = logging.getLogger(__name__)
 DISCOVERY_NAME = "rest-api"
@@ -33,11 +34,14 @@ class RestApiService(ClusterService):
         self.port = 0
         self.registration: Any = None
         self.cache: ModelCache | None = None
+        self.activity: PortActivity | None = None
 
     def start(self) -> None:
         c = self.context.conf.cluster
         self.cache = ModelCache(self.context.zk, self.context.paths).start()
-        app = build_app(self.context, self.cache)
+        if self.context.conf.neutron.enabled:
+            self.activity = PortActivity(self.context.zk, self.context.paths).start()
+        app = build_app(self.context, self.cache, self.activity)
         host = c.rest_api_listen_address
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = eventlet.listen((host, c.rest_api_port), family=family, backlog=1024)
@@ -64,6 +68,8 @@ class RestApiService(ClusterService):
             self.sock.close()
         if self.cache is not None:
             self.cache.stop()
+        if self.activity is not None:
+            self.activity.stop()
 
     def health(self) -> dict[str, Any]:
         return {"running": self.thread is not None and not self.thread.dead, "port": self.port,

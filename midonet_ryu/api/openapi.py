@@ -40,6 +40,8 @@ class Operation:
     media: str | None = None
     # served without a token (login, this document)
     public: bool = False
+    # refusals this operation answers besides ERROR_STATUSES (e.g. 422)
+    errors: tuple[str, ...] = ()
 
 
 def camel_collection(collection: str) -> str:
@@ -93,7 +95,7 @@ def document(base_path: str, routes: list[tuple[str, dict[str, Operation]]],
             else:
                 responses[str(op.status)] = {
                     "description": op.summary, "content": _content(op.response, op.media)}
-            for code in ERROR_STATUSES:
+            for code in (*ERROR_STATUSES, *op.errors):
                 responses[code] = {"$ref": "#/components/responses/Error"}
             entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag],
                                      "responses": responses,

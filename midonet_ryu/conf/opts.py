@@ -10,6 +10,7 @@ _MODULES = (
     "midonet_ryu.conf.state_proxy",
     "midonet_ryu.conf.cluster",
     "midonet_ryu.conf.auth",
+    "midonet_ryu.conf.neutron",
 )
 
 

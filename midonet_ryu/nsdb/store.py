@@ -261,12 +261,17 @@ class Transaction:
             path = self._store.paths.model(kind, obj_id)
             data = None if entry.obj is None or op == "check" else base.serialize(entry.obj)
             ops.append((op, path, data, 0 if op == "create" else entry.version))
-        for path, entry in self._nodes.items():
-            op = _operation(entry)
+        for path, node in self._nodes.items():
+            op = _operation(node)
             if op is not None:
-                data = entry.obj if op in ("create", "set") else None
-                ops.append((op, path, data, 0 if op == "create" else entry.version))
+                ops.append((op, path, node.obj if op in ("create", "set") else None,
+                            0 if op == "create" else node.version))
         return ops
+
+    def has_writes(self, ignoring: str | None = None) -> bool:
+        """Whether committing would write anything (besides plain node ``ignoring``)."""
+        return any(op in ("create", "set", "delete") and path != ignoring
+                   for op, path, _, _ in self._operations())
 
     def commit(self) -> None:
         ops = [op for op in self._operations() if op[0] != "check" or self._store.strict_reads]
