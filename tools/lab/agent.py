@@ -5,18 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import uuid
 
 from tools.lab.cluster import ServesMetrics
-from tools.lab.procs import end_popen, free_port, pid_alive, port_open, wait_until
+from tools.lab.procs import (
+    daemon_python,
+    end_popen,
+    free_port,
+    pid_alive,
+    port_open,
+    wait_until,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def agent_command() -> list[str]:
-    """Run the launcher with the interpreter running the lab (the project venv)."""
-    return [sys.executable, "-m", "apps.launcher"]
+    """Run the launcher with the project venv's interpreter."""
+    return [daemon_python(), "-m", "apps.launcher"]
 
 
 class AgentProcess(ServesMetrics):

@@ -12,9 +12,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
+
+from tools.lab.procs import daemon_python
 
 
 def free_port() -> int:
@@ -129,7 +130,7 @@ class ClusterProcess(ServesMetrics):
         conf = self._config()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from cluster_proxy.main import main; "
+            [daemon_python(), "-c", "import sys; from cluster_proxy.main import main; "
              "sys.exit(main())", "--config-file", conf],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)

@@ -5,8 +5,16 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+
+
+def daemon_python() -> str:
+    """The interpreter lab daemons (agents, clusters) run with: the project's
+    own venv, also when the lab is driven from Neutron's venv, which sets
+    ``MIDONET_LAB_PYTHON`` to it."""
+    return os.environ.get("MIDONET_LAB_PYTHON") or sys.executable
 
 
 def free_port(host: str = "127.0.0.1") -> int:
