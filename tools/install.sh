@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(openvswitch-switch openvswitch-common zookeeper default-jre-headless
-              iproute2 ethtool iputils-ping tcpdump socat procps python3-venv shellcheck)
+              iproute2 ethtool iputils-ping tcpdump socat procps python3-venv busybox shellcheck)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

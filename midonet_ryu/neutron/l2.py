@@ -27,9 +27,10 @@ from midonet_ryu.neutron.inputs import Inputs
 from midonet_ryu.topology.dhcp import Dhcp, DhcpRoute
 from midonet_ryu.topology.model import Network, Port
 from midonet_ryu.topology.router import NextHop, Route, Router
-from midonet_ryu.topology.rules import Chain, Condition, Rule, RuleAction, RuleType
+from midonet_ryu.topology.rules import Chain, Condition, PortRange, Rule, RuleAction, RuleType
 
 ETH_IPV4, ETH_ARP = 0x0800, 0x0806
+UDP = 17
 NETWORK_TYPES = ("local", "flat", "vlan", "vxlan", "geneve", "gre")
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway",
                  "network:router_interface_distributed")
@@ -237,6 +238,11 @@ def _port_filters(out: Desired, body: dict[str, Any], port_id: uuid.UUID, mac: s
     for pair_mac in dict.fromkeys(m for m, _ in pairs or [(mac, "")]):
         rules.append(_rule(derived(port_id, f"in/arp/{pair_mac}"), from_vm, RuleAction.ACCEPT,
                            dl_src=pair_mac, dl_type=ETH_ARP))
+        # a DHCP client asks before it has an address (the filter runs before
+        # the bridge's DHCP server answers)
+        rules.append(_rule(derived(port_id, f"in/dhcp/{pair_mac}"), from_vm,
+                           RuleAction.ACCEPT, dl_src=pair_mac, dl_type=ETH_IPV4,
+                           nw_proto=UDP, tp_src=PortRange(68, 68), tp_dst=PortRange(67, 67)))
     rules.append(_rule(derived(port_id, "in/drop"), from_vm, RuleAction.DROP))
     for chain, direction, role in ((egress, "egress", "egress"), (to_vm, "ingress", "out")):
         rules.append(_rule(derived(port_id, f"{role}/return"), chain, RuleAction.ACCEPT,

@@ -49,7 +49,8 @@ class Cloud:
     def __init__(self, n_hosts: int = 2, workdir: str | None = None,
                  zookeeper: ZooKeeperServer | None = None, root_key: str | None = None,
                  tunnel_type: str = "vxlan", agent_extra: dict | None = None,
-                 netns: bool = False, cluster: bool = False) -> None:
+                 netns: bool = False, cluster: bool = False,
+                 cluster_sections: dict[str, dict[str, object]] | None = None) -> None:
         self.workdir = workdir or tempfile.mkdtemp(prefix="mr-cloud-")
         self._own_workdir = workdir is None
         self._own_zk = zookeeper is None
@@ -64,6 +65,7 @@ class Cloud:
         self.netns_lab: NetnsLab | None = None
         # cluster: run a midonet-cluster (State Proxy) the agents discover
         self.with_cluster = cluster
+        self.cluster_sections = cluster_sections
         self.cluster = None
         self.hosts: list[Hypervisor] = []
         self.client: KazooClient | None = None
@@ -81,7 +83,8 @@ class Cloud:
             if self.with_cluster:
                 from tools.lab.cluster import ClusterProcess
 
-                self.cluster = ClusterProcess(self.zk.hosts, root=self.root_key).start()
+                self.cluster = ClusterProcess(self.zk.hosts, root=self.root_key,
+                                              sections=self.cluster_sections).start()
             instances = self._instances
             if self.netns:
                 self.netns_lab = NetnsLab(self.workdir, self.n_hosts).start()

@@ -81,9 +81,11 @@ class ClusterProcess(ServesMetrics):
     def __init__(self, zk_hosts: str, root: str = "/midonet", port: int | None = None,
                  metrics_port: int | None = None, api_port: int | None = None,
                  auth_opts: dict[str, object] | None = None,
+                 sections: dict[str, dict[str, object]] | None = None,
                  **cluster_opts: object) -> None:
         """``metrics_port``: None picks a free one, 0 disables the endpoint;
-        ``api_port`` likewise for the REST API (0: service disabled)."""
+        ``api_port`` likewise for the REST API (0: service disabled);
+        ``sections``: more option groups (``{"neutron": {...}}``)."""
         self.zk_hosts = zk_hosts
         self.root = root
         self.port = port or free_port()
@@ -91,6 +93,7 @@ class ClusterProcess(ServesMetrics):
         self.api_port = free_port() if api_port is None else api_port
         self.auth_opts = auth_opts or {}
         self.cluster_opts = cluster_opts
+        self.sections = sections or {}
         self.dir = tempfile.mkdtemp(prefix="mr-cluster-")
         self.proc: subprocess.Popen | None = None
 
@@ -121,6 +124,8 @@ class ClusterProcess(ServesMetrics):
             auth.setdefault("users", _users_option())
             auth.setdefault("token_secret", "lab-secret-" + os.path.basename(self.dir))
         lines += ["[auth]"] + [f"{k} = {v}" for k, v in auth.items()]
+        for group, values in self.sections.items():
+            lines += [f"[{group}]"] + [f"{k} = {v}" for k, v in values.items()]
         path = os.path.join(self.dir, "cluster.conf")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -140,15 +140,41 @@ def _pgrp_members(pgid: int) -> list[int]:
     return members
 
 
+# udhcpc's event script: apply a lease with ip(8) and print it for the lab
+_UDHCPC_SCRIPT = r"""#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do
+        if [ "$1" = "0.0.0.0/0" ]; then ip route replace default via "$2"
+        else ip route replace "$1" via "$2"; fi
+        shift 2
+      done
+    elif [ -n "$router" ]; then
+      ip route replace default via "${router%% *}"
+    fi
+    for k in ip mask router mtu staticroutes dns serverid lease; do
+      eval "v=\$$k"; echo "lease:$k=$v"
+    done ;;
+esac
+exit 0
+"""
+
+
 class NetnsVm:
     """A VM: a namespace whose ``eth0`` is a veth into a hypervisor's bridge."""
 
-    def __init__(self, host: NetnsHypervisor, name: str, cidr: str, mac: str,
+    def __init__(self, host: NetnsHypervisor, name: str, cidr: str | None, mac: str,
                  port: str, netns: str) -> None:
         self.host = host
         self.name = name
-        self.cidr = cidr
-        self.ip = cidr.split("/")[0]
+        self.cidr = cidr or ""
+        self.ip = self.cidr.split("/")[0]
         self.mac = mac
         self.port = port
         self.netns = netns
@@ -174,6 +200,29 @@ class NetnsVm:
                          "-W", f"{timeout:g}", dst,
                          timeout=timeout + count * interval + 5, check=False)
         return proc.returncode == 0
+
+    def dhcp(self, timeout: float = 15.0) -> dict[str, str]:
+        """Configure ``eth0`` by DHCP, as a cloud image does: busybox's udhcpc
+        asks (also for option 121), a script applies the lease with ``ip``.
+        Returns what the lease said (``ip``, ``mask``, ``router``, ``mtu``,
+        ``staticroutes``...); raises when no server answered in time."""
+        script = os.path.join(self.host.workdir, f"udhcpc-{self.name}.sh")
+        with open(script, "w") as f:
+            f.write(_UDHCPC_SCRIPT)
+        os.chmod(script, 0o755)
+        tries = max(1, int(timeout))
+        proc = self.exec("busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+                         "-t", str(tries), "-T", "1", "-O", "staticroutes", "-O", "mtu",
+                         "-s", script, timeout=timeout + 5, check=False)
+        lease = dict(line.split("=", 1) for line in proc.stdout.splitlines()
+                     if line.startswith("lease:") and "=" in line)
+        lease = {k[len("lease:"):]: v for k, v in lease.items()}
+        if proc.returncode != 0 or "ip" not in lease:
+            raise RuntimeError(f"{self.name}: no DHCP lease (udhcpc exit {proc.returncode}): "
+                               f"{proc.stdout[-500:]} {proc.stderr[-500:]}")
+        self.ip = lease["ip"]
+        self.cidr = f"{lease['ip']}/{lease.get('mask', '32')}"
+        return lease
 
     def delete(self) -> None:
         if self.netns in LAB_NETNS:
@@ -239,7 +288,8 @@ class NetnsHypervisor(OvsInstance):
         self.vsctl("--may-exist", "add-port", "br-phy", ifname)
         self.ofport(ifname)
 
-    def add_vm(self, name: str, cidr: str, mac: str | None = None, bridge: str = "br-int",
+    def add_vm(self, name: str, cidr: str | None, mac: str | None = None,
+               bridge: str = "br-int",
                iface_id: str | None = None, gateway: str | None = None,
                mtu: int | None = None) -> NetnsVm:
         """A VM namespace with ``eth0`` at ``cidr``, plugged into ``bridge``.
@@ -254,8 +304,9 @@ class NetnsHypervisor(OvsInstance):
         self.vms[name] = vm
         ip("link", "add", port, "netns", self.netns, "type", "veth",
            "peer", "name", "eth0", "netns", vm_ns)
-        cmds = [f"link set eth0 address {mac}", f"addr add {cidr} dev eth0",
-                "link set eth0 up"]
+        cmds = [f"link set eth0 address {mac}", "link set eth0 up"]
+        if cidr:  # else the VM asks DHCP (NetnsVm.dhcp)
+            cmds.insert(1, f"addr add {cidr} dev eth0")
         if mtu:
             cmds.append(f"link set eth0 mtu {mtu}")
         if gateway:
