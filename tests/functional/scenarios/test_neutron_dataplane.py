@@ -119,3 +119,4 @@ def test_neutron_topology_carries_traffic(neutron_cloud):
 
     tenant_proofs.prove_traffic(vm1, vm2, ext, remove_tcp_22)
     cloud.assert_no_switch_errors()
+
