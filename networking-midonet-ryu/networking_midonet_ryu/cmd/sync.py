@@ -1,8 +1,8 @@
 """``midonet-ryu-neutron-sync``: one full sync now, or the journal's failures.
 
-It reads Neutron's configuration as neutron-db-manage does
-(``/etc/neutron/neutron.conf`` unless ``--config-file`` says otherwise;
-give ``ml2_conf.ini`` too), loads the plugins, sends every resource to the
+It reads Neutron's configuration as neutron-db-manage does (``neutron.conf``
+where oslo.config finds it, ``/etc/neutron/plugins/ml2/ml2_conf.ini`` too,
+unless ``--config-file`` names the files), loads the plugins, sends every resource to the
 cluster and prints its report. Exit status 0 when the cluster applied (or,
 with ``--dry-run``, would apply) everything, 1 otherwise.
 
@@ -12,6 +12,7 @@ reasons, for an operator to fix and then sync.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +26,17 @@ CLI_OPTS = [
 ]
 
 
+ML2_CONF = '/etc/neutron/plugins/ml2/ml2_conf.ini'
+
+
+def _default_config_files() -> list[str]:
+    """neutron.conf where oslo.config looks for it, and ML2's file beside it."""
+    files = list(cfg.find_config_files(project='neutron'))
+    if os.path.exists(ML2_CONF):
+        files.append(ML2_CONF)
+    return files
+
+
 def _load_config(argv: Sequence[str]) -> cfg.ConfigOpts:
     from neutron.common import config as neutron_config
 
@@ -32,8 +44,10 @@ def _load_config(argv: Sequence[str]) -> cfg.ConfigOpts:
 
     cfg.CONF.register_cli_opts(CLI_OPTS)
     conf.register_opts(cfg.CONF)
-    neutron_config.init(list(argv))
+    neutron_config.register_common_config_options()
+    neutron_config.init(list(argv), default_config_files=_default_config_files())
     neutron_config.setup_logging()
+    neutron_config.set_config_defaults()
     return cfg.CONF
 
 
