@@ -61,5 +61,8 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
 
 def options(conf: cfg.ConfigOpts = cfg.CONF) -> cfg.ConfigOpts.GroupAttr:
     """The registered group, registering it first when needed."""
-    register_opts(conf)
-    return getattr(conf, GROUP)
+    try:
+        return getattr(conf, GROUP)
+    except cfg.NoSuchOptError:
+        register_opts(conf)
+        return getattr(conf, GROUP)

@@ -20,6 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from neutron.db import models_v2, provisioning_blocks
+from neutron.db.models import provisioning_block
+from neutron.plugins.ml2 import models as ml2_models
 from neutron_lib import constants as n_const
 from neutron_lib.api.definitions import portbindings
 from neutron_lib.callbacks import resources
@@ -112,8 +115,6 @@ class PortStatusApplier:
     # -- reading ------------------------------------------------------------
 
     def _view(self, context: Any, port_id: str) -> _PortView | None:
-        from neutron.db import models_v2
-
         with db_api.CONTEXT_READER.using(context):
             port = context.session.query(models_v2.Port).filter_by(id=port_id).one_or_none()
             if port is None:
@@ -127,9 +128,6 @@ class PortStatusApplier:
             return _PortView(port.status, True, ours)
 
     def _active_ports_of_ours(self, context: Any) -> set[str]:
-        from neutron.db import models_v2
-        from neutron.plugins.ml2 import models as ml2_models
-
         with db_api.CONTEXT_READER.using(context):
             rows = (context.session.query(models_v2.Port.id)
                     .join(ml2_models.PortBindingLevel,
@@ -140,9 +138,6 @@ class PortStatusApplier:
             return {row[0] for row in rows}
 
     def _blocked_ports(self, context: Any) -> set[str]:
-        from neutron.db import models_v2
-        from neutron.db.models import provisioning_block
-
         block = provisioning_block.ProvisioningBlock
         with db_api.CONTEXT_READER.using(context):
             rows = (context.session.query(models_v2.Port.id)
@@ -153,8 +148,6 @@ class PortStatusApplier:
     # -- writing ------------------------------------------------------------
 
     def _up(self, context: Any, port_ids: Iterable[str], only_if_needed: bool) -> None:
-        from neutron.db import provisioning_blocks
-
         for port_id in sorted(port_ids):
             view = self._view(context, port_id)
             if view is None or not view.bound:
@@ -167,8 +160,6 @@ class PortStatusApplier:
             provisioning_blocks.provisioning_complete(context, port_id, resources.PORT, ENTITY)
 
     def _down(self, context: Any, port_ids: Iterable[str]) -> None:
-        from neutron.db import provisioning_blocks
-
         plugin = directory.get_plugin()
         for port_id in sorted(port_ids):
             view = self._view(context, port_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import netaddr
+from neutron.db import provisioning_blocks
 from neutron_lib import constants as n_const
 from neutron_lib import exceptions as n_exc
 from neutron_lib.api.definitions import portbindings
@@ -22,7 +23,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from networking_midonet_ryu import conf, snapshots
-from networking_midonet_ryu.client import ClusterClient, Unavailable
+from networking_midonet_ryu.client import ClusterClient, ClusterError
 from networking_midonet_ryu.db import journal
 from networking_midonet_ryu.db import models as journal_models
 from networking_midonet_ryu.journal import status
@@ -165,8 +166,6 @@ class MidonetRyuMechanismDriver(api.MechanismDriver):
         port = context.current
         if port.get('status') == n_const.PORT_STATUS_ACTIVE or not self._bound_here(context):
             return
-        from neutron.db import provisioning_blocks
-
         provisioning_blocks.add_provisioning_component(
             context.plugin_context, port['id'], resources.PORT, status.ENTITY)
 
@@ -177,7 +176,7 @@ class MidonetRyuMechanismDriver(api.MechanismDriver):
             return
         try:
             known = self._hosts.knows(context.host)
-        except Unavailable as exc:
+        except ClusterError as exc:
             LOG.warning('Not binding port %(port)s: cannot ask the midonet-ryu cluster '
                         'about host %(host)s (%(err)s)',
                         {'port': port['id'], 'host': context.host, 'err': exc})
