@@ -51,9 +51,13 @@ def build(neutron: InProcessNeutron, hv1: str, hv2: str) -> dict:
             for net, cidr, gateway in ((nets[0], "198.51.100.0/25", tp.VM1_GATEWAY),
                                        (nets[1], "198.51.100.128/25", tp.VM2_GATEWAY))]
     group = neutron.create("security-groups", name="ping-ssh")
-    for protocol, port in (("icmp", None), ("tcp", 22)):
+    # (Neutron's default rule templates live in a table its migrations fill;
+    # this in-memory database is made from the models, so a new group starts
+    # empty and its egress rule is made here)
+    for direction, protocol, port in (("ingress", "icmp", None), ("ingress", "tcp", 22),
+                                      ("egress", None, None)):
         neutron.create("security-group-rules", security_group_id=group["id"],
-                       direction="ingress", ethertype="IPv4", protocol=protocol,
+                       direction=direction, ethertype="IPv4", protocol=protocol,
                        port_range_min=port, port_range_max=port)
     router = neutron.create("routers", name="edge", external_gateway_info={
         "network_id": public["id"], "enable_snat": True,
