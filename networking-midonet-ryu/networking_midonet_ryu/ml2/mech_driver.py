@@ -18,6 +18,7 @@ from neutron_lib import constants as n_const
 from neutron_lib import exceptions as n_exc
 from neutron_lib.api.definitions import portbindings
 from neutron_lib.callbacks import resources
+from neutron_lib.db import api as db_api
 from neutron_lib.plugins.ml2 import api
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -73,6 +74,8 @@ class MidonetRyuMechanismDriver(api.MechanismDriver):
         self._hosts = HostCache(lambda: self.client.hosts(),
                                 ttl=conf.options().hosts_cache_time)
         self.journal_worker = JournalWorker()
+        journal_models.ensure_table_in_memory_db(
+            db_api.get_context_manager().writer.get_engine())
         groups.subscribe()
         if 'port_security' not in (cfg.CONF.ml2.extension_drivers or []):
             LOG.warning('midonet-ryu: [ml2] extension_drivers lacks port_security; ports '
