@@ -34,6 +34,7 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_catalogue import IP4_MAC_TABLE, table_path
 from midonet_ryu.nsdb.state_node_names import PERSISTENT_VERSION, encode_name
 from midonet_ryu.nsdb.store import Transaction
+from midonet_ryu.topology import base
 from midonet_ryu.topology.base import ModelObject
 from midonet_ryu.topology.bindings import bindings_of
 from midonet_ryu.topology.dhcp import Dhcp, DhcpHost
@@ -93,9 +94,11 @@ def upsert(tx: Transaction, inputs: TxInputs, collection: str, body: dict[str, A
     """Apply ``body``; "created", "updated" or "unchanged" (nothing to write)."""
     translate = translator(collection)
     obj_id = as_uuid(body.get("id"), "id")
+    tx.prefetch(nodes=_bodies_read(inputs.paths, collection, obj_id, body))
     record = inputs.stored(collection, obj_id)
     old = Applied.from_json(record["applied"]) if record else Applied()
     new = translate(body, inputs)
+    _prefetch(tx, inputs.paths, old, new)
     _apply(tx, inputs.paths, old, new)
     applied = Applied.of(new)
     data = json.dumps({"body": body, "applied": applied.to_json()}, sort_keys=True,
@@ -118,6 +121,41 @@ def delete(tx: Transaction, inputs: TxInputs, collection: str, obj_id: uuid.UUID
     _apply(tx, inputs.paths, Applied.from_json(record["applied"]), Desired())
     tx.set_node(neutron_path(inputs.paths, collection, obj_id), None)
     return True
+
+
+# -- reading ahead -------------------------------------------------------------
+# One translation reads a few stored resources, then every object it owns or
+# touches: read one by one that is some twenty round trips per port, read
+# ahead it is two (ZooKeeper's multiRead).
+def _bodies_read(paths: Paths, collection: str, obj_id: uuid.UUID,
+                 body: dict[str, Any]) -> list[str]:
+    """The stored resources a translation of ``body`` reads (itself included)."""
+    out = [neutron_path(paths, collection, obj_id)]
+    network = body.get("network_id")
+    if isinstance(network, str):
+        out.append(f"{neutron_path(paths, 'networks')}/{network}")
+    fixed_ips = body.get("fixed_ips")
+    for fixed in fixed_ips if isinstance(fixed_ips, list) else ():
+        if isinstance(fixed, dict) and isinstance(fixed.get("subnet_id"), str):
+            out.append(f"{neutron_path(paths, 'subnets')}/{fixed['subnet_id']}")
+    return out
+
+
+def _prefetch(tx: Transaction, paths: Paths, old: Applied, new: Desired) -> None:
+    objects: list[tuple[str, uuid.UUID]] = list(old.owned)
+    for obj in new.objects:
+        objects.append((obj.kind, obj.id))
+        for end in bindings_of(obj.kind):  # what creating or updating it links to
+            objects.extend((end.other_kind, ref) for ref in base.ref_ids(getattr(obj, end.field)))
+    nodes = []
+    for c in (*old.contributions, *new.contributions):
+        if isinstance(c, DhcpHostEntry):
+            objects.append((Dhcp.kind, c.dhcp_id))
+        elif isinstance(c, GroupMember):
+            objects.append((IPAddrGroup.kind, c.group_id))
+        elif isinstance(c, Ip4Mac):
+            nodes.append(_ip4_mac_path(paths, c))
+    tx.prefetch(objects, nodes)
 
 
 # -- applying ------------------------------------------------------------------
@@ -189,15 +227,18 @@ def _contribute(tx: Transaction, paths: Paths, c: Contribution, present: bool) -
         if members != group.ip_addr_ports:
             tx.update(group.replace(ip_addr_ports=members))
     elif isinstance(c, Ip4Mac):
-        table = table_path(paths, IP4_MAC_TABLE, c.network_id)
-        name = encode_name(IP4_MAC_TABLE, ipaddress.IPv4Address(c.ip), c.mac.lower(),
-                           PERSISTENT_VERSION)
-        path = f"{table}/{name}"
+        path = _ip4_mac_path(paths, c)
         exists = tx.node(path) is not None
         if present and not exists:
             tx.set_node(path, b"")
         elif not present and exists:
             tx.set_node(path, None)
+
+
+def _ip4_mac_path(paths: Paths, c: Ip4Mac) -> str:
+    name = encode_name(IP4_MAC_TABLE, ipaddress.IPv4Address(c.ip), c.mac.lower(),
+                       PERSISTENT_VERSION)
+    return f"{table_path(paths, IP4_MAC_TABLE, c.network_id)}/{name}"
 
 
 def _members(members: tuple[IPAddrPorts, ...], c: GroupMember,

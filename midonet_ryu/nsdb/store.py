@@ -118,6 +118,35 @@ class Transaction:
         """The stored version this transaction read (what its commit checks)."""
         return self._load(cls.kind, obj_id).version
 
+    def prefetch(self, objects: Iterable[tuple[str, uuid.UUID]] = (),
+                 nodes: Iterable[str] = ()) -> None:
+        """Read, in one round trip (:mod:`multi_read`), the objects and plain
+        nodes this transaction is about to use and has not read yet; later
+        reads of them cost nothing, and they are version-checked as usual."""
+        keys = [k for k in dict.fromkeys(objects) if k not in self._entries]
+        paths = [n for n in dict.fromkeys(nodes) if n not in self._nodes]
+        if not keys and not paths:
+            return
+        model_paths = [self._store.paths.model(kind, obj_id) for kind, obj_id in keys]
+        results = multi_read(self._store.client, model_paths + paths)
+        for (kind, obj_id), result in zip(keys, results[:len(keys)], strict=True):
+            if isinstance(result, NoNodeError):
+                entry = _Entry(None, _NEW)
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                entry = _Entry(base.deserialize(base.model_class(kind), result[0]),
+                               result[1].version)
+            self._entries[(kind, obj_id)] = entry
+            self._order.append((kind, obj_id))
+        for path, result in zip(paths, results[len(keys):], strict=True):
+            if isinstance(result, NoNodeError):
+                self._nodes[path] = _Entry(None, _NEW)
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                self._nodes[path] = _Entry(result[0], result[1].version)  # type: ignore[arg-type]
+
     def node(self, path: str) -> bytes | None:
         """A plain node's data, or None when it does not exist; version-checked at
         commit like every object read."""
@@ -270,8 +299,10 @@ class Transaction:
 
     def has_writes(self, ignoring: str | None = None) -> bool:
         """Whether committing would write anything (besides plain node ``ignoring``)."""
-        return any(op in ("create", "set", "delete") and path != ignoring
-                   for op, path, _, _ in self._operations())
+        writes = ("create", "set", "delete")
+        return (any(_operation(e) in writes for e in self._entries.values())
+                or any(_operation(e) in writes for path, e in self._nodes.items()
+                       if path != ignoring))
 
     def commit(self) -> None:
         ops = [op for op in self._operations() if op[0] != "check" or self._store.strict_reads]

@@ -206,3 +206,26 @@ def test_plain_nodes_commit_with_the_objects_or_not_at_all(store, zk_client, zk_
     with store.transaction() as tx:
         tx.set_node(node, None)
     assert zk_client.exists(node) is None
+
+
+def test_prefetched_reads_are_one_round_trip_and_still_version_checked(store, zk_client,
+                                                                       zk_root):
+    net = _net(store, "read-ahead")
+    missing = uuid.uuid4()
+    node = f"{zk_root}/plain/{net.id}"
+    zk_client.create(node, b"v1", makepath=True)
+    calls = []
+    real_get = store.client.get
+    store.client.get = lambda *a, **kw: calls.append(a) or real_get(*a, **kw)
+    try:
+        with pytest.raises(ConcurrentModification):
+            with store.transaction() as tx:
+                tx.prefetch([("Network", net.id), ("Network", missing)], [node])
+                assert tx.get(Network, net.id).name == "read-ahead"
+                assert tx.find(Network, missing) is None and tx.node(node) == b"v1"
+                assert calls == []  # nothing read one by one
+                tx.create(Network(id=missing, name="new"))
+                zk_client.set(node, b"changed behind its back")
+        assert store.find(Network, missing) is None
+    finally:
+        store.client.get = real_get
