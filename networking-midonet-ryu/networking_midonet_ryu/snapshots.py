@@ -69,7 +69,7 @@ def address_group(context: Any, ag_id: str) -> dict | None:
 
 
 def router_from_db(plugin: Any, router_db: Any, context: Any = None) -> dict:
-    """A router dict with the extra ``gw_port_id`` the cluster wants.
+    """A router dict with the ``gw_port_id`` the cluster wants (Neutron's has it too).
 
     With a context, the extra routes are queried again: Neutron changes them
     through route objects, and inside that transaction the router's loaded
@@ -121,7 +121,6 @@ def floatingip(context: Any, fip_id: str, plugin: Any = None) -> dict | None:
 
 def everything(context: Any) -> dict[str, list[dict]]:
     """Every resource the cluster should hold, in one read transaction."""
-    from neutron.db.models import l3 as l3_models
     from neutron_lib.db import api as db_api
 
     core = core_plugin()
@@ -137,11 +136,10 @@ def everything(context: Any) -> dict[str, list[dict]]:
             FLOATINGIPS: [],
         }
         if l3 is not None:
-            gw_ports = dict(context.session.query(l3_models.Router.id,
-                                                  l3_models.Router.gw_port_id).all())
             routers = l3.get_routers(context)
             for item in routers:
-                item['gw_port_id'] = gw_ports.get(item['id'])
+                # Neutron's router dict carries the DB object's gw_port_id.
+                item.setdefault('gw_port_id', None)
                 if 'routes' in item:
                     item['routes'] = sorted(item['routes'], key=lambda route: (
                         route['destination'], route['nexthop']))

@@ -40,6 +40,7 @@ from neutron.db import (
 )
 from neutron.db.models import l3 as l3_models
 from neutron.quota import resource_registry
+from neutron_lib import rpc as n_rpc
 from neutron_lib.api.definitions import (
     extraroute,
     extraroute_atomic,
@@ -98,6 +99,24 @@ class MidonetRyuL3Plugin(service_base.ServicePluginBase,
 
     def get_plugin_description(self) -> str:
         return 'midonet-ryu L3 routers and floating IPs, carried out by the midonet-ryu cluster'
+
+    # Notifications for other services (telemetry, DNS), as Neutron's own
+    # plugin sends them; the L3 agent RPC it also sends has no listener here.
+    def add_router_interface(self, context: Any, router_id: str,
+                             interface_info: Any = None) -> Any:
+        info = super().add_router_interface(context, router_id, interface_info)
+        self._notify_interface(context, 'router.interface.create', info)
+        return info
+
+    def remove_router_interface(self, context: Any, router_id: str,
+                                interface_info: Any) -> Any:
+        info = super().remove_router_interface(context, router_id, interface_info)
+        self._notify_interface(context, 'router.interface.delete', info)
+        return info
+
+    @staticmethod
+    def _notify_interface(context: Any, event_type: str, info: Any) -> None:
+        n_rpc.get_notifier('network').info(context, event_type, {'router_interface': info})
 
     # Nothing listens to the router notifications of L3 agents here.
     def notify_router_updated(self, context: Any, router_id: str,
