@@ -67,6 +67,16 @@ def unsupported_subnet(subnet: dict[str, Any]) -> str | None:
     return None
 
 
+_VOLATILE = frozenset(('status', 'revision_number', 'updated_at'))
+
+
+def _only_status_changed(original: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    if not original:
+        return False
+    return ({k: v for k, v in original.items() if k not in _VOLATILE}
+            == {k: v for k, v in current.items() if k not in _VOLATILE})
+
+
 class MidonetRyuMechanismDriver(api.MechanismDriver):
     def initialize(self) -> None:
         conf.register_opts()
@@ -133,7 +143,11 @@ class MidonetRyuMechanismDriver(api.MechanismDriver):
         self._block_until_bound(context)
 
     def update_port_precommit(self, context: Any) -> None:
-        self._upsert(context, snapshots.PORTS)
+        # A port's status goes DOWN -> ACTIVE because the cluster said so: that
+        # change translates into nothing, and sending it would cost the
+        # cluster a transaction per port on the way to ACTIVE.
+        if not _only_status_changed(context.original, context.current):
+            self._upsert(context, snapshots.PORTS)
         self._block_until_bound(context)
 
     def delete_port_precommit(self, context: Any) -> None:
