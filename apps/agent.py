@@ -67,6 +67,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self.metrics = AgentMetrics()
         self.work = w.WorkQueue()
         self._wake = hub.Event()
+        self._interfaces_sync_queued = False
         self.ready = False
         self.services: agent_boot.Services | None = None
         self.core: FlowSetup | None = None
@@ -130,6 +131,7 @@ class MidonetAgent(app_manager.OSKenApp):
         if self.switch is not None:  # the switch connected while the agent booted
             self.switch.send(self.core.switch_connected())
         LOG.info("agent ready: %d ports in the topology", svc.cache.count(Port))
+        svc.ovsdb.on_interfaces_changed(self._interfaces_changed)
         self._queue(w.Sync())
         self._queue(w.TracesChanged())
         self.threads.append(hub.spawn(self._periodic))
@@ -158,6 +160,13 @@ class MidonetAgent(app_manager.OSKenApp):
 
     def state_proxy_state(self) -> str:
         return self.services.tables.proxy_state if self.services is not None else "disabled"
+
+    def _interfaces_changed(self) -> None:
+        """A tap came or went on the bridge: look again now (one Sync for a
+        burst of row changes, e.g. a port added and then given its ofport)."""
+        if not self._interfaces_sync_queued:
+            self._interfaces_sync_queued = True
+            self._queue(w.Sync())
 
     # -- the worker ----------------------------------------------------------------------------
     def _queue(self, item: w.WorkItem) -> None:
@@ -203,6 +212,7 @@ class MidonetAgent(app_manager.OSKenApp):
         assert core is not None and nsdb is not None
         kind = type(item)
         if kind is w.Sync:
+            self._interfaces_sync_queued = False
             self._sync_ports()
         elif kind is w.Invalidate:
             self._apply(core.invalidate(item.tags))  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ port, list the interfaces the agent may bind), each one transaction with
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import connection
@@ -22,14 +23,36 @@ TUNNEL_KEY_ID = "midonet-tunnel-key"  # Interface external_ids: our key for a bo
 _TABLES = ("Open_vSwitch", "Bridge", "Port", "Interface", "Controller")
 
 
+class _WatchingIdl(connection.OvsdbIdl):  # type: ignore[misc]
+    """The IDL, telling ``interfaces_changed`` of every Interface row that
+    comes, changes or goes: a tap that os-vif plugs is bound at once, not at
+    the next periodic look at the bridge."""
+
+    interfaces_changed: Callable[[], None] | None = None
+
+    def notify(self, event: Any, row: Any, updates: Any = None) -> None:
+        callback = self.interfaces_changed
+        if callback is not None and getattr(getattr(row, "_table", None), "name",
+                                            None) == "Interface":
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - never break the IDL's loop
+                LOG.exception("interface change callback failed")
+
+
 class Ovsdb:
     """The agent's view of the local Open vSwitch database."""
 
     def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
         self.endpoint = endpoint
-        idl = connection.OvsdbIdl.from_server(endpoint, "Open_vSwitch", helper_tables=_TABLES)
-        self._conn = connection.Connection(idl=idl, timeout=timeout)
+        self._idl = _WatchingIdl.from_server(endpoint, "Open_vSwitch", helper_tables=_TABLES)
+        self._conn = connection.Connection(idl=self._idl, timeout=timeout)
         self.api = impl_idl.OvsdbIdl(self._conn)
+
+    def on_interfaces_changed(self, callback: Callable[[], None] | None) -> None:
+        """``callback()`` (on the OVSDB connection's thread) when an interface
+        is added, changed or removed."""
+        self._idl.interfaces_changed = callback
 
     def ensure_integration_bridge(self, bridge: str, datapath_type: str,
                                   controller: str, rate_limit: int = 0,
