@@ -13,9 +13,9 @@ and the agents and cluster from the project's venv.
   (bound to a hypervisor, in the default security group) through the
   journal, the translation, the agent binding the tap that is plugged when
   the create returns (as Nova's os-vif does), to the port's status ACTIVE in
-  Neutron's database; 200 ports one after another (50 with ``--quick``).
+  Neutron's database; 200 ports one after another (30 with ``--quick``).
 * ``ports_per_s_1000``: 1,000 ports created back to back through Neutron's
-  API, counted when the last is in the NSDB (200 with ``--quick``).
+  API, counted when the last is in the NSDB (100 with ``--quick``).
 * ``ports_lost``: ports of either run missing from the NSDB (or never ACTIVE)
   once the journal is drained.
 
@@ -38,7 +38,7 @@ BASELINE_OVN_P50_MS = 126.0
 def run(quick: bool = False) -> dict[str, Any]:
     if not os.path.exists(NEUTRON_PYTHON):
         raise SystemExit("Neutron's venv is missing: build it with tools/neutron-venv")
-    latency, rate = (50, 200) if quick else (200, 1000)
+    latency, rate = (30, 100) if quick else (200, 1000)
     env = dict(os.environ, MIDONET_LAB_PYTHON=sys.executable)
     proc = subprocess.run(
         [NEUTRON_PYTHON, "-m", "benchmarks._neutron_ports", "--latency-ports", str(latency),

@@ -62,6 +62,7 @@ class InProcessNeutron:
         configure(*self.args, **self.options)
         driver_type.register_ml2_drivers_flat_opts()
         cfg.CONF.set_override("flat_networks", list(self.flat_networks), group="ml2_type_flat")
+        cfg.CONF.set_override("quota_port", -1, group="QUOTAS")  # benchmarks make thousands
         self.case = _Boot("runTest")
         self.case.setUp()
         self.worker = journal.start_worker()
