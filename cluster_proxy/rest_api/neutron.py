@@ -141,7 +141,7 @@ class NeutronEndpoints:
 
     def sync(self, req: webob.Request) -> webob.Response:
         self._admin(req)
-        dry_run = req.params.get("dry_run", "false").lower() in ("1", "true", "yes")
+        dry_run = str(req.params.get("dry_run", "false")).lower() in ("1", "true", "yes")
         body = self.api.body(req, None)
         if not isinstance(body, dict) or not all(isinstance(v, list) for v in body.values()):
             raise bad_request("the body must map Neutron collections to lists of resources")
@@ -194,7 +194,7 @@ def _int_param(req: webob.Request, name: str, default: int | None) -> int | None
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = int(str(raw))
     except ValueError:
         raise bad_request(f"{name}: {raw!r} is not an integer", name) from None
     if value < 0:
