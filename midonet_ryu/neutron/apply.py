@@ -178,11 +178,13 @@ def _maintained(kind: str) -> tuple[str, ...]:
 
 
 def _put(tx: Transaction, obj: ModelObject, kept: tuple[str, ...]) -> None:
+    if isinstance(obj, Port) and obj.peer_id and tx.find(Port, obj.peer_id) is None:
+        # linked when its peer is created (the link is kept on both sides):
+        # a bridge port made a router's interface is updated before the
+        # router's side of it exists
+        obj = obj.replace(peer_id=None)
     actual = tx.find(type(obj), obj.id)
     if actual is None:
-        if isinstance(obj, Port) and obj.peer_id and tx.find(Port, obj.peer_id) is None:
-            # linked when its peer is created (the link is kept on both sides)
-            obj = obj.replace(peer_id=None)
         tx.create(obj)
         return
     keep = {name: getattr(actual, name) for name in (*_maintained(obj.kind), *kept)}

@@ -224,6 +224,34 @@ def test_router_gateway_interface_extra_route_and_floating_ip(admin, nsdb, nsdb_
     assert len(rules_of(nsdb, r.outbound_filter_id)) == 1
 
 
+def test_a_vm_port_becomes_a_router_interface_and_back(admin, nsdb):
+    """Neutron's router interface by port id: the port first exists as a VM's,
+    then is updated into the router's (its owner and device change), then
+    released again."""
+    net = network_body()
+    sub = subnet_body(net)
+    router = {"id": uid(), "name": "r", "tenant_id": TENANT, "admin_state_up": True,
+              "external_gateway_info": None, "routes": [], "gw_port_id": None}
+    for collection, body in (("networks", net), ("subnets", sub), ("routers", router)):
+        put(admin, collection, body)
+    port = port_body(net, sub, "192.0.2.7", "fa:16:3e:00:00:07")
+    put(admin, "ports", port)
+    port_id, router_port = uuid.UUID(port["id"]), derived(port["id"], "router-port")
+    assert nsdb.get(Port, port_id).inbound_filter_id is not None
+
+    put(admin, "ports", dict(port, device_owner="network:router_interface",
+                             device_id=router["id"]))
+    assert nsdb.get(Port, port_id).peer_id == router_port
+    assert nsdb.get(Port, router_port).peer_id == port_id
+    assert nsdb.get(Port, port_id).inbound_filter_id is None
+    assert router_port in nsdb.get(Router, uuid.UUID(router["id"])).port_ids
+
+    put(admin, "ports", port)
+    assert nsdb.get(Port, port_id).peer_id is None
+    assert nsdb.find(Port, router_port) is None
+    assert nsdb.get(Router, uuid.UUID(router["id"])).port_ids == ()
+
+
 def test_refusals_are_clear_and_write_nothing(admin, alice, nsdb, nsdb_zk, paths):
     net = network_body()
     put(admin, "networks", net)
