@@ -167,11 +167,15 @@ def _router_port(body: dict[str, Any], port_id: uuid.UUID, net_id: uuid.UUID,
     if inputs.find(Router, router_id) is None:
         raise TranslationError(f"port {port_id}: router {router_id} is unknown")
     fixed = _fixed_ips(body, inputs)
+    out = Desired()
     if not fixed:
-        raise TranslationError(f"router port {port_id} has no IPv4 address")
+        # a gateway on an external network without an IPv4 subnet: the
+        # router has no address there, so only the network's side exists
+        out.add(Port(id=port_id, name=name_of(body), network_id=net_id, vlan_id=vlan,
+                     admin_state_up=bool(body.get("admin_state_up", True))))
+        return out
     subnet_id, address, cidr = fixed[0]
     router_port = derived(port_id, "router-port")
-    out = Desired()
     out.add(Port(id=port_id, name=name_of(body), network_id=net_id, vlan_id=vlan,
                  admin_state_up=bool(body.get("admin_state_up", True)), peer_id=router_port),
             Port(id=router_port, name=name_of(body), router_id=router_id, peer_id=port_id,

@@ -71,8 +71,11 @@ def router(body: dict[str, Any], inputs: Inputs) -> Desired:
     if gateway and gw_port and gateway.get("enable_snat", True):
         addresses = [f.get("ip_address") for f in gateway.get("external_fixed_ips") or ()
                      if ":" not in str(f.get("ip_address"))]
-        if not addresses:
-            raise TranslationError(f"router {router_id}: the gateway has no IPv4 address")
+    else:
+        addresses = []
+    # A gateway on an external network without an IPv4 subnet has no
+    # address to SNAT to (its port has no router side either, see l2).
+    if addresses:
         address = ipv4(addresses[0], "external_fixed_ips")
         router_port = derived(as_uuid(gw_port, "gw_port_id"), "router-port")
         low, high = SNAT_PORTS
@@ -86,21 +89,25 @@ def router(body: dict[str, Any], inputs: Inputs) -> Desired:
         destination = ipv4_cidr(extra.get("destination"), "routes destination")
         nexthop = ipv4(extra.get("nexthop"), "routes nexthop")
         port = _port_towards(router_id, nexthop, inputs)
+        if port is None:
+            # Neutron keeps a route whose next hop's interface (the gateway
+            # most often) was removed; it routes nothing until an interface
+            # on that subnet comes back, and the router is sent again then.
+            continue
         out.add(Route(id=derived(router_id, f"route/{destination}/{nexthop}"),
                       router_id=router_id, dst_subnet=destination, next_hop=NextHop.PORT,
                       next_hop_port_id=port, next_hop_gateway=nexthop))
     return out
 
 
-def _port_towards(router_id: uuid.UUID, nexthop: str, inputs: Inputs) -> uuid.UUID:
+def _port_towards(router_id: uuid.UUID, nexthop: str, inputs: Inputs) -> uuid.UUID | None:
     found = inputs.find(Router, router_id)
     address = ipaddress.IPv4Address(nexthop)
     for port_id in found.port_ids if found else ():
         port = inputs.find(Port, port_id)
         if port and port.port_subnet and address in ipaddress.IPv4Network(port.port_subnet):
             return port_id
-    raise TranslationError(f"router {router_id}: next hop {nexthop} is on none of its "
-                           "interfaces")
+    return None
 
 
 def floating_ip(body: dict[str, Any], inputs: Inputs) -> Desired:

@@ -252,6 +252,44 @@ def test_a_vm_port_becomes_a_router_interface_and_back(admin, nsdb):
     assert nsdb.get(Router, uuid.UUID(router["id"])).port_ids == ()
 
 
+def test_a_gateway_without_subnet_and_a_route_without_interface_are_kept_idle(admin, nsdb):
+    """Two states Neutron allows that route nothing: a router's gateway on an
+    external network with no IPv4 subnet, and an extra route left behind when
+    the interface towards its next hop goes. Both are accepted (the router's
+    other changes must not be lost) and translated into nothing that routes."""
+    ext = network_body(**{"router:external": True})
+    put(admin, "networks", ext)
+    router = {"id": uid(), "name": "r", "tenant_id": TENANT, "admin_state_up": True,
+              "external_gateway_info": None, "routes": [], "gw_port_id": None}
+    put(admin, "routers", router)
+    gw = port_body(ext, {"id": None}, None, "fa:16:3e:00:00:31", fixed_ips=[],
+                   device_owner="network:router_gateway", device_id=router["id"])
+    put(admin, "ports", gw)
+    router.update(gw_port_id=gw["id"], external_gateway_info={
+        "network_id": ext["id"], "enable_snat": True, "external_fixed_ips": []})
+    put(admin, "routers", router)
+    r = nsdb.get(Router, uuid.UUID(router["id"]))
+    assert r.port_ids == () and r.route_ids == ()
+    assert rules_of(nsdb, r.outbound_filter_id)[1:] == []  # the floating IPs' jump only
+    assert nsdb.get(Port, uuid.UUID(gw["id"])).network_id == uuid.UUID(ext["id"])
+
+    net = network_body()
+    sub = subnet_body(net)
+    put(admin, "networks", net)
+    put(admin, "subnets", sub)
+    iface = port_body(net, sub, "192.0.2.1", "fa:16:3e:00:00:32",
+                      device_owner="network:router_interface", device_id=router["id"])
+    put(admin, "ports", iface)
+    router["routes"] = [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.254"}]
+    put(admin, "routers", router)
+    assert len(nsdb.get(Router, uuid.UUID(router["id"])).route_ids) == 1
+    admin.expect(204, "DELETE", f"/neutron/ports/{iface['id']}")
+    router["name"] = "renamed"
+    put(admin, "routers", router)
+    r = nsdb.get(Router, uuid.UUID(router["id"]))
+    assert (r.name, r.route_ids) == ("renamed", ())
+
+
 def test_refusals_are_clear_and_write_nothing(admin, alice, nsdb, nsdb_zk, paths):
     net = network_body()
     put(admin, "networks", net)
