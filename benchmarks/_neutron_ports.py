@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     from tools.lab.neutron_server import InProcessNeutron
     from tools.lab.zookeeper import TemporaryZooKeeper
 
-    zk = TemporaryZooKeeper().start()
+    # 256 MB (the tests' size) runs out near a thousand ports on one
+    # network: each port rewrites the network's, the DHCP subnet's and the
+    # security group's objects, which every agent reads again
+    zk = TemporaryZooKeeper(heap_mb=2048).start()
     cloud = neutron = None
     try:
         cloud = Cloud(2, zookeeper=zk, cluster=True).start()

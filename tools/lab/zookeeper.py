@@ -55,8 +55,12 @@ class ZooKeeperServer:
 
     def __init__(self, workdir: str, client_port: int | None = None, myid: int | None = None,
                  peers: list[tuple[int, int, int]] | None = None,
-                 tick_ms: int = 500, min_session_timeout_ms: int | None = None) -> None:
+                 tick_ms: int = 500, min_session_timeout_ms: int | None = None,
+                 heap_mb: int = 256) -> None:
         self.workdir = workdir
+        # small for the many servers of the tests; benchmarks that write
+        # thousands of ports ask for more (a server out of heap exits)
+        self.heap_mb = heap_mb
         self.client_port = client_port or free_port()
         self.myid = myid
         self.peers = peers or []
@@ -106,7 +110,7 @@ class ZooKeeperServer:
         cfg = self._write_config()
         out = open(os.path.join(self.workdir, "stdout.log"), "ab")
         self.proc = subprocess.Popen(
-            ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            ["java", f"-Xmx{self.heap_mb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
              f"-Dlog4j.configuration=file:{self.workdir}/log4j.properties",
              "-Dzookeeper.jmx.log4j.disable=true",
              "-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg],
