@@ -167,20 +167,21 @@ def _router_port(body: dict[str, Any], port_id: uuid.UUID, net_id: uuid.UUID,
     if inputs.find(Router, router_id) is None:
         raise TranslationError(f"port {port_id}: router {router_id} is unknown")
     fixed = _fixed_ips(body, inputs)
+    name, up = name_of(body), bool(body.get("admin_state_up", True))
+    network_side = Port(id=port_id, name=name, network_id=net_id, vlan_id=vlan,
+                        admin_state_up=up)
     out = Desired()
     if not fixed:
         # a gateway on an external network without an IPv4 subnet: the
         # router has no address there, so only the network's side exists
-        out.add(Port(id=port_id, name=name_of(body), network_id=net_id, vlan_id=vlan,
-                     admin_state_up=bool(body.get("admin_state_up", True))))
+        out.add(network_side)
         return out
     subnet_id, address, cidr = fixed[0]
     router_port = derived(port_id, "router-port")
-    out.add(Port(id=port_id, name=name_of(body), network_id=net_id, vlan_id=vlan,
-                 admin_state_up=bool(body.get("admin_state_up", True)), peer_id=router_port),
-            Port(id=router_port, name=name_of(body), router_id=router_id, peer_id=port_id,
+    out.add(network_side.replace(peer_id=router_port),
+            Port(id=router_port, name=name, router_id=router_id, peer_id=port_id,
                  port_address=address, port_subnet=cidr, port_mac=str(body["mac_address"]),
-                 admin_state_up=bool(body.get("admin_state_up", True))))
+                 admin_state_up=up))
     sub = inputs.body("subnets", subnet_id) or {}
     if owner == "network:router_gateway" and sub.get("gateway_ip"):
         out.add(Route(id=derived(port_id, "default-route"), router_id=router_id,
