@@ -15,6 +15,7 @@ a state table, so that both land in the same multi-op or neither does.
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 import random
 import uuid
@@ -129,23 +130,12 @@ class Transaction:
             return
         model_paths = [self._store.paths.model(kind, obj_id) for kind, obj_id in keys]
         results = multi_read(self._store.client, model_paths + paths)
-        for (kind, obj_id), result in zip(keys, results[:len(keys)], strict=True):
-            if isinstance(result, NoNodeError):
-                entry = _Entry(None, _NEW)
-            elif isinstance(result, Exception):
-                raise result
-            else:
-                entry = _Entry(base.deserialize(base.model_class(kind), result[0]),
-                               result[1].version)
-            self._entries[(kind, obj_id)] = entry
-            self._order.append((kind, obj_id))
+        for key, result in zip(keys, results[:len(keys)], strict=True):
+            decode = functools.partial(base.deserialize, base.model_class(key[0]))
+            self._entries[key] = _read_entry(result, decode)
+            self._order.append(key)
         for path, result in zip(paths, results[len(keys):], strict=True):
-            if isinstance(result, NoNodeError):
-                self._nodes[path] = _Entry(None, _NEW)
-            elif isinstance(result, Exception):
-                raise result
-            else:
-                self._nodes[path] = _Entry(result[0], result[1].version)  # type: ignore[arg-type]
+            self._nodes[path] = _read_entry(result, lambda data: data)
 
     def node(self, path: str) -> bytes | None:
         """A plain node's data, or None when it does not exist; version-checked at
@@ -317,6 +307,16 @@ class Transaction:
         """The objects the commit created, changed or deleted."""
         return [key for key in self._order
                 if _operation(self._entries[key]) in ("create", "set", "delete")]
+
+
+def _read_entry(result: Any, decode: Callable[[bytes], Any]) -> _Entry:
+    """One answer of a multiRead as an entry: missing, or decoded with its version."""
+    if isinstance(result, NoNodeError):
+        return _Entry(None, _NEW)
+    if isinstance(result, Exception):
+        raise result
+    data, stat = result
+    return _Entry(decode(data), stat.version)
 
 
 def _operation(entry: _Entry) -> str | None:
