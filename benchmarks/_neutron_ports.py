@@ -111,15 +111,14 @@ def main(argv: list[str] | None = None) -> int:
             created.append(neutron.create("ports", network_id=net["id"],
                                           device_owner="compute:bench")["id"])
         wanted = set(created)
-        root = stored_root
         deadline = time.perf_counter() + 300
-        while not wanted <= set(zk_client.get_children(root)):
+        while not wanted <= set(zk_client.get_children(stored_root)):
             if time.perf_counter() > deadline:
                 break
             time.sleep(0.005)
         rate_elapsed = time.perf_counter() - started
         journal.drain(neutron, timeout=120)
-        stored = set(zk_client.get_children(root))
+        stored = set(zk_client.get_children(stored_root))
         every = set(p["id"] for p in plugin.get_ports(ctx, filters={"network_id": [net["id"]]}
                                                       ) if p["device_owner"] == "compute:bench")
         figures: dict[str, Any] = {

@@ -50,16 +50,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_PROJECT_PYTHON = os.path.join(_REPO, ".venv", "bin", "python")
-if os.path.exists(_PROJECT_PYTHON):
-    os.environ.setdefault("MIDONET_LAB_PYTHON", _PROJECT_PYTHON)
+from oslo_config import cfg
 
-from oslo_config import cfg  # noqa: E402
-
-from tools.lab import neutron_journal as journal  # noqa: E402
-from tools.lab.cluster import LAB_USERS, ClusterProcess  # noqa: E402
-from tools.lab.zookeeper import TemporaryZooKeeper  # noqa: E402
+from tools.lab import neutron_journal as journal
+from tools.lab.cluster import LAB_USERS, ClusterProcess
+from tools.lab.zookeeper import TemporaryZooKeeper
 
 MECHANISM_DRIVER = "midonet_ryu"
 L3_PLUGIN = "networking_midonet_ryu.l3.plugin.MidonetRyuL3Plugin"
