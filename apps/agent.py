@@ -109,12 +109,13 @@ class MidonetAgent(app_manager.OSKenApp):
         c = self.conf
         svc = self.services = agent_boot.boot(
             c, self.host_id, self.hostname, self._zk_state,
-            lambda port_id: self._queue(w.RemotePortMoved(port_id)), self._topology_changed,
+            lambda port_id: self._queue(w.RemotePortMoved(port_id)),
+            lambda host_id: self._queue(w.HostLivenessChanged(host_id)), self._topology_changed,
             self.metrics.state_proxy_update_seconds.observe)
         # the session connected before the listener was added: say so
         self.metrics.zookeeper_connected.set(1 if svc.zk.connected else 0)
         state = AgentState()
-        ports = PortMap(self.host_id, svc.cache, svc.remote.active)
+        ports = PortMap(self.host_id, svc.cache, svc.remote.active, svc.remote.down_hosts)
         replicator = FlowStateReplicator(self.host_id, svc.cache, state.local,
                                          ports.host_underlay_ip)
         policy = FlowPolicy(c.agent.flow_idle_timeout, c.agent.flow_hard_timeout,
@@ -187,6 +188,7 @@ class MidonetAgent(app_manager.OSKenApp):
                 core.replicator.counts.clear()
             m.flows.set(len(core.flows))
             m.local_ports.set(len(core.ports.bindings))
+            m.remote_hosts_down.set(len(core.ports.down_hosts))
             m.packet_in_queue_depth.set(self.events.qsize())
             m.state_proxy_connected.set(1 if self.state_proxy_state() == "connected" else 0)
             if self.work.dropped:
@@ -218,6 +220,11 @@ class MidonetAgent(app_manager.OSKenApp):
             self._apply(core.invalidate(item.tags))  # type: ignore[union-attr]
         elif kind is w.RemotePortMoved:
             self._apply(core.invalidate([tags.port(item.port_id)]))  # type: ignore[union-attr]
+        elif kind is w.HostLivenessChanged:
+            # the flows that tunnelled to its ports (floods too: they are
+            # tagged with every port they output to) go, and are simulated again
+            ports = self.services.remote.ports_of(item.host_id)  # type: ignore[union-attr]
+            self._apply(core.invalidate([tags.port(p) for p in ports]))
         elif kind is w.SubscribeTable:
             nsdb.subscribe(item.key)  # type: ignore[union-attr]
         elif kind is w.WriteLearned:

@@ -64,6 +64,7 @@ class Services:
 def boot(conf: Any, host_id: uuid.UUID, hostname: str,
          zk_state: Callable[[str], None],
          remote_changed: Callable[[uuid.UUID], None],
+         host_changed: Callable[[uuid.UUID], None],
          topology_changed: Callable[[str, uuid.UUID, Any, Any], None],
          observe_update: Callable[[float], None] | None = None) -> Services:
     c = conf
@@ -92,7 +93,8 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
     keys = StateKeys(zk, paths, host_id)
     hosts.register_host(store, keys, host_id, hostname)
     _join_tunnel_zones(conf, store, host_id)
-    remote = RemotePorts(zk, paths, remote_changed)
+    remote = RemotePorts(zk, paths, remote_changed, host_changed, hub.spawn_after,
+                         c.agent.host_down_hold)
     # State tables through the cluster's State Proxy (differential updates),
     # falling back to ZooKeeper while no proxy answers; writes always go
     # to ZooKeeper. [state_proxy] enabled = false reads ZooKeeper directly.

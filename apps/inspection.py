@@ -25,7 +25,8 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
                 "state_proxy": agent.state_proxy_state(),
                 "generation": core.generation if core else None,
                 "flows": len(core.flows) if core else 0,
-                "local_ports": len(core.ports.bindings) if core else 0}
+                "local_ports": len(core.ports.bindings) if core else 0,
+                "remote_hosts_down": sorted(map(str, core.ports.down_hosts)) if core else []}
     if cmd == "ports":
         ports = core.ports if core else None
         return {
@@ -33,6 +34,7 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
                                "tunnel_key": b.tunnel_key}
                       for p, b in (ports.bindings.items() if ports else [])},
             "remote": {str(p): {"host_id": str(h), "tunnel_key": k,
+                                "host_down": h in ports.down_hosts,
                                 "reachable": ports.locate(p) is not None}
                        for p, (h, k) in ports.remote_active.items()} if ports else {},
         }

@@ -54,6 +54,13 @@ class RemotePortMoved:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class HostLivenessChanged:
+    """A remote host went down or came back."""
+
+    host_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class TracesChanged:
     """A trace request was created, changed or deleted."""
 
@@ -66,7 +73,7 @@ class RecordTrace:
 
 
 WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | LeaseSnat | RecoverSession
-            | RemotePortMoved | TracesChanged | RecordTrace)
+            | RemotePortMoved | HostLivenessChanged | TracesChanged | RecordTrace)
 
 
 class WorkQueue:

@@ -137,6 +137,10 @@ class AgentMetrics:
                            registry=reg)
         self.local_ports = Gauge(f"{AGENT_PREFIX}_local_ports",
                                  "Virtual ports bound to this host's interfaces.", registry=reg)
+        self.remote_hosts_down = Gauge(
+            f"{AGENT_PREFIX}_remote_hosts_down",
+            "Hosts of remote ports whose ZooKeeper session is gone: not tunnelled to.",
+            registry=reg)
         self.work_queue_depth = Gauge(f"{AGENT_PREFIX}_work_queue_depth",
                                       "Items waiting for the agent's worker.", registry=reg)
         self.packet_in_queue_depth = Gauge(
@@ -150,7 +154,7 @@ class AgentMetrics:
             f"{AGENT_PREFIX}_state_proxy_connected",
             "1 while state tables are fed by a State Proxy, 0 while read from ZooKeeper.",
             registry=reg)
-        self.gauges = (self.flows, self.local_ports, self.work_queue_depth,
+        self.gauges = (self.flows, self.local_ports, self.remote_hosts_down, self.work_queue_depth,
                        self.packet_in_queue_depth, self.zookeeper_connected,
                        self.state_proxy_connected)
 

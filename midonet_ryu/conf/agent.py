@@ -85,6 +85,15 @@ OPTS = [
         "earlier agent run are removed; they keep forwarding meanwhile while this "
         "run re-learns the paths still in use.",
     ),
+    cfg.FloatOpt(
+        "host_down_hold",
+        default=3.0,
+        min=0.0,
+        help="Seconds a remote host's ZooKeeper session must stay gone before "
+        "this agent stops tunnelling to its ports (and skips it in floods). "
+        "Rides out an agent restarting or resuming in a new session, whose "
+        "datapath forwards meanwhile.",
+    ),
     cfg.IntOpt(
         "drop_flow_hard_timeout",
         default=5,

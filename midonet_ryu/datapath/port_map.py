@@ -3,7 +3,8 @@
 A port bound here is an OpenFlow port of the integration bridge; a port bound
 elsewhere is a tunnel to its host's underlay address with that port's key; a
 port nobody serves is nowhere (its outputs are skipped). The shell feeds the
-OVSDB interfaces and the remote ports' published locations; :meth:`sync`
+OVSDB interfaces, the remote ports' published locations and the hosts that
+are down (a down host's ports are nowhere too); :meth:`sync`
 says which bindings changed, so the shell does the OVSDB and ZooKeeper
 writes and the flow setup installs or removes the flows.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 from midonet_ryu.datapath.local_ports import Interface, LocalBinding, desired_bindings
 from midonet_ryu.datapath.translate import LocalPort, RemotePort
@@ -35,11 +36,14 @@ class BindingChanges:
 
 class PortMap:
     def __init__(self, host_id: uuid.UUID, topology: TopologyView,
-                 remote_active: Mapping[uuid.UUID, tuple[uuid.UUID, int]]) -> None:
+                 remote_active: Mapping[uuid.UUID, tuple[uuid.UUID, int]],
+                 down_hosts: Set[uuid.UUID] = frozenset()) -> None:
         self.host_id = host_id
         self.topology = topology
-        # port -> (host, tunnel key), kept current by the shell's watches
+        # port -> (host, tunnel key) and the hosts that are down, kept
+        # current by the shell's watches
         self.remote_active = remote_active
+        self.down_hosts = down_hosts
         self.bindings: dict[uuid.UUID, LocalBinding] = {}
         self.ofport_to_port: dict[int, uuid.UUID] = {}
         self.tunnel_ofports: dict[str, int] = {}  # tunnel type -> ofport
@@ -57,6 +61,8 @@ class PortMap:
         if active is None:
             return None
         host_id, key = active
+        if host_id in self.down_hosts:
+            return None
         tunnel = self._tunnel_to(host_id)
         return None if tunnel is None else RemotePort(tunnel[1], key, tunnel[0])
 

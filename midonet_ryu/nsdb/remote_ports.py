@@ -1,58 +1,92 @@
-"""Where ports bound to other hosts are reachable: their host and tunnel key.
+"""Where ports bound to other hosts are reachable: their host and tunnel key,
+and whether that host is alive.
 
 Each remote exterior port publishes ``active`` in its host's state
 namespace; the agent watches those keys (level-triggered ``DataWatch``) and
 reports changes so flows that tunnel to a port follow it when it moves or
 gets a new key. A port whose binding moves to another host is forgotten at
-once; a port whose ``active`` key merely disappears keeps its last location.
+once; a port whose ``active`` key merely disappears keeps its last location
+(its agent may be restarting, and its datapath still forwards).
+
+A host whose ``alive`` key is gone (its ZooKeeper session ended) for longer
+than ``hold`` seconds is down: its ports are not located, so nothing
+tunnels to them and floods skip them, until the key is back. The hold rides
+out a restarting agent re-creating the key in a new session, and a frozen
+one resuming right after its expiry: both still forward meanwhile.
 """
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.recipe.watchers import DataWatch
 
-from midonet_ryu.nsdb.hosts import ACTIVE, decode_port_active
+from midonet_ryu.nsdb.hosts import ACTIVE, ALIVE, decode_port_active
 from midonet_ryu.nsdb.paths import Paths
 
 LOG = logging.getLogger(__name__)
+CallLater = Callable[[float, Callable[[], None]], Any]
+WatchCallback = Callable[[bytes | None, Any, Any], bool | None]  # False ends the DataWatch
 
 
 class RemotePorts:
     def __init__(self, client: KazooClient, paths: Paths,
-                 on_change: Callable[[uuid.UUID], None]) -> None:
+                 on_change: Callable[[uuid.UUID], None],
+                 on_host_change: Callable[[uuid.UUID], None] | None = None,
+                 call_later: CallLater | None = None, hold: float = 0.0) -> None:
         self.client = client
         self.paths = paths
         self.on_change = on_change
+        self.on_host_change = on_host_change or (lambda host_id: None)
+        self.call_later = call_later
+        self.hold = hold
         self.active: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
+        self.down_hosts: set[uuid.UUID] = set()
         self._watching: dict[uuid.UUID, uuid.UUID] = {}  # port -> host namespace
+        # host -> the token of its current alive watch (a dropped and re-added
+        # host gets a new one, so the old watch ends at its next event)
+        self._hosts: dict[uuid.UUID, object] = {}
+        self._absent: set[uuid.UUID] = set()  # alive key gone, not held down long enough
 
     def track(self, wanted: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        """Watch exactly the (port, host) pairs in ``wanted``."""
-        wanted = dict(wanted)
-        for port_id in [p for p in self._watching if wanted.get(p) != self._watching[p]]:
+        """Watch exactly the (port, host) pairs in ``wanted``, and those hosts' liveness."""
+        pairs: dict[uuid.UUID, uuid.UUID] = dict(wanted)
+        for port_id in [p for p in self._watching if pairs.get(p) != self._watching[p]]:
             del self._watching[port_id]
             if self.active.pop(port_id, None) is not None:
                 self.on_change(port_id)
-        for port_id, host_id in wanted.items():
+        for port_id, host_id in pairs.items():
             if port_id in self._watching:
                 continue
             self._watching[port_id] = host_id
             path = self.paths.state(host_id, "Port", port_id, ACTIVE)
             DataWatch(self.client, path, self._callback(port_id, host_id))
+        hosts = set(pairs.values())
+        for host_id in [h for h in self._hosts if h not in hosts]:
+            del self._hosts[host_id]
+            self._absent.discard(host_id)
+            self.down_hosts.discard(host_id)
+        for host_id in hosts - self._hosts.keys():
+            token = self._hosts[host_id] = object()
+            path = self.paths.state(host_id, "Host", host_id, ALIVE)
+            DataWatch(self.client, path, self._host_callback(host_id, token))
 
-    def _callback(self, port_id: uuid.UUID, host_id: uuid.UUID):
-        def on_data(data, stat, event=None):
+    def ports_of(self, host_id: uuid.UUID) -> list[uuid.UUID]:
+        """The located ports on ``host_id``: what its liveness changes."""
+        return [port_id for port_id, (host, _) in self.active.items() if host == host_id]
+
+    def _callback(self, port_id: uuid.UUID, host_id: uuid.UUID) -> WatchCallback:
+        def on_data(data: bytes | None, stat: Any, event: Any = None) -> bool | None:
             if self._watching.get(port_id) != host_id:
                 return False  # no longer wanted, or moved to another namespace
             value = decode_port_active(data)
             if value is None or value[0] != host_id:
                 # The agent there is restarting or gone. Keep the last known
                 # key: its flows (fail-secure) keep delivering while it
-                # restarts, and a dead host drops the traffic either way.
+                # restarts; whether the host is gone is its alive key's say.
                 return None
             if self.active.get(port_id) != value:
                 self.active[port_id] = value
@@ -61,6 +95,38 @@ class RemotePorts:
 
         return on_data
 
+    def _host_callback(self, host_id: uuid.UUID, token: object) -> WatchCallback:
+        def on_data(data: bytes | None, stat: Any, event: Any = None) -> bool | None:
+            if self._hosts.get(host_id) is not token:
+                return False
+            if stat is not None:
+                self._absent.discard(host_id)
+                if host_id in self.down_hosts:
+                    self.down_hosts.discard(host_id)
+                    LOG.warning("host %s is alive again: tunnelling to its ports", host_id)
+                    self.on_host_change(host_id)
+            elif host_id not in self.down_hosts and host_id not in self._absent:
+                self._absent.add(host_id)
+                if self.call_later is None or self.hold <= 0:
+                    self._confirm_down(host_id, token)
+                else:
+                    self.call_later(self.hold, lambda: self._confirm_down(host_id, token))
+            return None
+
+        return on_data
+
+    def _confirm_down(self, host_id: uuid.UUID, token: object) -> None:
+        if self._hosts.get(host_id) is not token or host_id not in self._absent:
+            return  # no longer wanted, or alive again within the hold
+        self._absent.discard(host_id)
+        self.down_hosts.add(host_id)
+        LOG.warning("host %s is down (no ZooKeeper session): not tunnelling to its ports",
+                    host_id)
+        self.on_host_change(host_id)
+
     def clear(self) -> None:
         self._watching.clear()
         self.active.clear()
+        self._hosts.clear()
+        self._absent.clear()
+        self.down_hosts.clear()

@@ -49,12 +49,13 @@ class World:
                                   if k not in ("core", "ports", "switch", "remote", "state")})
         s = self.s
         self.remote = {self.c.port_id: (OTHER, REMOTE_KEY)}
+        self.down: set[uuid.UUID] = set()
         self.state = AgentState(s.state)
         for net in (self.net_a, self.net_b):
             self.state.attach(("mac", net.id, None), s.state.mac_table(net.id, None))
             self.state.attach(("ip4mac", net.id, None), s.state.ip4_mac_table(net.id))
         self.state.attach(("arp", self.router.id, None), s.state.arp_table(self.router.id))
-        self.ports = PortMap(HERE, s.topology, self.remote)
+        self.ports = PortMap(HERE, s.topology, self.remote, self.down)
         self.core = FlowSetup(HERE, generation, s.topology, self.state, self.ports,
                               FlowPolicy(idle_timeout=60, hard_timeout=0, drop_hard_timeout=5))
         self.switch = FakeSwitch()
@@ -190,6 +191,26 @@ def test_remote_port_moving_host_re_steers_only_after_invalidation():
     assert w.where(w.a, frame).controller
     w.send(w.a, frame)
     assert w.where(w.a, frame).outputs[0].tunnel_id == REMOTE_KEY + 1
+
+
+def test_a_down_host_is_not_tunnelled_to_until_it_is_back():
+    w = World()
+    unicast, flood = w.udp(w.a, w.c), pb.arp_request(w.a.mac, w.a.ip, ip_to_int("10.0.1.99"))
+    for frame in (unicast, flood):
+        w.send(w.a, frame)
+    w.down.add(OTHER)
+    w.invalidate([tags.port(w.c.port_id)])  # what the shell does for the host's ports
+    for frame in (unicast, flood):
+        w.send(w.a, frame)
+    dropped = w.where(w.a, unicast)
+    assert dropped.outputs == () and not dropped.controller  # a flow, and it sends nothing
+    assert [o.port for o in w.where(w.a, flood).outputs] == [w.ofport(w.b)]
+    w.down.discard(OTHER)
+    w.invalidate([tags.port(w.c.port_id)])
+    for frame in (unicast, flood):
+        w.send(w.a, frame)
+    assert [o.tunnel_id for o in w.where(w.a, unicast).outputs] == [REMOTE_KEY]
+    assert sorted(o.tunnel_id or 0 for o in w.where(w.a, flood).outputs) == [0, REMOTE_KEY]
 
 
 def test_routed_flow_rewrites_macs_and_ttl_and_outputs_to_the_other_network():
