@@ -1,4 +1,14 @@
-"""Which flow tags a topology change invalidates (pure)."""
+"""Which flow tags a topology change invalidates (pure).
+
+Most changes invalidate the object and every device it references: a
+route, rule or pool member changes its parent's behaviour. A network's VM
+port is precise instead: booting, deleting, binding, moving or disabling one
+VM must not drop the flows between the network's other VMs. Those flows do
+not depend on it; what does is tagged with it (the flows through it, to it,
+and every flood that output to it) or with the network's floods (a new port
+is not in the floods set up before it). Ports linked to a router keep the
+broad rule: they change the bridge's router maps and the router's routes.
+"""
 from __future__ import annotations
 
 import uuid
@@ -10,14 +20,18 @@ from midonet_ryu.simulation import tags
 # kinds whose change can change which ports are bound here or where tunnels go
 SYNC_KINDS = frozenset({"Port", "Host", "TunnelZone"})
 
+# Back-references that no simulation reads beyond what the referencing
+# object's own change invalidates: a network's port list changes with a port
+# (handled below), a host's with a binding (hosts are not simulated).
+_MEMBERSHIP_ONLY = {"Network": frozenset({"port_ids"}), "Host": frozenset({"port_ids"})}
+
 
 def topology_change_tags(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> list[Hashable]:
-    """Invalidate what depended on the object and on the devices holding it.
-
-    A route, rule, port or pool member changes its parent's behaviour, so
-    every single-valued reference of the object (router_id, chain_id,
-    network_id, ...) is treated as a changed device too.
-    """
+    if kind == "Port" and _is_vm_port(old) and _is_vm_port(new):
+        return _vm_port_tags(obj_id, old, new)
+    if old is not None and new is not None and kind in _MEMBERSHIP_ONLY:
+        if _changed_fields(old, new) <= _MEMBERSHIP_ONLY[kind]:
+            return []
     changed: set[Hashable] = {tags.device(obj_id)}
     for obj in (old, new):
         if obj is None:
@@ -36,3 +50,26 @@ def topology_change_tags(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> li
             if obj is not None and obj.device_id is not None:
                 changed.add(tags.port(obj.device_id))
     return list(changed)
+
+
+def _is_vm_port(port: Any) -> bool:
+    """A network's port not linked to anything (bound or not), or no port."""
+    return port is None or (port.network_id is not None and port.router_id is None
+                            and port.peer_id is None)
+
+
+def _vm_port_tags(port_id: uuid.UUID, old: Any, new: Any) -> list[Hashable]:
+    changed: set[Hashable] = {tags.port(port_id)}
+    for port in (old, new):
+        if port is None:
+            continue
+        if port.vlan_id is None:  # a trunk: in the floods of every VLAN
+            changed.add(tags.floods(port.network_id))
+        else:
+            changed.add(tags.flood(port.network_id, port.vlan_id))
+    return list(changed)
+
+
+def _changed_fields(old: Any, new: Any) -> set[str]:
+    return {name for name in old.__dataclass_fields__
+            if getattr(old, name) != getattr(new, name)}

@@ -183,6 +183,7 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
             return verdict
     if out is None:
         ctx.tags.add(tags.flood(nid, vlan))
+        ctx.tags.add(tags.floods(nid))
         return Flood(tuple(p for p in bridge.flood_ports(vlan) if p.id != in_port.id))
     return out
 

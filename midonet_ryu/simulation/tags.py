@@ -28,8 +28,14 @@ def mac_entry(network_id: uuid.UUID, vlan: int | None, mac: str) -> Tag:
 
 
 def flood(network_id: uuid.UUID, vlan: int | None) -> Tag:
-    """Flows that flooded on (network, vlan): invalidated when the port set changes."""
+    """Flows that flooded on (network, vlan): invalidated when a port of
+    that VLAN comes, goes or changes."""
     return ("flood", network_id, vlan)
+
+
+def floods(network_id: uuid.UUID) -> Tag:
+    """Flows that flooded on any VLAN of the network (a trunk port changed)."""
+    return ("floods", network_id)
 
 
 def ip4_mac_entry(network_id: uuid.UUID, ip: int) -> Tag:

@@ -3,7 +3,7 @@ to another host, a port is deleted, and a GRE zone carries traffic like VXLAN.""
 import pytest
 
 from midonet_ryu.nsdb import hosts
-from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.model import Network, Port
 from midonet_ryu.topology.router import Route
 from tools.lab.procs import wait_until
 
@@ -23,6 +23,44 @@ def two_vms(cloud):
     pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
     cloud.settle((hv1, pa), (hv2, pb))
     return pa, a, pb, b
+
+
+def unicast_cookies(hv, *macs):
+    """Cookies of ``hv``'s flows to any of ``macs`` that were not floods."""
+    return {f["cookie"] for f in hv.agent.ctl("flows")
+            if any(f"eth_dst={mac}" in f["match"] for mac in macs)
+            and not any(tag.startswith("('flood") for tag in f["tags"])}
+
+
+def test_booting_a_vm_keeps_the_flows_between_the_other_vms(ns_cloud):
+    """A new VM on the network invalidates its floods, not the unicast flows
+    between the VMs already there: they stay installed, with their cookies."""
+    cloud = ns_cloud(2)
+    hv1, hv2 = cloud.hosts
+    pa, a, pb, b = two_vms(cloud)
+    # each host simulates its own VM's side (traffic from a tunnel is
+    # delivered by its key)
+    for hv in (hv1, hv2):
+        wait_until(lambda hv=hv: reaches(a, "198.51.100.2") and unicast_cookies(
+            hv, a.mac, b.mac), 15, what=f"a unicast flow on {hv.name}")
+    before = {hv.name: unicast_cookies(hv, a.mac, b.mac) for hv in (hv1, hv2)}
+    invalidated = {hv.name: hv.agent.ctl("counters").get("flows_invalidated", 0)
+                   for hv in (hv1, hv2)}
+    net = cloud.store.get(Network, pa.network_id)
+    pc, c = cloud.kernel_vm(hv2, net, "vmc", "198.51.100.3/24")
+    cloud.settle((hv2, pc))
+    wait_until(lambda: reaches(a, "198.51.100.3"), 15, what="A to reach the new VM C")
+    for hv in (hv1, hv2):
+        now = unicast_cookies(hv, a.mac, b.mac)
+        assert before[hv.name] <= now, f"{hv.name} dropped flows between A and B"
+        installed = {line.split("cookie=")[1].split(",")[0]
+                     for line in hv.ovs.dump_flows() if "cookie=" in line}
+        assert before[hv.name] <= installed
+    # what was removed: the floods (ARP requests before the MACs were known,
+    # and the ones to C), never the unicast flows
+    for hv in (hv1, hv2):
+        removed = hv.agent.ctl("counters").get("flows_invalidated", 0) - invalidated[hv.name]
+        assert removed <= 4, f"{hv.name} removed {removed} flows for one new VM"
 
 
 def test_route_change_reroutes_existing_traffic(ns_cloud):
