@@ -50,6 +50,12 @@ class ServiceRegistration:
     def stop(self) -> None:
         self._active = False
         self.client.remove_listener(self._session_changed)
+        if not self.client.connected:
+            # A request would wait for a connection that may never come (a
+            # node stopped during a ZooKeeper outage did not exit); the
+            # ephemeral node goes with the session anyway.
+            LOG.warning("not connected: %s is unregistered when its session ends", self.path)
+            return
         try:
             self.client.delete(self.path)
         except NoNodeError:

@@ -1,4 +1,5 @@
 """The State Proxy through ZooKeeper faults: a leader failover and a full outage."""
+import signal
 import tempfile
 import threading
 import time
@@ -116,4 +117,23 @@ def test_zookeeper_outage_completes_subscriptions_and_recovers(cluster_factory):
                 c.stop()
             except Exception:  # noqa: BLE001
                 pass
+        server.stop()
+
+
+def test_the_cluster_stops_promptly_while_zookeeper_is_down(cluster_factory):
+    """SIGTERM during a ZooKeeper outage: the node exits at once, cleanly (it
+    used to wait forever to delete its registration, and needed SIGKILL)."""
+    server = ZooKeeperServer(tempfile.mkdtemp(prefix="mr-zk-stop-")).start()
+    try:
+        node = cluster_factory(root="/stop-during-outage", hosts=server.hosts)
+        server.kill()
+        time.sleep(1.0)  # the node notices the connection is gone
+        started_at = time.monotonic()
+        node.proc.send_signal(signal.SIGTERM)
+        rc = node.proc.wait(30)
+        took = time.monotonic() - started_at
+        assert rc == 0, node.tail()
+        assert took < 5.0, f"took {took:.1f} s to stop"
+        assert "midonet-cluster stopped" in node.tail()
+    finally:
         server.stop()
