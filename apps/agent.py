@@ -68,6 +68,8 @@ class MidonetAgent(app_manager.OSKenApp):
         self.work = w.WorkQueue()
         self._wake = hub.Event()
         self._interfaces_sync_queued = False
+        # ports the topology changed since the last sync; None: look at all
+        self._ports_changed: set[uuid.UUID] | None = None
         self.ready = False
         self.services: agent_boot.Services | None = None
         self.core: FlowSetup | None = None
@@ -240,6 +242,7 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._apply(core.snat_leased(item.request, block))  # type: ignore[union-attr]
         elif kind is w.RecoverSession:
             nsdb.recover_session()
+            self._ports_changed = None  # what changed while the session was gone
         elif kind is w.TracesChanged:
             core.traces_changed()
         elif kind is w.RecordTrace:
@@ -248,6 +251,8 @@ class MidonetAgent(app_manager.OSKenApp):
                 core.trace_full(item.trace_id)  # type: ignore[union-attr]
 
     def _topology_changed(self, kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> None:
+        if kind == "Port" and self._ports_changed is not None:
+            self._ports_changed.add(obj_id)
         if kind in SYNC_KINDS:
             self._queue(w.Sync())
         elif kind == "TraceRequest":
@@ -259,7 +264,13 @@ class MidonetAgent(app_manager.OSKenApp):
         if not self.ready or svc is None or core is None or nsdb is None:
             return
         ifaces = svc.ovsdb.interfaces(self.conf.agent.integration_bridge)
-        changes = core.ports.sync(ifaces)
+        changed, self._ports_changed = self._ports_changed, set()
+        try:
+            changes = core.ports.sync(ifaces, changed)
+            svc.remote.update(changes.remote_moved, changes.remote_gone)
+        except Exception:
+            self._ports_changed = None  # the next sync looks at every port again
+            raise
         nsdb.publish_interfaces(ifaces, core.ports)
         remembered = {i.name: i.tunnel_key for i in ifaces}
         for binding in changes.unbound:
@@ -268,7 +279,6 @@ class MidonetAgent(app_manager.OSKenApp):
             nsdb.port_bound(binding, remembered.get(binding.interface),
                             svc.ovsdb.set_interface_tunnel_key)
         self._apply(core.bindings_changed(changes))
-        svc.remote.track(changes.remote_wanted)
         # Subscribe up front to the MAC tables of networks with local ports, so
         # the first unicast after a remote host learned a MAC is not flooded.
         for network_id, vlan in changes.mac_tables_wanted:

@@ -4,7 +4,8 @@ Kazoo watch callbacks and the packet path never do a round trip themselves:
 they queue an item and the worker does it. The queue is bounded; when it is
 full the oldest item is dropped and counted (``work_items_dropped``): a lost
 invalidation leaves a stale flow until its idle timeout, so the bound is
-generous, and a ``Sync`` (which recomputes everything) is queued every second.
+generous, and a ``Sync`` (local bindings against OVSDB, and the remote ports
+the topology changed) is queued every second.
 """
 from __future__ import annotations
 

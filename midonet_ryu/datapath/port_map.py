@@ -30,7 +30,10 @@ class BindingChanges:
     tunnels_changed: bool
     unbound: tuple[LocalBinding, ...]
     bound: tuple[LocalBinding, ...]
-    remote_wanted: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (port, host) to watch
+    # ports now bound to another host, (port, host), and ports no longer bound
+    # to another host: what the shell starts and stops watching
+    remote_moved: tuple[tuple[uuid.UUID, uuid.UUID], ...]
+    remote_gone: tuple[uuid.UUID, ...]
     mac_tables_wanted: tuple[tuple[uuid.UUID, int | None], ...]  # (network, vlan)
 
 
@@ -47,6 +50,7 @@ class PortMap:
         self.bindings: dict[uuid.UUID, LocalBinding] = {}
         self.ofport_to_port: dict[int, uuid.UUID] = {}
         self.tunnel_ofports: dict[str, int] = {}  # tunnel type -> ofport
+        self.remote_hosts: dict[uuid.UUID, uuid.UUID] = {}  # port bound elsewhere -> host
 
     def host_underlay_ip(self, host_id: uuid.UUID) -> str | None:
         """The address tunnels to ``host_id`` go to (a tunnel zone shared with it)."""
@@ -78,9 +82,15 @@ class PortMap:
                 return ip, ofport
         return None
 
-    def sync(self, interfaces: Iterable[Interface]) -> BindingChanges:
+    def sync(self, interfaces: Iterable[Interface],
+             changed_ports: Iterable[uuid.UUID] | None = None) -> BindingChanges:
         """Compare the NSDB's bindings with the bridge's interfaces and apply
-        the difference to this map."""
+        the difference to this map.
+
+        Local bindings cost the host's own ports; remote ones are followed
+        from ``changed_ports`` (the ports the topology changed since the last
+        sync), so a periodic sync never walks a big bridge's ports. ``None``
+        looks at every port: the first sync, and after a lost session."""
         ifaces = list(interfaces)
         tunnels = {ttype: i.ofport for ttype, name in TUNNEL_INTERFACE_TYPES.items()
                    for i in ifaces if i.name == name and i.ofport > 0}
@@ -98,16 +108,38 @@ class PortMap:
         for b in bound:
             self.bindings[b.port_id] = b
             self.ofport_to_port[b.ofport] = b.port_id
-        remote = tuple(
-            (p.id, p.host_id) for p in self.topology.objects(Port)
-            if p.host_id is not None and p.host_id != self.host_id)
+        moved, gone = self._remote_changes(changed_ports)
         tables: list[tuple[uuid.UUID, int | None]] = []
         for binding in self.bindings.values():
             port = self.topology.get(Port, binding.port_id)
             if port is not None and port.network_id is not None:
                 tables.append((port.network_id, port.vlan_id))
-        return BindingChanges(tunnels_changed, tuple(unbound), tuple(bound), remote,
+        return BindingChanges(tunnels_changed, tuple(unbound), tuple(bound), moved, gone,
                               tuple(dict.fromkeys(tables)))
+
+    def _remote_changes(self, changed_ports: Iterable[uuid.UUID] | None
+                        ) -> tuple[tuple[tuple[uuid.UUID, uuid.UUID], ...], tuple[uuid.UUID, ...]]:
+        if changed_ports is None:
+            now = {p.id: p.host_id for p in self.topology.objects(Port)
+                   if p.host_id is not None and p.host_id != self.host_id}
+            moved = tuple((p, h) for p, h in now.items() if self.remote_hosts.get(p) != h)
+            gone = tuple(p for p in self.remote_hosts if p not in now)
+            self.remote_hosts = now
+            return moved, gone
+        moved_l: list[tuple[uuid.UUID, uuid.UUID]] = []
+        gone_l: list[uuid.UUID] = []
+        for port_id in changed_ports:
+            port = self.topology.get(Port, port_id)
+            host = None if port is None or port.host_id == self.host_id else port.host_id
+            if host == self.remote_hosts.get(port_id):
+                continue
+            if host is None:
+                del self.remote_hosts[port_id]
+                gone_l.append(port_id)
+            else:
+                self.remote_hosts[port_id] = host
+                moved_l.append((port_id, host))
+        return tuple(moved_l), tuple(gone_l)
 
     def still_bound_here(self, port_id: uuid.UUID) -> bool:
         """Whether the NSDB still binds ``port_id`` to this host (an unbound

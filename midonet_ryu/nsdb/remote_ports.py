@@ -45,42 +45,74 @@ class RemotePorts:
         self.hold = hold
         self.active: dict[uuid.UUID, tuple[uuid.UUID, int]] = {}
         self.down_hosts: set[uuid.UUID] = set()
-        self._watching: dict[uuid.UUID, uuid.UUID] = {}  # port -> host namespace
-        # host -> the token of its current alive watch (a dropped and re-added
-        # host gets a new one, so the old watch ends at its next event)
-        self._hosts: dict[uuid.UUID, object] = {}
+        # port -> (host namespace, token of its watch); host -> (ports watched
+        # there, token of its alive watch). A watch whose token is no longer
+        # current ends at its next event, so re-adding a port or host never
+        # leaves two watches reporting.
+        self._watching: dict[uuid.UUID, tuple[uuid.UUID, object]] = {}
+        self._hosts: dict[uuid.UUID, list[Any]] = {}
         self._absent: set[uuid.UUID] = set()  # alive key gone, not held down long enough
 
     def track(self, wanted: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
         """Watch exactly the (port, host) pairs in ``wanted``, and those hosts' liveness."""
         pairs: dict[uuid.UUID, uuid.UUID] = dict(wanted)
-        for port_id in [p for p in self._watching if pairs.get(p) != self._watching[p]]:
-            del self._watching[port_id]
+        self.update([(p, h) for p, h in pairs.items() if self.host_of(p) != h],
+                    [p for p in self._watching if p not in pairs])
+
+    def update(self, moved: Iterable[tuple[uuid.UUID, uuid.UUID]],
+               gone: Iterable[uuid.UUID]) -> None:
+        """Start watching ports newly bound to (or moved to) a host, stop
+        watching ports no longer bound elsewhere: costs the changes, not
+        the ports watched."""
+        moved = [(p, h) for p, h in moved if self.host_of(p) != h]
+        for port_id in (*gone, *(p for p, _ in moved)):
+            watched = self._watching.pop(port_id, None)
+            if watched is None:
+                continue
+            self._release_host(watched[0])
             if self.active.pop(port_id, None) is not None:
                 self.on_change(port_id)
-        for port_id, host_id in pairs.items():
-            if port_id in self._watching:
-                continue
-            self._watching[port_id] = host_id
+        for port_id, host_id in moved:
+            token = object()
+            self._watching[port_id] = (host_id, token)
+            self._want_host(host_id)
             path = self.paths.state(host_id, "Port", port_id, ACTIVE)
-            DataWatch(self.client, path, self._callback(port_id, host_id))
-        hosts = set(pairs.values())
-        for host_id in [h for h in self._hosts if h not in hosts]:
+            DataWatch(self.client, path, self._callback(port_id, host_id, token))
+
+    def host_of(self, port_id: uuid.UUID) -> uuid.UUID | None:
+        watched = self._watching.get(port_id)
+        return None if watched is None else watched[0]
+
+    def _want_host(self, host_id: uuid.UUID) -> None:
+        entry = self._hosts.get(host_id)
+        if entry is not None:
+            entry[0] += 1
+            return
+        token = object()
+        self._hosts[host_id] = [1, token]
+        path = self.paths.state(host_id, "Host", host_id, ALIVE)
+        DataWatch(self.client, path, self._host_callback(host_id, token))
+
+    def _release_host(self, host_id: uuid.UUID) -> None:
+        entry = self._hosts[host_id]
+        entry[0] -= 1
+        if entry[0] == 0:
             del self._hosts[host_id]
             self._absent.discard(host_id)
             self.down_hosts.discard(host_id)
-        for host_id in hosts - self._hosts.keys():
-            token = self._hosts[host_id] = object()
-            path = self.paths.state(host_id, "Host", host_id, ALIVE)
-            DataWatch(self.client, path, self._host_callback(host_id, token))
+
+    def _current_host_token(self, host_id: uuid.UUID) -> object | None:
+        entry = self._hosts.get(host_id)
+        return None if entry is None else entry[1]
 
     def ports_of(self, host_id: uuid.UUID) -> list[uuid.UUID]:
         """The located ports on ``host_id``: what its liveness changes."""
         return [port_id for port_id, (host, _) in self.active.items() if host == host_id]
 
-    def _callback(self, port_id: uuid.UUID, host_id: uuid.UUID) -> WatchCallback:
+    def _callback(self, port_id: uuid.UUID, host_id: uuid.UUID,
+                  token: object) -> WatchCallback:
         def on_data(data: bytes | None, stat: Any, event: Any = None) -> bool | None:
-            if self._watching.get(port_id) != host_id:
+            if self._watching.get(port_id) != (host_id, token):
                 return False  # no longer wanted, or moved to another namespace
             value = decode_port_active(data)
             if value is None or value[0] != host_id:
@@ -97,7 +129,7 @@ class RemotePorts:
 
     def _host_callback(self, host_id: uuid.UUID, token: object) -> WatchCallback:
         def on_data(data: bytes | None, stat: Any, event: Any = None) -> bool | None:
-            if self._hosts.get(host_id) is not token:
+            if self._current_host_token(host_id) is not token:
                 return False
             if stat is not None:
                 self._absent.discard(host_id)
@@ -116,7 +148,7 @@ class RemotePorts:
         return on_data
 
     def _confirm_down(self, host_id: uuid.UUID, token: object) -> None:
-        if self._hosts.get(host_id) is not token or host_id not in self._absent:
+        if self._current_host_token(host_id) is not token or host_id not in self._absent:
             return  # no longer wanted, or alive again within the hold
         self._absent.discard(host_id)
         self.down_hosts.add(host_id)

@@ -101,3 +101,22 @@ def test_an_untracked_host_is_forgotten(watched):
     start()
     time.sleep(HOLD * 2)
     assert host_changes == [host_id]  # its old watch no longer reports
+
+
+def test_a_port_moved_to_another_host_follows_that_hosts_key(watched, zk_server, zk_root):
+    remote, host_id, port_id, start, moved, host_changes = watched
+    start(key=7)
+    remote.update([(port_id, host_id)], [])
+    wait_until(lambda: remote.active.get(port_id) == (host_id, 7), 10, what="port located")
+    second = uuid.uuid4()
+    other = RemoteHost(zk_server, zk_root, second, port_id, 11)
+    try:
+        remote.update([(port_id, second)], [])
+        assert port_id not in remote.active or remote.active[port_id][0] == second
+        wait_until(lambda: remote.active.get(port_id) == (second, 11), 10,
+                   what="the port at its new host")
+        assert remote.ports_of(host_id) == [] and remote.ports_of(second) == [port_id]
+        remote.update([], [port_id])
+        assert remote.active == {} and remote.host_of(port_id) is None
+    finally:
+        other.end_session()
