@@ -45,6 +45,8 @@ class AgentCounter(enum.Enum):
     UNCACHEABLE = "Results executed without a flow because OpenFlow cannot match them."
     USERSPACE_EXECUTIONS = "Packets rewritten by the agent itself (no flow could do it)."
     USERSPACE_ERRORS = "Packets the agent could not rewrite in userspace."
+    SPLIT_EXECUTIONS = ("Packets whose actions exceed one OpenFlow message (a flood to "
+                        "over a thousand remote ports): sent by several packet-outs, no flow.")
     DROPPED = "Packets dropped by the simulation (with or without a drop flow)."
     GENERATED_PACKETS = "Frames the simulation generated (ARP, ICMP, DHCP replies) sent."
     GENERATED_LOOPS = "Generated frames dropped because they kept generating frames."

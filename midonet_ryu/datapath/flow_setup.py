@@ -201,10 +201,18 @@ class FlowSetup:
                 out.count(C.USERSPACE_EXECUTIONS)
                 self._userspace(pin.data, result.actions, out)
             else:
-                if install:
-                    self._install(match, in_ofport, result, actions, now, out)
-                if actions:
-                    out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
+                if not (of.actions_fit(actions, of.FLOW_ACTIONS_ROOM)
+                        and of.actions_fit(actions, of.packet_out_room(pin.data))):
+                    # too big for one message: no flow can hold it, so every
+                    # such packet comes here and goes out in several parts
+                    out.count(C.SPLIT_EXECUTIONS)
+                    for part in of.split_actions(actions, of.packet_out_room(pin.data)):
+                        out.messages.append(of.PacketOut(in_ofport, part, pin.data))
+                else:
+                    if install:
+                        self._install(match, in_ofport, result, actions, now, out)
+                    if actions:
+                        out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
         elif kind is ResultKind.DROP or kind is ResultKind.ERROR_DROP:
             if result.drop_timeout and install:
                 self._install(match, in_ofport, result, None, now, out)

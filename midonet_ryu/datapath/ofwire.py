@@ -221,6 +221,67 @@ def encode_actions(actions: Iterable[Action]) -> bytes:
     return b"".join(out)
 
 
+# An OpenFlow message's length is 16 bits. A flow-mod keeps room for its
+# header, instruction and the largest match the translation builds.
+MAX_MESSAGE = 0xFFFF
+FLOW_ACTIONS_ROOM = MAX_MESSAGE - _FLOW_MOD.size - _INSTRUCTION.size - 512
+_MAX_ACTION = 16  # the longest action the translation emits (output, set_field)
+
+
+def action_length(action: Action) -> int:
+    return len(encode_actions((action,)))
+
+
+def actions_fit(actions: Sequence[Action], room: int) -> bool:
+    """Whether ``actions`` encode within ``room`` bytes (exact only when they might not)."""
+    if len(actions) * _MAX_ACTION <= room:
+        return True
+    return sum(map(action_length, actions)) <= room
+
+
+def packet_out_room(data: bytes) -> int:
+    return MAX_MESSAGE - _PACKET_OUT.size - len(data)
+
+
+def split_actions(actions: Sequence[Action], room: int) -> list[list[Action]]:
+    """``actions`` as several lists, each within ``room`` bytes, that applied
+    each to its own copy of the packet output exactly what the whole list
+    does (a flood too big for one message: one packet-out per list).
+
+    A later list starts with the packet state the earlier actions left:
+    the VLAN operations in order, and the last value set of every other
+    field (they commute with VLAN tags)."""
+    chunks: list[list[Action]] = []
+    vlan_ops: list[Action] = []
+    fields: dict[str, Action] = {}
+    chunk: list[Action] = []
+    used = 0
+    has_output = False
+    for action in actions:
+        size = action_length(action)
+        if used + size > room and has_output:
+            chunks.append(chunk)
+            chunk = [*vlan_ops, *fields.values()]
+            used = sum(map(action_length, chunk))
+            has_output = False
+            if used + size > room:
+                raise ValueError("the packet state alone does not fit one message")
+        chunk.append(action)
+        used += size
+        kind = action[0]
+        if kind == "output":
+            has_output = True
+        elif kind in ("push_vlan", "pop_vlan") or (kind == "set_field"
+                                                    and action[1] == "vlan_vid"):
+            vlan_ops.append(action)
+        elif kind == "set_field":
+            fields.pop(action[1], None)
+            fields[action[1]] = action
+    if has_output:
+        chunks.append(chunk)
+    return chunks
+
+
 def flow_mod(xid: int, cookie: int, table_id: int, priority: int, match: bytes,
              actions: bytes | None, idle_timeout: int = 0, hard_timeout: int = 0,
              flags: int = 0, goto: int | None = None) -> bytes:
