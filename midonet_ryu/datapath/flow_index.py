@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+from midonet_ryu.simulation.tags import RoutesTo
+
 
 @dataclasses.dataclass(slots=True)
 class FlowRecord:
@@ -27,6 +29,9 @@ class FlowIndex:
         # dicts keep insertion order: the first key is the oldest flow
         self._flows: dict[int, FlowRecord] = {}
         self._by_tag: dict[Hashable, set[int]] = {}
+        # router -> its "routed" tags, so a new route finds the lookups it
+        # now wins without scanning every tag
+        self._routed: dict[Any, set[Hashable]] = {}
 
     def __len__(self) -> int:
         return len(self._flows)
@@ -46,6 +51,8 @@ class FlowIndex:
             cookies = by_tag.get(tag)
             if cookies is None:
                 by_tag[tag] = {cookie}
+                if tag[0] == "routed":  # type: ignore[index]
+                    self._routed.setdefault(tag[1], set()).add(tag)  # type: ignore[index]
             else:
                 cookies.add(cookie)
         if len(flows) <= self.max_flows:
@@ -67,12 +74,22 @@ class FlowIndex:
                 cookies.discard(cookie)
                 if not cookies:
                     del self._by_tag[tag]
+                    if tag[0] == "routed":  # type: ignore[index]
+                        routed = self._routed[tag[1]]  # type: ignore[index]
+                        routed.discard(tag)
+                        if not routed:
+                            del self._routed[tag[1]]  # type: ignore[index]
         return record
 
     def invalidate(self, tags: Iterable[Hashable]) -> list[FlowRecord]:
         """Drop and return every flow tagged with any of ``tags``."""
         cookies: set[int] = set()
         for tag in tags:
+            if type(tag) is RoutesTo:
+                for routed in self._routed.get(tag.router_id, ()):
+                    if tag.covers(routed):  # type: ignore[arg-type]
+                        cookies |= self._by_tag[routed]
+                continue
             cookies |= self._by_tag.get(tag, set())
         return [r for r in (self.remove(c) for c in cookies) if r is not None]
 

@@ -197,6 +197,7 @@ def process(ctx: Context, in_port: Port) -> Step:
     if table.has_src_routes:
         ctx.wc |= _SRC
     route = table.lookup(dst, m.ip_src, ctx.hash5)
+    ctx.tags.add(tags.routed(router.id, dst, -1 if route is None else route.dst_plen))
     if ctx.trace is not None:
         ctx.trace.append(("route", _route_detail(m.ip_src, dst, route)))
     if route is None or route.next_hop is NextHop.REJECT:

@@ -7,6 +7,7 @@ construction here so both sides always build identical tags.
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Hashable
 
@@ -46,6 +47,34 @@ def ip4_mac_entry(network_id: uuid.UUID, ip: int) -> Tag:
 def arp_entry(router_id: uuid.UUID, ip: int) -> Tag:
     """A router's ARP table entry for next hop ``ip``."""
     return ("arp", router_id, ip)
+
+
+def routed(router_id: uuid.UUID, dst: int | None, plen: int) -> Tag:
+    """A router's route lookup for ``dst`` matched a route ``plen`` long
+    (-1: no route). Found by :class:`RoutesTo` when a route is added."""
+    return ("routed", router_id, dst, plen)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoutesTo:
+    """Not a tag but a query over ``routed`` tags: the lookups of
+    ``router_id`` for a destination in ``net``/``plen`` that matched a route
+    at most ``plen`` long. A new route for that prefix would now win (or
+    tie with) them; lookups that matched a longer route are not affected.
+    ``exact``: only those that matched a route exactly ``plen`` long, the
+    ones a route of that prefix going away can change (its ECMP peers)."""
+
+    router_id: uuid.UUID
+    net: int
+    plen: int
+    exact: bool = False
+
+    def covers(self, tag: Tag) -> bool:
+        mask = (0xFFFFFFFF << (32 - self.plen)) & 0xFFFFFFFF if self.plen else 0
+        matched = tag[3]
+        if matched != self.plen and (self.exact or matched > self.plen):  # type: ignore[operator]
+            return False
+        return (tag[2] & mask) == self.net  # type: ignore[operator]
 
 
 def chain(chain_id: uuid.UUID) -> Tag:

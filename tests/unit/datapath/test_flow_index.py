@@ -39,3 +39,21 @@ def test_re_adding_a_cookie_replaces_its_tags():
     index.add(rec(1, "b"))
     assert index.invalidate(["a"]) == []
     assert [r.cookie for r in index.invalidate(["b"])] == [1]
+
+
+def test_a_route_query_finds_covered_lookups_and_forgets_removed_flows():
+    import uuid
+
+    from midonet_ryu.simulation import tags as t
+
+    router, other = uuid.uuid4(), uuid.uuid4()
+    idx = FlowIndex()
+    dst = 0x0A000205  # 10.0.2.5
+    idx.add(FlowRecord(1, frozenset({t.routed(router, dst, 24)}), None))
+    idx.add(FlowRecord(2, frozenset({t.routed(router, dst + 1, 32)}), None))
+    idx.add(FlowRecord(3, frozenset({t.routed(other, dst, 24)}), None))
+    wider = t.RoutesTo(router, 0x0A000200, 24)
+    assert [r.cookie for r in idx.invalidate([wider])] == [1]  # not the /32, not router 2's
+    assert idx.invalidate([wider]) == []
+    assert [r.cookie for r in idx.invalidate([t.RoutesTo(router, dst + 1, 32, exact=True)])] == [2]
+    assert list(idx._routed) == [other]  # the removed flows' lookups are forgotten

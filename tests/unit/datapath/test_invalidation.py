@@ -9,6 +9,7 @@ from midonet_ryu.datapath.invalidation import topology_change_tags
 from midonet_ryu.simulation import packet_builders as pb
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.topology.model import Host, Network, Port
+from midonet_ryu.topology.router import Route, Router
 from tests.unit.datapath.test_flow_setup import OTHER, REMOTE_KEY, World
 
 
@@ -111,3 +112,43 @@ def test_a_network_change_beyond_its_port_list_invalidates_it():
     net = w.s.get(Network, w.net_a.id)
     change(w, Network, net, net.replace(name="renamed", port_ids=net.port_ids[:-1]))
     assert not cached(w, *kept["a->b"])
+
+
+def add_route(w: World, dst: str) -> Route:
+    route = Route(id=uuid.uuid4(), dst_subnet=dst, next_hop_port_id=w.rport_b.id,
+                  router_id=w.router.id)
+    change(w, Route, None, route)
+    router = w.s.get(Router, w.router.id)
+    change(w, Router, router, router.replace(route_ids=router.route_ids + (route.id,)))
+    return route
+
+
+def test_an_unrelated_route_leaves_every_flow_in_place():
+    w = World()
+    kept, flood = paths(w)
+    before = len(w.switch.simulated_flows())
+    add_route(w, "192.0.2.0/24")
+    assert len(w.switch.simulated_flows()) == before
+    assert all(cached(w, vm, frame) for vm, frame in kept.values())
+
+
+def test_a_more_specific_route_takes_the_flows_it_now_wins_and_only_those():
+    w = World()
+    kept, flood = paths(w)
+    before = len(w.switch.simulated_flows())
+    route = add_route(w, "10.0.2.10/32")  # d's address: the routed flow to d
+    assert not cached(w, *kept["a->d"])
+    assert len(w.switch.simulated_flows()) == before - 1
+    w.send(*kept["a->d"])
+    assert cached(w, *kept["a->d"])
+    # the flow now uses the new route: deleting it removes that flow again
+    change(w, Route, route, None)
+    assert not cached(w, *kept["a->d"])
+    assert cached(w, *kept["a->b"]) and cached(w, *kept["a->c"])
+
+
+def test_a_less_specific_route_leaves_the_flows_of_a_longer_match():
+    w = World()
+    kept, _ = paths(w)
+    add_route(w, "10.0.0.0/16")  # d is reached by its /24 port route, longer
+    assert cached(w, *kept["a->d"])
