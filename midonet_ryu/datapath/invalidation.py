@@ -1,7 +1,7 @@
 """Which flow tags a topology change invalidates (pure).
 
 Most changes invalidate the object and every device it references: a
-route, rule or pool member changes its parent's behaviour. A network's VM
+rule or pool member changes its parent's behaviour. A network's VM
 port is precise instead: booting, deleting, binding, moving or disabling one
 VM must not drop the flows between the network's other VMs. Those flows do
 not depend on it; what does is tagged with it (the flows through it, to it,
