@@ -160,8 +160,31 @@ class AgentNsdb:
         """A new ZooKeeper session: re-create what died with the old one.
 
         Unlike MidoNet's agent, which shut down after ``session_gracetime``,
-        this one keeps forwarding on its cached state throughout and only
-        restores its ephemeral keys (watches re-arm by themselves).
+        this one keeps forwarding on its cached state throughout, restores
+        its ephemeral keys and writes back what it had learned (watches
+        re-arm by themselves).
         """
         restored = self.services.keys.restore() + self.services.leaser.restore()
-        LOG.warning("ZooKeeper session replaced; restored %d ephemeral keys", restored)
+        relearned = self._write_lost_learnings()
+        LOG.warning("ZooKeeper session replaced; restored %d ephemeral keys and %d learned "
+                    "entries", restored, relearned)
+
+    def _write_lost_learnings(self) -> int:
+        """The MAC and ARP entries this agent had learned died with its old
+        session: write back each one no other host learned since."""
+        written = 0
+        for table in list(self.tables.values()):
+            writer = getattr(table, "writer", None)
+            if writer is None:
+                continue
+            for key, value in writer.take_lost():
+                current = table.get(key)
+                if current is not None and current != value:
+                    continue  # learned elsewhere meanwhile: that host's entry stands
+                try:
+                    table.add(key, value)
+                except Exception:  # noqa: BLE001 - learned again on its next packet
+                    LOG.debug("could not write back %s -> %s", key, value, exc_info=True)
+                    continue
+                written += 1
+        return written

@@ -43,7 +43,8 @@ from midonet_ryu.nsdb.state_catalogue import (
     V,
     table_path,
 )
-from midonet_ryu.nsdb.state_node_names import PERSISTENT_VERSION, encode_name
+from midonet_ryu.nsdb.state_codecs import EncodingError
+from midonet_ryu.nsdb.state_node_names import PERSISTENT_VERSION, decode_name, encode_name
 from midonet_ryu.nsdb.state_view import StateTableView
 from midonet_ryu.nsdb.state_winners import TableState, WinnerChange
 
@@ -63,6 +64,8 @@ class TableWriter(Generic[K, V]):
         self.path = path
         self.spec = spec
         self._owned: dict[K, dict[str, int]] = {}  # key -> {node name: version}
+        # key -> the newest own entry when the session was lost (take_lost)
+        self._lost: dict[K, str] = {}
         self._lock = client.handler.lock_object()
         client.add_listener(self._session_changed)
 
@@ -72,7 +75,26 @@ class TableWriter(Generic[K, V]):
     def _session_changed(self, state: str) -> None:
         if state == KazooState.LOST:
             with self._lock:
-                self._owned.clear()  # ZooKeeper removed them with the session
+                # ZooKeeper removed them with the session; remember what they
+                # said, for the owner to write again in the next one
+                for key, names in self._owned.items():
+                    self._lost[key] = max(names, key=names.__getitem__)
+                self._owned.clear()
+
+    def take_lost(self) -> list[tuple[K, V]]:
+        """What this writer had learned when its last session was lost (the
+        newest value of each key), once: a silent VM would not be learned
+        again, so its owner writes it back (if nobody learned it elsewhere)."""
+        with self._lock:
+            lost, self._lost = self._lost, {}
+        out = []
+        for name in lost.values():
+            try:
+                entry = decode_name(self.spec, name)
+            except EncodingError:
+                continue
+            out.append((entry.key, entry.value))
+        return out
 
     def _create(self, name: str, ephemeral: bool, sequence: bool) -> str:
         full = f"{self.path}/{name}"

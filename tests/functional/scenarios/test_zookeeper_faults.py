@@ -11,7 +11,9 @@ import time
 import pytest
 
 from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_keys import StateKeys
+from midonet_ryu.nsdb.state_table import StateTable
 from tools.lab.cloud import Cloud
 from tools.lab.netns import netns_unavailable
 from tools.lab.procs import wait_until
@@ -178,3 +180,28 @@ def test_session_expiry_is_survived_not_fatal(two_vms, ensemble):
     cloud.wait_bound(hv1, pc, timeout=30)
     cloud.wait_converged([pc], timeout=30)
     wait_until(lambda: b.ping("198.51.100.3", 1, timeout=1), 20, what="B to reach C")
+
+
+def test_what_a_host_learned_is_written_again_after_its_session_expired(two_vms, ensemble):
+    """A's MAC, learned by host 1, dies with host 1's session; A stays silent,
+    so nothing would learn it again: the agent writes it back itself."""
+    cloud, net, a, b = two_vms
+    hv1, hv2 = cloud.hosts
+    client = cloud.client
+    keys = StateKeys(client, Paths(cloud.root_key), hv1.host_id)
+    learned = StateTable(client, Paths(cloud.root_key), MAC_TABLE, net.id, ("0",)).start()
+    try:
+        wait_until(lambda: a.mac in learned, 10, what="A's MAC in the NSDB")
+        port_a = learned[a.mac]
+        a.exec("ip", "link", "set", "eth0", "down")  # silent: it sends nothing more
+        os.kill(hv1.agent.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: keys.get("Host", hv1.host_id, "alive") is None, 30,
+                       what="the frozen agent's session to expire")
+            wait_until(lambda: a.mac not in learned, 10, what="A's entry gone with it")
+        finally:
+            os.kill(hv1.agent.pid, signal.SIGCONT)
+        wait_until(lambda: learned.get(a.mac) == port_a, 20,
+                   what="host 1 to write A's MAC back, A silent meanwhile")
+    finally:
+        learned.stop()
