@@ -26,7 +26,7 @@ fixtures do not reach.
 Each module lists in ``SKIPS`` (``{test name or "Class.test name": reason}``)
 the tests that cannot apply, with the reason, and in ``KEEP`` the tests that
 run within the suites' time budget (the 676 that apply take some 15 minutes
-here; CI runs 161 on two workers in about 2.3); :func:`apply_skips` skips
+here; CI runs 106 on two workers in under 2); :func:`apply_skips` skips
 both with their reasons and refuses names that are no inherited test.
 ``MIDONET_INHERITED_ALL=1`` runs every test that applies.
 

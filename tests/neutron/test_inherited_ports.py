@@ -90,56 +90,37 @@ KEEP: dict[str, str] = {
     "TestPorts": """
         test_create_port_json
         test_create_port_public_network_with_ip
-        test_create_port_anticipating_allocation
         test_create_ports_bulk_native
-        test_create_ports_bulk_native_plugin_failure
-        test_create_ports_bulk_ip_allocation_reverted_in_case_of_error
         test_create_ports_bulk_port_binding_failure
         test_create_ports_bulk_with_allowed_address_pairs
-        test_create_ports_bulk_with_portbinding_attrs
         test_create_ports_bulk_with_sec_grp
         test_create_router_port_and_fail_create_postcommit
-        test_create_port_tolerates_db_deadlock
-        test_port_create_resillient_to_duplicate_records
         test_delete_port
         test_delete_ports_by_device_id
-        test_delete_network_if_port_exists
         test_l3_cleanup_on_net_delete
-        test_test_delete_network_port_exists_dhcp
         test_update_port
         test_update_port_add_additional_ip
-        test_update_port_delete_ip
         test_update_port_update_ip
         test_update_port_mac
-        test_update_port_status_build
-        test_update_device_id_null
         test_update_port_with_stale_subnet
         test_requested_subnet_id
-        test__port_provisioned_with_blocks
         test_port_after_update_outside_transaction
         test_port_precommit_create_bulk_callback
     """,
     "TestAllowedAddressPairs": """
         test_create_address_gets_port_mac
-        test_create_overlap_with_fixed_ip
         test_create_port_allowed_address_pairs
-        test_create_port_remove_allowed_address_pairs_with_list
         test_create_port_security_false_allowed_address_pairs
         test_update_add_address_pairs
         test_update_port_security_off_address_pairs
-        test_update_with_none_and_own_mac_for_duplicate_ip
     """,
     "TestPortSecurity": inherited.WHOLE,
     "TestPortBinding": """
         test_create_port_binding_profile
         test_update_port_binding_profile
-        test_remove_port_binding_profile
-        test_port_binding_profile_not_changed
         test_port_vif_details
         test_update_port_binding_host_id_none
         test_return_on_concurrent_delete_and_binding
-        test__bind_port_if_needed_concurrent_calls
-        test__attempt_binding_retries
     """,
     "TestPortBindingHost": inherited.WHOLE,
 }

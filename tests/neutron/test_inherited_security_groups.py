@@ -17,33 +17,21 @@ class TestSecurityGroups(inherited.MidonetRyuCase, test_security_group.TestMl2Se
 KEEP: dict[str, str] = {
     "TestSecurityGroups": """
         test_create_security_group
-        test_create_security_group_bulk
         test_update_security_group
         test_delete_security_group
         test_default_security_group
         test_default_security_group_rules
-        test_delete_default_security_group_admin
         test_security_group_port_create_creates_default_security_group
-        test_security_groups_created_outside_transaction
-        test_create_default_security_group_fail
         test_create_security_group_rule_allow_all_ipv4
-        test_create_security_group_rule_allow_all_ipv4_v6_bulk
         test_create_security_group_rule_bulk_native
-        test_create_security_group_rule_different_security_group_ids
         test_create_security_group_rule_group_id
         test_create_security_group_rule_remote_address_group_id
         test_create_security_group_rule_remote_ip_prefix
-        test_create_security_group_rule_protocol_as_number
         test_create_security_group_rule_port_range_min_only
-        test_create_security_group_rule_port_range_min_max_limits
         test_create_security_group_rule_icmp_with_type_and_code
-        test_create_security_group_rule_ipv6_icmp_protocol_num
-        test_create_security_group_rule_with_unmasked_prefix
         test_create_security_group_rule_duplicate_rule_in_post
         test_create_port_with_multiple_security_groups
-        test_create_port_with_no_security_groups
         test_update_port_with_security_group
-        test_update_port_remove_security_group_empty_list
         test_create_delete_security_group_port_in_use
         test_security_group_member_updated
         test_security_group_rule_updated
