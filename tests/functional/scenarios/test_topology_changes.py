@@ -129,6 +129,10 @@ def test_gre_zone_carries_traffic(ns_cloud):
     cloud = ns_cloud(2, tunnel_type="gre")
     hv1, hv2 = cloud.hosts
     pa, a, pb, b = two_vms(cloud)
-    wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B over GRE")
     gre_port = hv1.ovs.ofport("tun-gre")
-    assert any(f"output:{gre_port}" in f and "tun_dst" in f for f in hv1.ovs.dump_flows())
+    # ping until the flow is there: the first pings may go by a flood flow,
+    # removed when B's MAC reaches host 1, after which the next packet makes
+    # the unicast one
+    wait_until(lambda: reaches(a, "198.51.100.2") and any(
+        f"output:{gre_port}" in f and "tun_dst" in f for f in hv1.ovs.dump_flows()), 15,
+        what="A to reach B over GRE, through a flow into the GRE tunnel")
