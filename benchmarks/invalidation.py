@@ -33,7 +33,6 @@ from midonet_ryu.datapath.flow_setup import FlowPolicy, FlowSetup
 from midonet_ryu.datapath.local_ports import LocalBinding
 from midonet_ryu.datapath.port_map import PortMap
 from midonet_ryu.simulation import packet_builders as pb
-from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.topology.model import Host, HostToIp, Network, Port, TunnelZone
 from midonet_ryu.topology.router import NextHop, Route, Router
@@ -166,20 +165,6 @@ def _changes(w: World) -> dict[str, list[tuple[str, Any, Any]]]:
     }
 
 
-def _broad(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> list[Any]:
-    """The previous rule: the object and every device it references."""
-    changed: set[Any] = {tags.device(obj_id)}
-    for obj in (old, new):
-        if obj is not None:
-            for name in obj.__dataclass_fields__:
-                value = getattr(obj, name)
-                if isinstance(value, uuid.UUID) and name != "id":
-                    changed.add(tags.device(value))
-    if kind == "Port":
-        changed.add(tags.port(obj_id))
-    return list(changed)
-
-
 def _measure(n: int, name: str, rule: Callable) -> dict[str, int]:
     w = World(n, seed=7)
     w.traffic()
@@ -200,7 +185,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"vms_per_group": n}
     totals = {"new": [0, 0, 0], "broad": [0, 0, 0]}
     for name in _changes(World(2, seed=1)):
-        for label, rule in (("new", inv.topology_change_tags), ("broad", _broad)):
+        for label, rule in (("new", inv.topology_change_tags),
+                            ("broad", inv.broad_change_tags)):
             r = _measure(n, name, rule)
             prefix = name if label == "new" else f"broad_{name}"
             for key, value in r.items():

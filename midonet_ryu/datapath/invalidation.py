@@ -41,6 +41,13 @@ def topology_change_tags(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> li
         precise = _route_tags(obj_id, old, new)
         if precise is not None:
             return precise
+    return broad_change_tags(kind, obj_id, old, new)
+
+
+def broad_change_tags(kind: str, obj_id: uuid.UUID, old: Any, new: Any) -> list[Hashable]:
+    """The general rule (and the only one before VM ports and routes were
+    precise; the invalidation benchmark measures against it): the object
+    and every device it references."""
     changed: set[Hashable] = {tags.device(obj_id)}
     for obj in (old, new):
         if obj is None:
