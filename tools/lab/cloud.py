@@ -184,6 +184,16 @@ class Cloud:
         vm = hv.ovs.add_vm(name, cidr, iface_id=str(port_id), gateway=gateway)
         return port, vm
 
+    def two_kernel_vms(self) -> tuple[Port, NetnsVm, Port, NetnsVm]:
+        """VM A (198.51.100.1) on host 1 and VM B (.2) on host 2, one network
+        (netns clouds), both bound and reachable from every agent."""
+        hv1, hv2 = self.hosts[:2]
+        net = self.network("n")
+        pa, a = self.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
+        pb, b = self.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
+        self.settle((hv1, pa), (hv2, pb))
+        return pa, a, pb, b
+
     def settle(self, *placed: tuple[Hypervisor, Port], timeout: float = 15.0) -> None:
         """Each port bound by its host's agent, and every agent able to reach all."""
         for hv, port in placed:

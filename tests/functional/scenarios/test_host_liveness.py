@@ -25,11 +25,7 @@ def two_vms(make_cloud):
     cloud = make_cloud(2, netns=True, agent_extra={
         "zookeeper": {"session_timeout": str(int(SESSION_TIMEOUT * 1000))},
         "agent": {"host_down_hold": str(HOLD)}})
-    hv1, hv2 = cloud.hosts
-    net = cloud.network("n")
-    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
-    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-    cloud.settle((hv1, pa), (hv2, pb))
+    pa, a, pb, b = cloud.two_kernel_vms()
     wait_until(lambda: a.ping("198.51.100.2", 1, timeout=1), 10, what="A to reach B")
     return cloud, a, b, pb
 

@@ -15,16 +15,6 @@ def reaches(vm, dst, wait=1):
                    timeout=wait + 5).returncode == 0
 
 
-def two_vms(cloud):
-    """VM A (198.51.100.1) on host 1 and VM B (.2) on host 2, one network."""
-    hv1, hv2 = cloud.hosts
-    net = cloud.network("n")
-    pa, a = cloud.kernel_vm(hv1, net, "vma", "198.51.100.1/24")
-    pb, b = cloud.kernel_vm(hv2, net, "vmb", "198.51.100.2/24")
-    cloud.settle((hv1, pa), (hv2, pb))
-    return pa, a, pb, b
-
-
 def unicast_cookies(hv, *macs):
     """Cookies of ``hv``'s flows to any of ``macs`` that were not floods."""
     return {f["cookie"] for f in hv.agent.ctl("flows")
@@ -37,7 +27,7 @@ def test_booting_a_vm_keeps_the_flows_between_the_other_vms(ns_cloud):
     between the VMs already there: they stay installed, with their cookies."""
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
-    pa, a, pb, b = two_vms(cloud)
+    pa, a, pb, b = cloud.two_kernel_vms()
     # each host simulates its own VM's side (traffic from a tunnel is
     # delivered by its key)
     for hv in (hv1, hv2):
@@ -99,7 +89,7 @@ def test_route_change_reroutes_existing_traffic(ns_cloud):
 def test_port_migrates_from_host1_to_host2(ns_cloud):
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
-    pa, a, pb, b = two_vms(cloud)
+    pa, a, pb, b = cloud.two_kernel_vms()
     wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B")
     # the VM moves: unplugged on host 2, plugged on host 1, binding updated
     hv2.ovs.vms["vmb"].delete()
@@ -115,7 +105,7 @@ def test_port_migrates_from_host1_to_host2(ns_cloud):
 def test_deleted_port_stops_receiving(ns_cloud):
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
-    pa, a, pb, b = two_vms(cloud)
+    pa, a, pb, b = cloud.two_kernel_vms()
     wait_until(lambda: reaches(a, "198.51.100.2"), 10, what="A to reach B")
     cloud.store.delete(Port, pb.id)
     wait_until(lambda: not reaches(a, "198.51.100.2"), 10, what="B to become unreachable")
@@ -128,7 +118,7 @@ def test_deleted_port_stops_receiving(ns_cloud):
 def test_gre_zone_carries_traffic(ns_cloud):
     cloud = ns_cloud(2, tunnel_type="gre")
     hv1, hv2 = cloud.hosts
-    pa, a, pb, b = two_vms(cloud)
+    pa, a, pb, b = cloud.two_kernel_vms()
     gre_port = hv1.ovs.ofport("tun-gre")
     # ping until the flow is there: the first pings may go by a flood flow,
     # removed when B's MAC reaches host 1, after which the next packet makes
