@@ -53,12 +53,6 @@ class RemotePorts:
         self._hosts: dict[uuid.UUID, list[Any]] = {}
         self._absent: set[uuid.UUID] = set()  # alive key gone, not held down long enough
 
-    def track(self, wanted: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        """Watch exactly the (port, host) pairs in ``wanted``, and those hosts' liveness."""
-        pairs: dict[uuid.UUID, uuid.UUID] = dict(wanted)
-        self.update([(p, h) for p, h in pairs.items() if self.host_of(p) != h],
-                    [p for p in self._watching if p not in pairs])
-
     def update(self, moved: Iterable[tuple[uuid.UUID, uuid.UUID]],
                gone: Iterable[uuid.UUID]) -> None:
         """Start watching ports newly bound to (or moved to) a host, stop

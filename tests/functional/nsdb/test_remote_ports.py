@@ -62,7 +62,7 @@ def watched(zk_server, zk_client, zk_root):
 def test_a_host_whose_session_ended_is_down_until_it_registers_again(watched):
     remote, host_id, port_id, start, moved, host_changes = watched
     first = start(key=7)
-    remote.track([(port_id, host_id)])
+    remote.update([(port_id, host_id)], [])
     wait_until(lambda: remote.active.get(port_id) == (host_id, 7), 10, what="port located")
     assert remote.down_hosts == set() and remote.ports_of(host_id) == [port_id]
     first.end_session()
@@ -81,7 +81,7 @@ def test_a_host_whose_session_ended_is_down_until_it_registers_again(watched):
 def test_a_host_back_within_the_hold_never_goes_down(watched):
     remote, host_id, port_id, start, moved, host_changes = watched
     first = start()
-    remote.track([(port_id, host_id)])
+    remote.update([(port_id, host_id)], [])
     wait_until(lambda: port_id in remote.active, 10, what="port located")
     first.end_session()
     start()  # an agent restarted at once, in a new session
@@ -92,11 +92,11 @@ def test_a_host_back_within_the_hold_never_goes_down(watched):
 def test_an_untracked_host_is_forgotten(watched):
     remote, host_id, port_id, start, moved, host_changes = watched
     first = start()
-    remote.track([(port_id, host_id)])
+    remote.update([(port_id, host_id)], [])
     wait_until(lambda: port_id in remote.active, 10, what="port located")
     first.end_session()
     wait_until(lambda: host_id in remote.down_hosts, 10, what="host down")
-    remote.track([])
+    remote.update([], [port_id])
     assert remote.down_hosts == set() and remote.active == {}
     start()
     time.sleep(HOLD * 2)
