@@ -218,7 +218,13 @@ class Connection:
             return
         try:
             while not self.closed:
-                data = sock.recv(65536)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    # The writer's channel timeout is set on this same socket,
+                    # but a client that sends nothing is idle, not stuck:
+                    # only blocked writes end a connection.
+                    continue
                 if not data:
                     break
                 try:

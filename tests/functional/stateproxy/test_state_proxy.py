@@ -313,6 +313,27 @@ def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
     healthy.close()
 
 
+def test_subscriber_that_sends_nothing_for_longer_than_the_channel_timeout_stays(
+        new_client, paths, cluster_factory):
+    """The channel timeout cuts blocked writes, not clients that are merely quiet."""
+    proxy = cluster_factory(root=paths.root, state_proxy_server_channel_timeout=1)
+    net = uuid.uuid4()
+    zk = new_client()
+    writer = StateTable(zk, paths, MAC_TABLE, net, ("0",))
+    zk.ensure_path(writer.path)
+    client = RawStateClient(proxy.port)
+    client.subscribe(MAC_TABLE, net, ("0",))
+    assert isinstance(client.recv().body, m.Acknowledge)
+    assert client.recv().body.body.type == m.UpdateType.SNAPSHOT
+    time.sleep(3)  # three channel timeouts without a word from the client
+    zk.create(f"{writer.path}/aa:00:00:00:00:01,{uuid.UUID(int=1)},2147483647")
+    update = client.recv()
+    assert update is not None, "the proxy hung up on a quiet subscriber"
+    assert update.body.body.type == m.UpdateType.RELATIVE and len(update.body.body.entries) == 1
+    assert proxy.health()["services"]["state_proxy"]["connections"] == 1
+    client.close()
+
+
 def test_provider_reads_zookeeper_directly_when_the_proxy_is_disabled(new_client, paths):
     import types
 
