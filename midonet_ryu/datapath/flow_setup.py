@@ -11,7 +11,8 @@ method here and sends what comes back; it decides nothing in between:
 * :meth:`FlowSetup.invalidate`, :meth:`bindings_changed`,
   :meth:`switch_connected`, :meth:`flows_seen`, :meth:`remove_stale_flows`,
   :meth:`flow_removed`, :meth:`flow_refused`, :meth:`learned_written`,
-  :meth:`snat_leased`: the other events, same shape.
+  :meth:`snat_leased`: the other events, same shape; :meth:`expire_learned`
+  (the shell's tick) names the learnings to remove from the NSDB again.
 
 It owns the flow-mod policy: priorities, idle and hard timeouts, cookie
 serials and generations, the flow index, the ARP flood guard, the recursion
@@ -32,8 +33,9 @@ from typing import Any
 from midonet_ryu.datapath import infra_flows
 from midonet_ryu.datapath import ofwire as of
 from midonet_ryu.datapath import pipeline as pl
-from midonet_ryu.datapath.agent_state import AgentState, TableKey
+from midonet_ryu.datapath.agent_state import ARP_EXPIRY, AgentState, TableKey
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
+from midonet_ryu.datapath.learned_ageing import LearnedAgeing
 from midonet_ryu.datapath.live_traces import LiveTraces
 from midonet_ryu.datapath.port_map import BindingChanges, PortMap
 from midonet_ryu.datapath.translate import Untranslatable, build_actions, build_match
@@ -95,7 +97,8 @@ class FlowSetup:
                  state: AgentState, ports: PortMap, policy: FlowPolicy = FlowPolicy(),
                  replicator: Any = None, max_flows: int = 200_000,
                  clock: Callable[[], float] | None = None,
-                 observe_simulation: Callable[[float], None] | None = None) -> None:
+                 observe_simulation: Callable[[float], None] | None = None,
+                 mac_expiry: float = 30.0) -> None:
         self.host_id = host_id
         self.generation = generation
         self.topology = topology
@@ -117,6 +120,7 @@ class FlowSetup:
             collections.OrderedDict())
         self._stale_generations: set[int] = set()
         self.traces = LiveTraces()
+        self.ageing = LearnedAgeing(mac_expiry, ARP_EXPIRY)
 
     # -- new flows ----------------------------------------------------------------------------
     def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
@@ -192,6 +196,7 @@ class FlowSetup:
             # return flow of a connection whose state is still in flight
             self._send_flow_state(result, match.in_port, now, out)
         kind = result.kind
+        cookie = None
         if kind is ResultKind.FORWARD:
             try:
                 actions = build_actions(result.actions, match, in_ofport, self.ports.locate)
@@ -210,25 +215,27 @@ class FlowSetup:
                         out.messages.append(of.PacketOut(in_ofport, part, pin.data))
                 else:
                     if install:
-                        self._install(match, in_ofport, result, actions, now, out)
+                        cookie = self._install(match, in_ofport, result, actions, now, out)
                     if actions:
                         out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
         elif kind is ResultKind.DROP or kind is ResultKind.ERROR_DROP:
             if result.drop_timeout and install:
-                self._install(match, in_ofport, result, None, now, out)
+                cookie = self._install(match, in_ofport, result, None, now, out)
             out.count(C.DROPPED)
+        if result.learned:
+            self.ageing.seen(result.learned, cookie, now)
         if result.generated:
             self._send_generated(result, now, out, 0)
 
     def _install(self, match: Any, in_ofport: int, result: SimulationResult,
-                 actions: list[of.Action] | None, now: float, out: Outcome) -> None:
-        """The flow-mod of a result, indexed under what it depended on.
-        ``actions`` None or empty: a drop."""
+                 actions: list[of.Action] | None, now: float, out: Outcome) -> int | None:
+        """The flow-mod of a result, indexed under what it depended on; its
+        cookie (None when it cannot be a flow). ``actions`` None or empty: a drop."""
         try:
             ofmatch = build_match(match, result.wildcard, in_ofport)
         except Untranslatable:
             out.count(C.UNCACHEABLE)
-            return
+            return None
         cookie = self._cookie_base | (next(self._serial) & _SERIAL_MASK)
         policy = self.policy
         idle = policy.idle_timeout
@@ -247,9 +254,11 @@ class FlowSetup:
         evicted = self.flows.add(FlowRecord(cookie, result.tags, ofmatch,
                                             (result.kind, result.actions, result.reason), now))
         if evicted:
+            self.ageing.flows_gone(evicted)
             out.messages.extend(infra_flows.delete_flows(evicted))
             out.count(C.FLOWS_EVICTED, len(evicted))
         out.count(C.FLOWS_INSTALLED)
+        return cookie
 
     def _userspace(self, frame: bytes, actions: Any, out: Outcome) -> None:
         try:
@@ -289,6 +298,8 @@ class FlowSetup:
                 if sub is None:
                     continue
                 self._share_learnings(sub, now, out)
+                if sub.learned:
+                    self.ageing.seen(sub.learned, None, now)
                 if sub.kind is ResultKind.FORWARD:
                     self._userspace(generated.frame, sub.actions, out)
                 self._send_generated(sub, now, out, depth + 1)
@@ -354,13 +365,16 @@ class FlowSetup:
         """The shell wrote (or gave up writing) ``learned``: it may be asked again."""
         self._pending_learn.discard(_learn_marker(learned))
 
-    def snat_leased(self, request: SnatBlockRequest, block: int | None) -> Outcome:
+    def snat_leased(self, request: SnatBlockRequest, block: int | None,
+                    nsdb_unreachable: bool = False) -> Outcome:
         """A lease finished. Nothing is invalidated: the packets that asked for
-        it were dropped without a flow, and translated flows keep their ports."""
+        it were dropped without a flow, and translated flows keep their ports.
+        ``nsdb_unreachable``: not tried (the next packet asks again), not exhausted."""
         out = Outcome()
         self._pending_leases.discard((request.device_id, request.ip))
         if block is None:
-            out.count(C.SNAT_EXHAUSTED)
+            if not nsdb_unreachable:
+                out.count(C.SNAT_EXHAUSTED)
         else:
             self.state.local.lease_snat_block(request.device_id, request.ip, block)
             out.count(C.SNAT_BLOCKS_LEASED)
@@ -411,6 +425,7 @@ class FlowSetup:
     def _invalidate_into(self, changed: Iterable[Hashable], out: Outcome) -> None:
         records = self.flows.invalidate(changed)
         if records:
+            self.ageing.flows_gone(r.cookie for r in records)
             out.messages.extend(infra_flows.delete_flows(r.cookie for r in records))
             out.count(C.FLOWS_INVALIDATED, len(records))
 
@@ -426,6 +441,7 @@ class FlowSetup:
     def switch_gone(self) -> None:
         """The switch dropped its connection: what it had installed is unknown."""
         self.flows = FlowIndex(self.flows.max_flows)
+        self.ageing.all_flows_gone()
 
     def flows_seen(self, cookies: Iterable[int]) -> bool:
         """A flow-stats reply: note earlier runs' simulated flows. True when
@@ -464,11 +480,21 @@ class FlowSetup:
 
     def flow_removed(self, cookie: int) -> None:
         self.flows.remove(cookie)
+        self.ageing.flows_gone((cookie,))
 
     def flow_refused(self, message: Any) -> None:
         """The switch refused ``message``: a refused flow must leave the index."""
         if type(message) is of.FlowMod:
             self.flows.remove(message.cookie)
+            self.ageing.flows_gone((message.cookie,))
+
+    def expire_learned(self, now: float) -> list[Learned]:
+        """The learnings of this agent that aged out: the shell removes them
+        from the NSDB tables (only its own entries, only with these values)."""
+        expired = self.ageing.expired(now)
+        for learned in expired:
+            self._pending_learn.discard(_learn_marker(learned))
+        return expired
 
 
 def _learn_marker(learned: Learned) -> tuple[Any, ...]:

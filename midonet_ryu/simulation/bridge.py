@@ -149,6 +149,10 @@ def process(ctx: Context, network: Network, in_port: Port) -> Step:
         learned_port = ctx.state.mac_table(nid, vlan).get(src)
         if learned_port != in_port.id:
             _learn(ctx, nid, vlan, src, in_port.id, learned_port)
+        else:
+            # already known: reported all the same, since the agent ages an
+            # entry by the flows simulated from it (nothing is written)
+            ctx.learned.append(MacLearned(nid, vlan, src, in_port.id))
 
     out: ToDevicePort | None  # None: flood, once the outbound filter let it go
     if dst == BROADCAST_MAC and match.eth_type == ETH_ARP:

@@ -425,3 +425,20 @@ def test_doc_datapath_lists_the_declared_tables():
 def test_the_pipeline_refuses_messages_it_does_not_declare(bad):
     with pytest.raises(pl.PipelineViolation):
         pl.verify(bad)
+
+
+def test_a_learned_mac_ages_out_only_after_the_last_flow_from_it_is_gone():
+    w = World()
+    mac_a = MacLearned(w.net_a.id, None, w.a.mac, w.a.port_id)
+    to_b = w.send(w.a, w.udp(w.a, w.b))
+    assert to_b.learned == []  # already in the table: nothing to write
+    w.send(w.a, w.udp(w.a, w.d, dport=54))  # routed: a second flow from a's MAC
+    cookies = [f.cookie for f in w.switch.simulated_flows()]
+    assert len(cookies) == 2
+    assert w.core.expire_learned(NOW + 3600) == []  # a talks: its entry stays
+    w.core.flow_removed(cookies[0])  # an idle timeout
+    assert w.core.expire_learned(NOW + 7200) == []
+    w.invalidate([tags.port(w.a.port_id)])  # the other one goes with the port
+    assert w.core.expire_learned(NOW + 7200 + 29) == []
+    assert w.core.expire_learned(NOW + 7200 + 30) == [mac_a]
+    assert not w.core.ageing.tracks(mac_a)

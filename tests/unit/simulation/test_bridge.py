@@ -38,11 +38,14 @@ def test_source_is_learned_then_unicast():
     assert tags.mac_entry(n.id, None, a.mac) in r2.tags
 
 
-def test_known_source_is_not_relearned():
+def test_known_source_is_reported_unchanged_for_ageing():
+    # the agent counts the flows from a learned MAC to age it; it writes
+    # only mappings that differ from the table (test_flow_setup)
     s, n, (a, b, _c) = three_vms()
     s.learn(n, a)
     r = s.simulate(s.udp(a, b.mac, b.ip))
-    assert r.learned == ()
+    assert r.learned == (MacLearned(n.id, None, a.mac, a.port_id),)
+    assert s.state.mac_table(n.id, None)[a.mac] == a.port_id
 
 
 def test_mac_move_relearns_and_redirects():
