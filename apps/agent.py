@@ -41,6 +41,7 @@ from midonet_ryu.datapath import ofwire as of
 from midonet_ryu.datapath.agent_state import AgentState
 from midonet_ryu.datapath.flow_setup import FlowPolicy, FlowSetup, Outcome
 from midonet_ryu.datapath.invalidation import SYNC_KINDS, topology_change_tags
+from midonet_ryu.datapath.nsdb_grace import CANNOT, DEGRADED, NsdbGrace
 from midonet_ryu.datapath.port_map import PortMap
 from midonet_ryu.flowstate.replicator import FlowStateReplicator
 from midonet_ryu.metrics import AgentCounter as C
@@ -65,6 +66,12 @@ class MidonetAgent(app_manager.OSKenApp):
         self.host_id = resolve_host_id(c.host.host_id, c.host.host_id_file)
         self.hostname = c.host.hostname or socket.gethostname()
         self.metrics = AgentMetrics()
+        self.grace = g = NsdbGrace(c.zookeeper.session_gracetime / 1000.0, time.time())
+        # read at scrape time, so they agree with the status command to the moment
+        self.metrics.nsdb_degraded.set_function(
+            lambda: 1 if g.state(time.time()) == DEGRADED else 0)
+        self.metrics.nsdb_disconnected_seconds.set_function(
+            lambda: g.disconnected_for(time.time()))
         self.work = w.WorkQueue()
         self._wake = hub.Event()
         self._interfaces_sync_queued = False
@@ -124,7 +131,8 @@ class MidonetAgent(app_manager.OSKenApp):
                             c.agent.drop_flow_hard_timeout)
         self.core = FlowSetup(self.host_id, svc.generation, svc.cache, state, ports, policy,
                               replicator, clock=time.perf_counter,
-                              observe_simulation=self.metrics.simulation_seconds.observe)
+                              observe_simulation=self.metrics.simulation_seconds.observe,
+                              mac_expiry=c.agent.mac_port_mapping_expire)
         self.nsdb = AgentNsdb(svc, state, self.metrics,
                               lambda changed: self._queue(w.Invalidate(tuple(changed))))
         self._control = control.serve(c.agent.control_socket,
@@ -152,10 +160,13 @@ class MidonetAgent(app_manager.OSKenApp):
         """Session events: keep forwarding and simulating on the cached topology
         through any outage; only report being degraded meanwhile."""
         self.metrics.zookeeper_connected.set(1 if state == "CONNECTED" else 0)
+        self.grace.changed(state == "CONNECTED", time.time())
         if state == "CONNECTED":
             LOG.warning("ZooKeeper connection restored")
+            if self.ready:
+                self._queue(w.Reconnected())
         else:
-            LOG.warning("ZooKeeper connection %s: degraded, serving from the cached "
+            LOG.warning("ZooKeeper connection %s: reconnecting, serving from the cached "
                         "topology", state)
         if state == "LOST" and self.ready:  # not the close at shutdown
             self.metrics.inc(C.ZOOKEEPER_SESSIONS_LOST)
@@ -184,7 +195,18 @@ class MidonetAgent(app_manager.OSKenApp):
             self._queue(w.Sync())
             if core is None:
                 continue
-            m.inc(C.STATE_KEYS_EXPIRED, core.state.local.expire(time.time()))
+            now = time.time()
+            m.inc(C.STATE_KEYS_EXPIRED, core.state.local.expire(now))
+            if self.grace.newly_degraded(now):
+                LOG.error("ZooKeeper unreachable for %.0f s (session_gracetime): degraded. "
+                          "Still forwarding and simulating on the cached topology; until it "
+                          "is back the agent cannot %s", self.grace.disconnected_for(now),
+                          "; ".join(CANNOT))
+            if self.nsdb is not None and self.nsdb.reachable():
+                # (during an outage entries stay: they are removed once it is over)
+                expired = core.expire_learned(now)
+                if expired:
+                    self._queue(w.ForgetLearned(tuple(expired)))
             if core.replicator is not None and core.replicator.counts:
                 m.add(core.replicator.counts.items())
                 core.replicator.counts.clear()
@@ -234,15 +256,23 @@ class MidonetAgent(app_manager.OSKenApp):
                 nsdb.write_learned(item.learned)  # type: ignore[union-attr]
             finally:
                 core.learned_written(item.learned)  # type: ignore[union-attr]
+        elif isinstance(item, w.ForgetLearned):
+            for learned in item.expired:
+                if not core.ageing.tracks(learned):  # not learned again since
+                    nsdb.forget_learned(learned)
         elif kind is w.LeaseSnat:
             block = None
+            reachable = nsdb.reachable()
             try:
                 block = nsdb.lease_snat(item.request)  # type: ignore[union-attr]
             finally:
-                self._apply(core.snat_leased(item.request, block))  # type: ignore[union-attr]
+                self._apply(core.snat_leased(item.request, block,  # type: ignore[union-attr]
+                                             nsdb_unreachable=not reachable))
         elif kind is w.RecoverSession:
             nsdb.recover_session()
             self._ports_changed = None  # what changed while the session was gone
+        elif kind is w.Reconnected:
+            nsdb.reconnected()
         elif kind is w.TracesChanged:
             core.traces_changed()
         elif kind is w.RecordTrace:

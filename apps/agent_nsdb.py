@@ -5,9 +5,16 @@ wait for: subscribing to a state table, writing a learned MAC or ARP entry,
 leasing a SNAT block, publishing or withdrawing a bound port, restoring
 ephemeral keys after a new session. Decisions about what to do are the
 flow setup's; this only does it and reports back.
+
+While ZooKeeper is unreachable nothing here waits for it (the client would
+queue a request until the connection is back, and the worker with it):
+learnings and table subscriptions are put aside (bounded) and done by
+:meth:`AgentNsdb.reconnected`, port keys are noted by ``StateKeys``, SNAT
+leases and trace records are refused.
 """
 from __future__ import annotations
 
+import collections
 import ipaddress
 import json
 import logging
@@ -33,6 +40,9 @@ from midonet_ryu.nsdb import hosts
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SnatBlockRequest
 
 LOG = logging.getLogger(__name__)
+MAX_DEFERRED = 10_000
+"""Learnings put aside during an outage; past this the oldest are dropped
+(a VM that keeps talking is learned again by its next flow)."""
 
 
 class AgentNsdb:
@@ -44,6 +54,44 @@ class AgentNsdb:
         self.invalidate = invalidate  # queue tags for the worker
         self.tables: dict[TableKey, Any] = {}
         self._interfaces: list[dict[str, Any]] | None = None
+        self._deferred: collections.OrderedDict[Any, MacLearned | ArpLearned] = (
+            collections.OrderedDict())
+        self._deferred_tables: set[TableKey] = set()
+
+    def reachable(self) -> bool:
+        return bool(self.services.zk.connected)
+
+    def _unreachable(self) -> None:
+        self.metrics.inc(AgentCounter.NSDB_UNREACHABLE)
+
+    def reconnected(self) -> int:
+        """ZooKeeper is back: do what was put aside meanwhile; returns how much."""
+        done = self.services.keys.flush_pending()
+        tables, self._deferred_tables = self._deferred_tables, set()
+        for key in tables:
+            self.subscribe(key)
+        deferred, self._deferred = self._deferred, collections.OrderedDict()
+        for learned in deferred.values():
+            self.write_learned(learned)
+        done += len(tables) + len(deferred)
+        if done:
+            LOG.warning("ZooKeeper reachable again: wrote %d port keys and learnings, "
+                        "opened %d tables put aside meanwhile", done - len(tables),
+                        len(tables))
+        return done
+
+    @property
+    def deferred(self) -> int:
+        return len(self._deferred) + len(self._deferred_tables) + self.services.keys.pending
+
+    def _defer(self, learned: MacLearned | ArpLearned) -> None:
+        marker = (type(learned), learned[:-1] if isinstance(learned, MacLearned) else
+                  learned[:2])
+        self._deferred[marker] = learned  # the newest learning of an entry wins
+        self._deferred.move_to_end(marker)
+        if len(self._deferred) > MAX_DEFERRED:
+            self._deferred.popitem(last=False)
+        self._unreachable()
 
     def subscribe(self, key: TableKey) -> None:
         """Open ``key``'s table and attach it to the simulation's state (once).
@@ -51,6 +99,10 @@ class AgentNsdb:
         Flows simulated before the table arrived read it as empty: the entries
         it already has invalidate them, by the same path as later changes."""
         if key in self.tables:
+            return
+        if not self.reachable():
+            self._deferred_tables.add(key)
+            self._unreachable()
             return
         kind, device_id, vlan = key
         provider = self.services.tables
@@ -86,17 +138,45 @@ class AgentNsdb:
             key = ("arp", learned.router_id, None)
             entry_key = ipaddress.IPv4Address(learned.ip)
             value = nsdb_arp_entry(learned.mac, time.time())
+        if not self.reachable():
+            self._defer(learned)
+            return
         self.subscribe(key)
         table = self.tables.get(key)
         if table is None:
             return
         if type(learned) is MacLearned and table.get(entry_key) == value:
             return
-        table.add(entry_key, value)
+        try:
+            table.add(entry_key, value)
+        except ZookeeperError:  # the connection went meanwhile
+            self._defer(learned)
+            return
         self.metrics.inc(AgentCounter.MACS_LEARNED if type(learned) is MacLearned
                          else AgentCounter.ARPS_LEARNED)
 
+    def forget_learned(self, learned: MacLearned | ArpLearned) -> bool:
+        """Remove this agent's own entry for an aged-out learning; entries
+        other hosts wrote, or this one wrote since with another value, stay."""
+        if isinstance(learned, MacLearned):
+            table = self.tables.get(("mac", learned.network_id, learned.vlan))
+            entry_key: Any = learned.mac
+            value: Any = learned.port_id
+        else:
+            table = self.tables.get(("arp", learned.router_id, None))
+            entry_key = ipaddress.IPv4Address(learned.ip)
+            value = None  # the value holds times: any of this agent's entries for the IP
+        if table is None or not self.reachable():
+            return False  # an outage keeps the entry; its next expiry check is after it
+        if not table.remove(entry_key, value):
+            return False
+        self.metrics.inc(AgentCounter.LEARNED_EXPIRED)
+        return True
+
     def lease_snat(self, request: SnatBlockRequest) -> int | None:
+        if not self.reachable():
+            self._unreachable()
+            return None
         ip = str(ipaddress.IPv4Address(request.ip))
         block = self.services.leaser.lease(request.device_id, ip, request.port_start,
                                            request.port_end)
@@ -125,6 +205,9 @@ class AgentNsdb:
         the limit is deleted again.
         """
         zk = self.services.zk
+        if not self.reachable():
+            self._unreachable()
+            return False
         root = self.services.store.paths.trace_flows(trace_id)
         try:
             created = zk.create(f"{root}/flow-", json.dumps(record, default=str).encode(),

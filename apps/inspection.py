@@ -8,7 +8,10 @@ Prometheus endpoint serves). Descriptions are built only when asked.
 from __future__ import annotations
 
 import ipaddress
+import time
 from typing import Any
+
+from midonet_ryu.datapath.nsdb_grace import DEGRADED
 
 _IP_FIELDS = frozenset({"ipv4_src", "ipv4_dst", "arp_spa", "arp_tpa"})
 
@@ -18,10 +21,15 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
     core = agent.core
     if cmd == "status":
         svc = agent.services
-        nsdb = svc.zk.state if svc is not None else None
+        zk = svc.zk.state if svc is not None else None
+        nsdb = agent.grace.report(time.time())
+        if agent.nsdb is not None:
+            nsdb["put_aside"] = agent.nsdb.deferred  # waiting for ZooKeeper
         return {"host_id": agent.host_id, "ready": agent.ready,
                 "switch_connected": agent.switch is not None,
-                "zookeeper": nsdb, "degraded": nsdb != "CONNECTED",
+                # degraded: ZooKeeper gone for longer than session_gracetime
+                "zookeeper": zk, "nsdb": nsdb, "degraded": nsdb["state"] == DEGRADED,
+                "learned": core.ageing.counts() if core else {},
                 "state_proxy": agent.state_proxy_state(),
                 "generation": core.generation if core else None,
                 "flows": len(core.flows) if core else 0,

@@ -40,6 +40,13 @@ class WriteLearned:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ForgetLearned:
+    """Remove this agent's entries for learnings that aged out."""
+
+    expired: tuple[MacLearned | ArpLearned, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class LeaseSnat:
     request: SnatBlockRequest
 
@@ -47,6 +54,11 @@ class LeaseSnat:
 @dataclasses.dataclass(frozen=True, slots=True)
 class RecoverSession:
     """A new ZooKeeper session replaced a lost one."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reconnected:
+    """ZooKeeper is reachable again (same session or a new one)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,7 +85,8 @@ class RecordTrace:
     record: dict[str, Any]
 
 
-WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | LeaseSnat | RecoverSession
+WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | ForgetLearned | LeaseSnat
+            | RecoverSession | Reconnected
             | RemotePortMoved | HostLivenessChanged | TracesChanged | RecordTrace)
 
 

@@ -63,6 +63,11 @@ class AgentCounter(enum.Enum):
     STATE_KEYS_EXPIRED = "Local conntrack and NAT keys expired."
     MACS_LEARNED = "MAC-table entries written to the NSDB."
     ARPS_LEARNED = "ARP-table entries written to the NSDB."
+    NSDB_UNREACHABLE = ("NSDB requests not attempted while ZooKeeper was unreachable: "
+                        "learnings, tables and port keys are done when it is back, SNAT "
+                        "leases and trace records are refused.")
+    LEARNED_EXPIRED = ("Learned MAC and ARP entries this agent removed from the NSDB after "
+                       "they aged out.")
     SNAT_BLOCKS_LEASED = "SNAT port blocks leased."
     SNAT_EXHAUSTED = "SNAT lease requests that found no free block."
     SWITCH_ERRORS = "Messages the switch refused (OpenFlow errors)."
@@ -152,12 +157,20 @@ class AgentMetrics:
             f"{AGENT_PREFIX}_zookeeper_connected",
             "1 while the ZooKeeper session is connected, 0 while suspended or lost.",
             registry=reg)
+        self.nsdb_degraded = Gauge(
+            f"{AGENT_PREFIX}_nsdb_degraded",
+            "1 once ZooKeeper has been unreachable for longer than session_gracetime.",
+            registry=reg)
+        self.nsdb_disconnected_seconds = Gauge(
+            f"{AGENT_PREFIX}_nsdb_disconnected_seconds",
+            "How long ZooKeeper has been unreachable (0 while connected).", registry=reg)
         self.state_proxy_connected = Gauge(
             f"{AGENT_PREFIX}_state_proxy_connected",
             "1 while state tables are fed by a State Proxy, 0 while read from ZooKeeper.",
             registry=reg)
         self.gauges = (self.flows, self.local_ports, self.remote_hosts_down, self.work_queue_depth,
                        self.packet_in_queue_depth, self.zookeeper_connected,
+                       self.nsdb_degraded, self.nsdb_disconnected_seconds,
                        self.state_proxy_connected)
 
     def inc(self, counter: AgentCounter, amount: int = 1) -> None:

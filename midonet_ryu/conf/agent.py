@@ -94,6 +94,16 @@ OPTS = [
         "Rides out an agent restarting or resuming in a new session, whose "
         "datapath forwards meanwhile.",
     ),
+    cfg.FloatOpt(
+        "mac_port_mapping_expire",
+        default=30.0,
+        min=0.1,
+        help="Seconds after the last flow from a learned MAC on a local port ended "
+        "(or after the last packet from it that made no flow) before this agent "
+        "removes the MAC-table entry it wrote, so a silent VM's entry does not live "
+        "for ever (MidoNet's bridge option of that name). Router ARP entries this "
+        "agent learned go when they expire.",
+    ),
     cfg.IntOpt(
         "drop_flow_hard_timeout",
         default=5,

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -14,12 +15,14 @@ from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_keys import StateKeys
 from midonet_ryu.nsdb.state_table import StateTable
+from midonet_ryu.topology.model import Port
 from tools.lab.cloud import Cloud
 from tools.lab.netns import netns_unavailable
 from tools.lab.procs import wait_until
 from tools.lab.zookeeper import ZooKeeperEnsemble
 
 pytestmark = pytest.mark.functional
+GRACE = 3.0  # session_gracetime: reconnecting for this long, then degraded
 
 
 @pytest.fixture
@@ -36,7 +39,8 @@ def two_vms(ensemble):
     reason = netns_unavailable()
     if reason:
         pytest.skip(reason)
-    cloud = Cloud(2, zookeeper=ensemble, netns=True).start()
+    cloud = Cloud(2, zookeeper=ensemble, netns=True, agent_extra={
+        "zookeeper": {"session_gracetime": str(int(GRACE * 1000))}}).start()
     try:
         hv1, hv2 = cloud.hosts
         net = cloud.network("n")
@@ -100,6 +104,10 @@ def status(hv):
     return hv.agent.ctl("status")
 
 
+def nsdb(hv):
+    return status(hv)["nsdb"]
+
+
 def test_leader_kill_loses_no_traffic(two_vms, ensemble):
     cloud, net, a, b = two_vms
     hv1, hv2 = cloud.hosts
@@ -118,27 +126,61 @@ def test_leader_kill_loses_no_traffic(two_vms, ensemble):
 
 
 def test_full_outage_keeps_forwarding_and_simulating(two_vms, ensemble):
+    """Through a full outage the agents forward, simulate, bind and learn on
+    their cached state, report reconnecting and then degraded, and write
+    what they could not once ZooKeeper is back."""
     cloud, net, a, b = two_vms
     hv1, hv2 = cloud.hosts
+    pc = cloud.store.create(Port(id=uuid.uuid4(), network_id=net.id, host_id=hv1.host_id))
+    time.sleep(1)  # in the agents' topology before the outage; its VM comes during it
+    macs = StateTable(cloud.client, Paths(cloud.root_key), MAC_TABLE, net.id, ("0",)).start()
     for server in ensemble.servers:
         server.kill()
-    wait_until(lambda: status(hv1)["degraded"], 15, what="the agent to report degraded")
+    killed = time.monotonic()
+    wait_until(lambda: nsdb(hv1)["state"] == "reconnecting", 10,
+               what="the agent to report reconnecting")
+    assert not status(hv1)["degraded"] or time.monotonic() - killed >= GRACE
     # established traffic
     assert a.ping("198.51.100.2", 5, timeout=1)
     # and new flows, simulated on the cached topology: a new TCP connection
     # is a new flow (UDP to a new port, exact L2 flows already cover ICMP)
     before = hv1.agent.ctl("counters").get("packet_in", 0)
-    b.exec("ip", "link", "set", "eth0", "address", "02:00:00:00:0b:0b")  # B's MAC moves
+    moved = "02:00:00:00:0b:0b"
+    b.exec("ip", "link", "set", "eth0", "address", moved)  # B's MAC moves
     a.exec("ip", "neigh", "flush", "dev", "eth0")
     assert a.ping("198.51.100.2", 3, timeout=2), "a new path was not simulated"
     assert hv1.agent.ctl("counters").get("packet_in", 0) > before
+    # a VM plugged meanwhile is bound and talks to its neighbours: the
+    # agent's worker does not wait for ZooKeeper
+    c = hv1.ovs.add_vm("vmc", "198.51.100.3/24", iface_id=str(pc.id))
+    cloud.wait_bound(hv1, pc, timeout=10)
+    assert c.ping("198.51.100.1", 2, timeout=2), "the new VM cannot reach A on its host"
+    wait_until(lambda: status(hv1)["degraded"], GRACE + 10, what="the agent to report degraded")
+    degraded = nsdb(hv1)
+    assert degraded["state"] == "degraded" and degraded["disconnected_for_s"] >= GRACE
+    assert "share MAC and ARP learnings with other hosts" in degraded["cannot"]
+    assert degraded["put_aside"] >= 1  # C's port key at least
+    assert nsdb(hv2)["put_aside"] >= 1, "host 2 learned B's new MAC and had to keep it"
+    counters = hv1.agent.ctl("counters")
+    assert counters["nsdb_degraded"] == 1 and counters["nsdb_disconnected_seconds"] >= GRACE
+    assert hv1.agent.alive() and hv2.agent.alive()
     for server in ensemble.servers:
         server.start(wait=False)
     for server in ensemble.servers:
         server.wait_serving(60)
-    wait_until(lambda: not status(hv1)["degraded"] and not status(hv2)["degraded"], 60,
+    wait_until(lambda: nsdb(hv1)["state"] == nsdb(hv2)["state"] == "connected", 60,
                what="the agents to reconnect")
+    assert not status(hv1)["degraded"]
+    counters = hv1.agent.ctl("counters")
+    assert counters["nsdb_degraded"] == 0 and counters["nsdb_disconnected_seconds"] == 0
+    assert "degraded. Still forwarding" in hv1.agent.log()
+    # what was put aside is in the NSDB: B's new MAC, C's binding (host 2 reaches C)
+    wait_until(lambda: macs.get(moved) is not None, 15, what="B's new MAC written")
+    wait_until(lambda: nsdb(hv1)["put_aside"] == nsdb(hv2)["put_aside"] == 0, 15,
+               what="nothing left aside")
+    wait_until(lambda: b.ping("198.51.100.3", 1, timeout=1), 20, what="B to reach C")
     assert a.ping("198.51.100.2", 3, timeout=1)
+    macs.stop()
 
 
 def test_session_expiry_is_survived_not_fatal(two_vms, ensemble):
