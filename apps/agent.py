@@ -363,7 +363,8 @@ class MidonetAgent(app_manager.OSKenApp):
         """Packet-ins OS-Ken dispatched as events (before the fast path is attached)."""
         msg = ev.msg
         self._packet_in(of.PacketIn(msg.match.get("in_port"), msg.match.get("tunnel_id"),
-                                    bytes(msg.data), msg.table_id, msg.cookie))
+                                    bytes(msg.data), msg.table_id, msg.cookie,
+                                    msg.match.get("tun_ipv4_src")))
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_features(self, ev: Any) -> None:

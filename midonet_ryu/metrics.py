@@ -60,6 +60,8 @@ class AgentCounter(enum.Enum):
     FLOW_STATE_KEYS_IMPORTED = "State keys imported from peer hosts."
     FLOW_STATE_OWN_IGNORED = "Flow-state packets this host sent that came back; ignored."
     FLOW_STATE_PEER_UNREACHABLE = "Interested peer hosts with no tunnel address."
+    FLOW_STATE_UNTRUSTED = ("Flow-state packets whose sender is not the tunnel-zone member "
+                            "at their outer source address; dropped.")
     STATE_KEYS_EXPIRED = "Local conntrack and NAT keys expired."
     MACS_LEARNED = "MAC-table entries written to the NSDB."
     ARPS_LEARNED = "ARP-table entries written to the NSDB."

@@ -121,12 +121,16 @@ class FlowSetup:
         self._stale_generations: set[int] = set()
         self.traces = LiveTraces()
         self.ageing = LearnedAgeing(mac_expiry, ARP_EXPIRY)
+        # (tunnel ofport, peer IP) trusted for flow state, as installed; and
+        # the port each peer's state goes out of (its zone's tunnel type)
+        self._state_sources: frozenset[tuple[int, str]] = frozenset()
+        self._state_ports: dict[str, int] = {}
 
     # -- new flows ----------------------------------------------------------------------------
     def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
         out = Outcome()
         if pin.tunnel_id == pl.FLOW_STATE_TUNNEL_KEY:
-            self._receive_flow_state(pin.data, now, out)
+            self._receive_flow_state(pin.data, pin.tun_src, now, out)
             return out
         port_id = None if pin.in_port is None else self.ports.ofport_to_port.get(pin.in_port)
         if port_id is None:
@@ -393,22 +397,27 @@ class FlowSetup:
         except Exception:  # noqa: BLE001 - state loss degrades, it must not stop forwarding
             out.count(C.FLOW_STATE_ERRORS)
             return
-        ofport = self.ports.tunnel_ofports.get("vxlan")
-        if ofport is None:
-            return
         for peer_ip, frame in packets:
+            ofport = self._state_ports.get(peer_ip)
+            if ofport is None:  # in no zone with a tunnel port here
+                out.count(C.FLOW_STATE_PEER_UNREACHABLE)
+                continue
             actions = (("set_field", "tunnel_id", pl.FLOW_STATE_TUNNEL_KEY),
                        ("set_field", "tun_ipv4_dst", int(ipaddress.IPv4Address(peer_ip))),
                        ("output", ofport))
             out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, actions, frame))
             out.count(C.FLOW_STATE_SENT)
 
-    def _receive_flow_state(self, frame: bytes, now: float, out: Outcome) -> None:
+    def _receive_flow_state(self, frame: bytes, tun_src: str | None, now: float,
+                            out: Outcome) -> None:
         out.count(C.FLOW_STATE_RECEIVED)
         if self.replicator is None:
             return
+        if tun_src is None:  # the switch always says; a packet without it is not a peer's
+            out.count(C.FLOW_STATE_UNTRUSTED)
+            return
         try:
-            keys = self.replicator.incoming(frame, now)
+            keys = self.replicator.incoming(frame, now, tun_src)
         except ValueError:
             out.count(C.FLOW_STATE_MALFORMED)
             return
@@ -435,8 +444,13 @@ class FlowSetup:
         out = infra_flows.switch_connected(self.generation)
         for binding in self.ports.bindings.values():
             out.extend(infra_flows.bind_port(binding, tunnels, self.generation))
-        out.extend(infra_flows.flow_state_flows(tunnels, self.generation))
+        self._trust(self.ports.state_sources())
+        out.extend(infra_flows.flow_state_flows(tunnels, self._state_sources, self.generation))
         return out
+
+    def _trust(self, sources: frozenset[tuple[int, str]]) -> None:
+        self._state_sources = sources
+        self._state_ports = {ip: ofport for ofport, ip in sorted(sources)}
 
     def switch_gone(self) -> None:
         """The switch dropped its connection: what it had installed is unknown."""
@@ -463,13 +477,19 @@ class FlowSetup:
         and every flow that went through a port whose binding changed."""
         out = Outcome()
         tunnels = self.ports.tunnel_ofports.values()
+        sources = self.ports.state_sources()
         if changes.tunnels_changed:
             # tunnel-ingress and flow-state flows name the tunnel ports
-            out.messages.extend(infra_flows.flow_state_flows(tunnels, self.generation))
+            self._trust(sources)
+            out.messages.extend(infra_flows.flow_state_flows(tunnels, sources, self.generation))
             for binding in self.ports.bindings.values():
                 if binding not in changes.bound:
                     out.messages.extend(infra_flows.bind_port(binding, tunnels,
                                                               self.generation))
+        elif sources != self._state_sources:  # a tunnel zone's members changed
+            out.messages.extend(infra_flows.flow_state_sources_changed(
+                self._state_sources, sources, self.generation))
+            self._trust(sources)
         for binding in changes.unbound:
             out.messages.extend(infra_flows.unbind_port(binding, tunnels, self.generation))
             self._invalidate_into([tags.port(binding.port_id)], out)

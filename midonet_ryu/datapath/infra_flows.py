@@ -8,6 +8,7 @@ from one description, so they can never disagree.
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from midonet_ryu.datapath import ofwire as of
@@ -60,13 +61,44 @@ def unbind_port(b: LocalBinding, tunnel_ofports: Iterable[int],
     return out
 
 
-def flow_state_flows(tunnel_ofports: Iterable[int], generation: int) -> list[of.Message]:
-    """Tunnelled flow-state packets (key 0xFFFFFF) go to the agent."""
-    infra, _ = pl.origin_cookie(pl.Origin.INFRA, generation)
-    return [of.FlowMod(pl.TABLE_CLASSIFY, pl.PRIO_FLOW_STATE, infra,
-                       (("in_port", ofport), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY)),
-                       _TO_CONTROLLER)
-            for ofport in sorted(tunnel_ofports)]
+StateSource = tuple[int, str]
+"""(tunnel ofport, peer underlay IP): where a peer's flow-state packets arrive."""
+
+
+def _trusted_source(source: StateSource, cookie: int) -> of.FlowMod:
+    ofport, ip = source
+    return of.FlowMod(pl.TABLE_CLASSIFY, pl.PRIO_FLOW_STATE, cookie,
+                      (("in_port", ofport), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY),
+                       ("tun_ipv4_src", int(ipaddress.IPv4Address(ip)))), _TO_CONTROLLER)
+
+
+def flow_state_flows(tunnel_ofports: Iterable[int], sources: Iterable[StateSource],
+                     generation: int) -> list[of.Message]:
+    """Tunnelled flow-state packets (key 0xFFFFFF) go to the agent from the
+    tunnel-zone peers in ``sources`` only; from any other address they are
+    dropped in the switch (and counted by its drop flow). Replaces every
+    flow-state flow there was, of any agent run."""
+    cookie, _ = pl.origin_cookie(pl.Origin.FLOW_STATE, generation)
+    out: list[of.Message] = [of.FlowDelete(pl.TABLE_CLASSIFY, cookie, pl.ORIGIN_MASK)]
+    for ofport in sorted(tunnel_ofports):
+        out.append(of.FlowMod(pl.TABLE_CLASSIFY, pl.PRIO_FLOW_STATE_UNTRUSTED, cookie,
+                              (("in_port", ofport), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY))))
+    out.extend(_trusted_source(s, cookie) for s in sorted(sources))
+    return out
+
+
+def flow_state_sources_changed(old: Iterable[StateSource], new: Iterable[StateSource],
+                               generation: int) -> list[of.Message]:
+    """A tunnel zone's members changed: trust the new peers first, then stop
+    trusting the ones that left (so a peer that stays is never dropped)."""
+    cookie, _ = pl.origin_cookie(pl.Origin.FLOW_STATE, generation)
+    old, new = set(old), set(new)
+    out: list[of.Message] = [_trusted_source(s, cookie) for s in sorted(new - old)]
+    for source in sorted(old - new):
+        flow = _trusted_source(source, cookie)
+        out.append(of.FlowDelete(pl.TABLE_CLASSIFY, match=flow.match,
+                                 strict_priority=flow.priority))
+    return out
 
 
 def remove_generations(generations: Iterable[int]) -> list[of.Message]:

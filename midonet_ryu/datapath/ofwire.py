@@ -18,6 +18,7 @@ Values are raw: MACs as "aa:bb:cc:dd:ee:ff", IPv4 addresses as ints.
 """
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -82,6 +83,7 @@ OXM: dict[str, tuple[int, int, str]] = {
     "tunnel_id": (_BASIC, 38, "u64"),
     "ip_frag": (_NXM1, 26, "u8m"),
     "nw_ttl": (_NXM1, 29, "u8"),
+    "tun_ipv4_src": (_NXM1, 31, "ip"),
     "tun_ipv4_dst": (_NXM1, 32, "ip"),
 }
 _SIZE = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "mac": 6, "ip": 4, "u8m": 2}
@@ -156,6 +158,7 @@ class PacketIn(NamedTuple):
     data: bytes
     table_id: int
     cookie: int
+    tun_src: str | None = None  # the outer source of a tunnelled packet
 
 
 def _mac(text: str) -> bytes:
@@ -365,11 +368,12 @@ class MalformedMessage(ValueError):
 
 _OXM_IN_PORT = (_BASIC << 16) | (0 << 9) | 4
 _OXM_TUNNEL_ID = (_BASIC << 16) | (38 << 9) | 8
+_NXM_TUN_IPV4_SRC = (_NXM1 << 16) | (31 << 9) | 4
 
 
 def decode_packet_in(buf: bytes | bytearray | memoryview) -> PacketIn:
-    """The in port, tunnel id and frame of an OFPT_PACKET_IN (other match
-    fields are skipped). Raises :class:`MalformedMessage` on a short or
+    """The in port, tunnel id, tunnel source and frame of an OFPT_PACKET_IN
+    (other match fields are skipped). Raises :class:`MalformedMessage` on a short or
     inconsistent message, never anything else."""
     size = len(buf)
     if size < _PACKET_IN.size:
@@ -383,7 +387,7 @@ def decode_packet_in(buf: bytes | bytearray | memoryview) -> PacketIn:
     data_at = start + match_len + (-match_len % 8) + 2  # padded match, then 2 pad bytes
     if data_at > length:
         raise MalformedMessage("packet-in match runs past the message")
-    in_port = tunnel_id = None
+    in_port = tunnel_id = tun_src = None
     at = start + 4
     unpack = struct.unpack_from
     while at + 4 <= end:
@@ -395,7 +399,9 @@ def decode_packet_in(buf: bytes | bytearray | memoryview) -> PacketIn:
             (in_port,) = unpack("!I", buf, at + 4)
         elif header == _OXM_TUNNEL_ID:
             (tunnel_id,) = unpack("!Q", buf, at + 4)
+        elif header == _NXM_TUN_IPV4_SRC:
+            tun_src = socket.inet_ntoa(bytes(buf[at + 4:at + 8]))
         at += 4 + payload
     if at != end:
         raise MalformedMessage("packet-in match ends inside an OXM field header")
-    return PacketIn(in_port, tunnel_id, bytes(buf[data_at:length]), table_id, cookie)
+    return PacketIn(in_port, tunnel_id, bytes(buf[data_at:length]), table_id, cookie, tun_src)

@@ -26,6 +26,7 @@ TABLE_CLASSIFY = 0
 TABLE_SIMULATED = 1
 
 PRIO_FLOW_STATE = 400
+PRIO_FLOW_STATE_UNTRUSTED = 399
 PRIO_TUNNEL_INGRESS = 300
 PRIO_PORT_CLASSIFY = 200
 PRIO_SIMULATED = 100
@@ -67,10 +68,14 @@ class Table:
 CLASSIFY = Table(
     TABLE_CLASSIFY, "classify",
     "where a frame comes from: a local VM port, a tunnel (with its key), or nowhere known",
-    frozenset({"in_port", "tunnel_id"}), (TABLE_SIMULATED,),
+    frozenset({"in_port", "tunnel_id", "tun_ipv4_src"}), (TABLE_SIMULATED,),
     ((PRIO_FLOW_STATE, PRIO_FLOW_STATE,
-      "`in_port=<tunnel>,tun_id=0xffffff` -> `CONTROLLER` (flow-state packets from peers, "
+      "`in_port=<tunnel>,tun_id=0xffffff,tun_src=<peer>` -> `CONTROLLER` (flow-state "
+      "packets from each member of a tunnel zone shared with this host, "
       "doc/flow-state.md)"),
+     (PRIO_FLOW_STATE_UNTRUSTED, PRIO_FLOW_STATE_UNTRUSTED,
+      "`in_port=<tunnel>,tun_id=0xffffff` -> drop (flow-state packets from anyone else; "
+      "its packet count is the count of them)"),
      (PRIO_TUNNEL_INGRESS, PRIO_TUNNEL_INGRESS,
       "`in_port=<tunnel>,tun_id=<key>` -> `output:<local port>` (tunnel ingress: never "
       "simulated, as in MidoNet)"),
@@ -98,6 +103,7 @@ class Origin(enum.IntEnum):
     INFRA = 0x01  # table-miss and classification flows
     TUNNEL_INGRESS = 0x02  # tunnel key -> local port
     SIMULATION = 0x03  # result of a simulation
+    FLOW_STATE = 0x04  # flow-state packets: trusted peers, and the drop of the rest
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

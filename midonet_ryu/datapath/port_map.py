@@ -57,6 +57,21 @@ class PortMap:
         tunnel = self._tunnel_to(host_id)
         return None if tunnel is None else tunnel[0]
 
+    def state_sources(self) -> frozenset[tuple[int, str]]:
+        """(tunnel ofport, underlay IP) of every other member of each tunnel
+        zone this host is in: the only senders of flow state it accepts, on
+        the tunnel port of that zone's type."""
+        out = set()
+        own = self.host_id
+        for tz in self.topology.objects(TunnelZone):
+            ofport = self.tunnel_ofports.get(tz.type.value)
+            if ofport is None or tz.ip_of(own) is None:
+                continue
+            for member in tz.hosts:
+                if member.host_id != own:
+                    out.add((ofport, member.ip))
+        return frozenset(out)
+
     def locate(self, port_id: uuid.UUID) -> LocalPort | RemotePort | None:
         binding = self.bindings.get(port_id)
         if binding is not None:

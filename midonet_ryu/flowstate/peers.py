@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.model import Port, TunnelZone
 from midonet_ryu.topology.rules import PortGroup
 from midonet_ryu.topology.snapshot import TopologyView
 
@@ -45,6 +45,20 @@ def interested_ports(topology: TopologyView, ports: Iterable[uuid.UUID]) -> set[
             if group is not None and group.stateful:
                 out.update(group.port_ids)
     return out
+
+
+def sent_from(topology: TopologyView, local_host_id: uuid.UUID, sender: uuid.UUID,
+              source_ip: str) -> bool:
+    """True when ``source_ip`` is ``sender``'s address in a tunnel zone this
+    host is in: a state packet's self-declared sender must match where it
+    came from, or any host (or anything that can reach the underlay) could
+    write state under another's name."""
+    if sender == local_host_id:
+        return False
+    for tz in topology.objects(TunnelZone):
+        if tz.ip_of(local_host_id) is not None and tz.ip_of(sender) == source_ip:
+            return True
+    return False
 
 
 def interested_hosts(topology: TopologyView, ingress_port_id: uuid.UUID,

@@ -19,7 +19,7 @@ from typing import Any
 
 from midonet_ryu.flowstate.ledger import SendLedger
 from midonet_ryu.flowstate.payload import FlowStateMessage
-from midonet_ryu.flowstate.peers import interested_hosts
+from midonet_ryu.flowstate.peers import interested_hosts, sent_from
 from midonet_ryu.flowstate.plan import (
     IMPORT_TTL_FACTOR,
     import_plan,
@@ -87,8 +87,12 @@ class FlowStateReplicator:
             self.ledger.prune(now)
 
     # -- receiving ------------------------------------------------------------
-    def incoming(self, frame: bytes, now: float) -> list[Hashable]:
+    def incoming(self, frame: bytes, now: float,
+                 source_ip: str | None = None) -> list[Hashable]:
         """Import a peer's state packet; returns the keys that are new here.
+
+        ``source_ip`` (the outer source the switch reported): the packet is
+        dropped unless its sender is the tunnel-zone member at that address.
 
         Imported keys expire ``IMPORT_TTL_FACTOR`` TTLs from now (a later
         local use refreshes them like any key). Raises ValueError on a
@@ -97,6 +101,10 @@ class FlowStateReplicator:
         msg = decode_frame(frame)
         if msg.sender == self.host_id:
             self.counts[C.FLOW_STATE_OWN_IGNORED] += 1
+            return []
+        if source_ip is not None and not sent_from(self.topology, self.host_id, msg.sender,
+                                                   source_ip):
+            self.counts[C.FLOW_STATE_UNTRUSTED] += 1
             return []
         plan = import_plan(msg, self.local_state.conntrack, self.local_state.nat)
         # put_key gives a key ``now + key_ttl``; starting the clock later by

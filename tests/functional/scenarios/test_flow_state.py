@@ -27,6 +27,7 @@ from midonet_ryu.topology.rules import (
     RuleAction,
     RuleType,
 )
+from tools.lab.procs import wait_until
 from tools.scenario import rule
 
 pytestmark = pytest.mark.functional
@@ -131,10 +132,13 @@ def ping(vm, dst: str, count: int = 3, deadline: int = 8) -> subprocess.Complete
 
 @pytest.fixture
 def guarded(ns_cloud):
+    return guard(ns_cloud(2))
+
+
+def guard(cloud):
     """VM A (host 1) and VM B (host 2) on one network; B's port has a security
     group: its outbound filter (towards B) accepts return flows and drops other
     IPv4; its inbound filter asks conntrack, so B's connections create state."""
-    cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
     net = cloud.network("sg")
     to_b = chain(cloud, "sg-b-out",
@@ -303,3 +307,80 @@ def test_stateful_port_group_widens_the_interested_set(ns_cloud):
     while counter(hv3, "flow_state_received") == base3 and time.time() < deadline:
         assert ping(a, b.ip, count=1).returncode == 0
     assert counter(hv3, "flow_state_received") > base3
+
+
+# Sends one raw Ethernet frame (hex) out of the VM's eth0.
+RAW_SEND = r"""
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send(bytes.fromhex(sys.argv[1]))
+"""
+
+
+def n_packets(flow: str) -> int:
+    return int(flow.split("n_packets=")[1].split(",")[0])
+
+
+def state_flows(hv) -> list[str]:
+    """The switch's flow-state flows, with their counters."""
+    return [line.strip() for line in hv.ovs.ofctl(
+        "dump-flows", "br-int", "table=0,tun_id=0xffffff").splitlines() if "priority=" in line]
+
+
+def test_state_comes_only_from_zone_members_over_the_zones_tunnel(ns_cloud):
+    """A GRE zone: state travels over the GRE port, and host 1 takes it only
+    from host 2's address with host 2's name on it. State from an address in
+    no zone is dropped in the switch, state from host 2's address under
+    another host's name is dropped by the agent, and a VM that sends a state
+    packet is only sending traffic."""
+    from midonet_ryu.flowstate.payload import FlowStateMessage
+    from midonet_ryu.flowstate.state_packet import encode_frames
+    from midonet_ryu.simulation.state import ConntrackKey
+
+    cloud, a, b = guard(ns_cloud(2, tunnel_type="gre"))
+    hv1, hv2 = cloud.hosts
+    servers = [serve(a, 7000)]
+    try:
+        got = client(b, a.ip, 7000, "from-b", deadline=8)
+        assert got["tcp"] is not None, got
+    finally:
+        for proc in servers:
+            end(proc)
+    gre = hv1.ovs.ofport("tun-gre")
+    (trusted,) = [f for f in state_flows(hv1) if f"tun_src={hv2.ip}" in f]
+    assert f"in_port={gre}" in trusted and n_packets(trusted) > 0, trusted
+    (untrusted,) = [f for f in state_flows(hv1) if "priority=399" in f
+                    and f"in_port={gre}" in f]
+    assert n_packets(untrusted) == 0
+    # (the replicator's counts reach the agent's counters once a second)
+    imported = wait_until(lambda: counter(hv1, "flow_state_keys_imported"), 5,
+                          what="host 2's state imported on host 1")
+    received = counter(hv1, "flow_state_received")
+
+    def state(sender):
+        key = ConntrackKey(uuid.uuid4(), 0xC6336402, 7000, 0xC6336401, 40000, 6)
+        return encode_frames(FlowStateMessage(sender, (key,)))[0]
+
+    def inject(frame, tun_src):
+        hv1.ovs.ofctl("packet-out", "br-int",
+                      f"in_port={gre} packet={frame.hex()} actions=set_field:0xffffff->tun_id,"
+                      f"set_field:{tun_src}->tun_src,resubmit(,0)")
+
+    inject(state(hv2.host_id), "198.51.100.250")  # host 2's name, from no member
+    wait_until(lambda: n_packets(next(f for f in state_flows(hv1)
+                                      if "priority=399" in f and f"in_port={gre}" in f)) == 1,
+               5, what="the switch to drop state from a stranger")
+    assert counter(hv1, "flow_state_received") == received
+    inject(state(uuid.uuid4()), hv2.ip)  # host 2's address, someone else's name
+    wait_until(lambda: counter(hv1, "flow_state_untrusted") == 1, 5,
+               what="the agent to refuse a sender that is not at its address")
+    before = [counter(hv, "flow_state_received") for hv in (hv1, hv2)]
+    simulated = counter(hv1, "packet_in")
+    a.exec(PY, "-c", RAW_SEND, state(hv2.host_id).hex())  # a VM's forgery
+    wait_until(lambda: counter(hv1, "packet_in") > simulated, 5,
+               what="A's frame to be simulated as A's traffic")
+    time.sleep(1.5)  # had it been taken for state, it would be counted by now
+    assert [counter(hv, "flow_state_received") for hv in (hv1, hv2)] == before
+    assert counter(hv1, "flow_state_keys_imported") == imported
+    assert counter(hv2, "flow_state_untrusted") == 0

@@ -82,6 +82,8 @@ class FakeSwitch:
     def apply(self, messages: Iterable[of.Message]) -> None:
         messages = list(messages)
         pl.verify_all(messages)
+        for message in messages:
+            of.encode(message, 0)  # what the shell would send must encode
         # the shell's send path puts deletes first; model the same order
         ordered = [m for m in messages if type(m) is of.FlowDelete] + [
             m for m in messages if type(m) is not of.FlowDelete]

@@ -319,7 +319,12 @@ def test_tunnelled_frames_go_to_their_port_and_are_never_simulated():
     fields = packet_fields(w.udp(w.c, w.a), TUNNEL_OFPORT, tunnel_id=key)
     assert w.switch.lookup(fields).ports() == [w.ofport(w.a)]
     fields["tunnel_id"] = pl.FLOW_STATE_TUNNEL_KEY
-    assert w.switch.lookup(fields).controller  # flow state goes to the agent
+    fields["tun_ipv4_src"] = ip_to_int(OTHER_IP)
+    assert w.switch.lookup(fields).controller  # flow state from a zone member: the agent
+    fields["tun_ipv4_src"] = ip_to_int("198.51.100.99")
+    assert w.switch.lookup(fields).dropped  # from anyone else: dropped in the switch
+    del fields["tun_ipv4_src"]
+    assert w.switch.lookup(fields).dropped
     fields["tunnel_id"] = 0x1FFFFE
     assert w.switch.lookup(fields).dropped
 
@@ -442,3 +447,22 @@ def test_a_learned_mac_ages_out_only_after_the_last_flow_from_it_is_gone():
     assert w.core.expire_learned(NOW + 7200 + 29) == []
     assert w.core.expire_learned(NOW + 7200 + 30) == [mac_a]
     assert not w.core.ageing.tracks(mac_a)
+
+
+def test_flow_state_is_taken_only_from_the_members_of_this_hosts_zones():
+    w = World()
+    state = packet_fields(w.udp(w.c, w.a), TUNNEL_OFPORT, tunnel_id=pl.FLOW_STATE_TUNNEL_KEY)
+
+    def from_(ip):
+        return w.switch.lookup({**state, "tun_ipv4_src": ip_to_int(ip)})
+
+    assert from_(OTHER_IP).controller and from_("192.0.2.3").dropped
+    (zone,) = w.s.topology.objects(TunnelZone)
+    third = uuid.UUID(int=0xC)
+    w.s.update(zone, hosts=(HostToIp(HERE, "192.0.2.1"), HostToIp(third, "192.0.2.3")),
+               host_ids=(HERE, third))  # OTHER leaves, a third host joins
+    changes = w.ports.sync([Interface("tap-a", 3), Interface("tap-b", 4), Interface("tap-d", 5),
+                            Interface("tun-vxlan", TUNNEL_OFPORT, type="vxlan")])
+    assert not changes.tunnels_changed
+    w.switch.apply(w.core.bindings_changed(changes).messages)
+    assert from_("192.0.2.3").controller and from_(OTHER_IP).dropped

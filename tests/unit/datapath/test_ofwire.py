@@ -339,7 +339,8 @@ def osken_packet_in(buf):
     msg = ofproto_parser.msg(_Datapath(), ofp.OFP_VERSION, ofp.OFPT_PACKET_IN, len(buf), 1,
                              bytes(buf))
     return ofwire.PacketIn(msg.match.get("in_port"), msg.match.get("tunnel_id"),
-                           bytes(msg.data), msg.table_id, msg.cookie)
+                           bytes(msg.data), msg.table_id, msg.cookie,
+                           msg.match.get("tun_ipv4_src"))
 
 
 PACKET_IN_MATCHES = {
@@ -369,7 +370,7 @@ def test_decode_packet_in_agrees_with_osken(name, size):
 
 def test_decode_packet_in_values():
     buf = packet_in_wire(PACKET_IN_MATCHES["extras_around"], FRAME, table_id=2, cookie=COOKIE)
-    assert ofwire.decode_packet_in(buf) == ofwire.PacketIn(5, 9, FRAME, 2, COOKIE)
+    assert ofwire.decode_packet_in(buf) == ofwire.PacketIn(5, 9, FRAME, 2, COOKIE, "192.0.2.1")
 
 
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
@@ -433,7 +434,7 @@ _LAST_OXM_LEN_AT = 24 + 4 + 8 + 8 + 3  # length byte of the tunnel_id field
 def test_base_packet_in_is_well_formed():
     assert struct.unpack_from("!H", _BASE, 26) == (_MATCH_LEN,)
     assert _BASE[_LAST_OXM_LEN_AT] == 8
-    assert ofwire.decode_packet_in(_BASE) == ofwire.PacketIn(5, 9, FRAME, 1, 0)
+    assert ofwire.decode_packet_in(_BASE) == ofwire.PacketIn(5, 9, FRAME, 1, 0, "192.0.2.1")
 
 
 MALFORMED = {

@@ -12,12 +12,12 @@ from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation.addr import ip_to_int
 from midonet_ryu.simulation.result import ResultKind, SetField, ToPort
 from midonet_ryu.simulation.state import NatKey, NatKeyType
-from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.model import HostToIp, Port, TunnelZone
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
 from tools.scenario import VM, build_routed, rule
 
-HA, HB = uuid.UUID(int=0xA), uuid.UUID(int=0xB)
+HA, HB, HC = uuid.UUID(int=0xA), uuid.UUID(int=0xB), uuid.UUID(int=0xC)
 IPS = {HA: "192.0.2.1", HB: "192.0.2.2"}
 PUBLIC = "203.0.113.1"
 GW_MAC = "02:fe:00:00:00:01"
@@ -189,3 +189,27 @@ def test_dnat_state_reaches_the_backend_host_and_restores_the_reply_source():
     back = reply()
     assert fields(back)["ip_src"] == ip_to_int(PUBLIC) and fields(back)["tp_src"] == 80
     assert back.egress_port_ids == (w.uplink.id,)
+
+
+def test_state_is_imported_only_from_its_senders_address_in_a_shared_zone():
+    w = TwoHosts()
+    w.s.put(TunnelZone(id=uuid.uuid4(), name="default", hosts=(
+        HostToIp(HA, IPS[HA]), HostToIp(HB, IPS[HB]), HostToIp(HC, "192.0.2.3")),
+        host_ids=(HA, HB, HC)))
+    frames = [f for _, f in w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)]
+    before = len(w.state_b)
+    # another member, or anything else on the underlay, claiming to be A
+    for forged_from in ("192.0.2.3", "198.51.100.7"):
+        assert w.b.incoming(frames[0], w.s.now, source_ip=forged_from) == []
+    assert len(w.state_b) == before
+    assert w.b.counts[C.FLOW_STATE_UNTRUSTED] == 2
+    assert w.b.incoming(frames[0], w.s.now, source_ip=IPS[HA])  # A, from A's address
+
+
+def test_a_sender_in_no_zone_with_the_receiver_is_not_trusted():
+    w = TwoHosts()
+    w.s.put(TunnelZone(id=uuid.uuid4(), name="other", hosts=(HostToIp(HA, IPS[HA]),),
+                       host_ids=(HA,)))
+    frames = [f for _, f in w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)]
+    assert w.b.incoming(frames[0], w.s.now, source_ip=IPS[HA]) == []
+    assert w.b.counts[C.FLOW_STATE_UNTRUSTED] == 1
