@@ -126,7 +126,7 @@ class MidonetAgent(app_manager.OSKenApp):
         state = AgentState()
         ports = PortMap(self.host_id, svc.cache, svc.remote.active, svc.remote.down_hosts)
         replicator = FlowStateReplicator(self.host_id, svc.cache, state.local,
-                                         ports.host_underlay_ip)
+                                         ports.host_underlay_ip, dscp=c.agent.flow_state_dscp)
         policy = FlowPolicy(c.agent.flow_idle_timeout, c.agent.flow_hard_timeout,
                             c.agent.drop_flow_hard_timeout)
         self.core = FlowSetup(self.host_id, svc.generation, svc.cache, state, ports, policy,

@@ -75,7 +75,7 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
     ovsdb.ensure_integration_bridge(bridge, c.agent.datapath_type, controller,
                                     c.agent.packet_in_rate_limit, c.agent.packet_in_burst_limit)
     for ttype in TUNNEL_PORT_NAMES:
-        ovsdb.ensure_tunnel_port(bridge, ttype)
+        ovsdb.ensure_tunnel_port(bridge, ttype, inherit_tos=c.agent.flow_state_dscp > 0)
     previous = ovsdb.bridge_external_id(bridge, GENERATION_KEY)
     prev_gen = int(previous) if previous and previous.isdigit() else 0
     generation = (prev_gen + 1) & 0xFFFF or 1

@@ -82,13 +82,21 @@ class Ovsdb:
         refs = self.api.db_get("Bridge", bridge, "controller").execute(check_error=True)
         return refs[0] if isinstance(refs, list) else refs
 
-    def ensure_tunnel_port(self, bridge: str, tunnel_type: str) -> str:
-        """A flow-based tunnel port: remote IP and key come from each flow."""
+    def ensure_tunnel_port(self, bridge: str, tunnel_type: str,
+                           inherit_tos: bool = False) -> str:
+        """A flow-based tunnel port: remote IP and key come from each flow
+        (and with ``inherit_tos`` the outer TOS from the inner packet)."""
         name = TUNNEL_PORT_NAMES[tunnel_type]
+        options = {"remote_ip": "flow", "key": "flow"}
+        if inherit_tos:
+            options["tos"] = "inherit"
         with self.api.transaction(check_error=True) as txn:
             txn.add(self.api.add_port(bridge, name, may_exist=True))
             txn.add(self.api.db_set("Interface", name, ("type", tunnel_type),
-                                    ("options", {"remote_ip": "flow", "key": "flow"})))
+                                    ("options", options)))
+            if not inherit_tos:  # db_set merges map keys: an earlier setting goes
+                txn.add(self.api.db_remove("Interface", name, "options", "tos",
+                                           if_exists=True))
         return name
 
     def bridge_external_id(self, bridge: str, key: str) -> str | None:

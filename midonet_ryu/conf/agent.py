@@ -94,6 +94,16 @@ OPTS = [
         "Rides out an agent restarting or resuming in a new session, whose "
         "datapath forwards meanwhile.",
     ),
+    cfg.IntOpt(
+        "flow_state_dscp",
+        default=0,
+        min=0,
+        max=63,
+        help="DSCP of flow-state packets between agents (MidoNet's option), so the "
+        "underlay can prioritise them; 0 leaves them unmarked. When set, this "
+        "agent's tunnel ports copy the inner DSCP to the outer header "
+        "(options:tos=inherit), which then applies to VM traffic too.",
+    ),
     cfg.FloatOpt(
         "mac_port_mapping_expire",
         default=30.0,

@@ -40,8 +40,9 @@ class FlowStateReplicator:
 
     def __init__(self, host_id: uuid.UUID, topology: TopologyView, local_state: Any,
                  host_underlay_ip: Callable[[uuid.UUID], str | None],
-                 max_ledger_entries: int | None = None) -> None:
+                 max_ledger_entries: int | None = None, dscp: int = 0) -> None:
         self.host_id = host_id
+        self.dscp = dscp  # of the state packets' IPv4 header ([agent] flow_state_dscp)
         self.topology = topology
         self.local_state = local_state
         self.host_underlay_ip = host_underlay_ip
@@ -76,7 +77,7 @@ class FlowStateReplicator:
             frames = encoded.get(ident)
             if frames is None:
                 frames = encoded[ident] = encode_frames(
-                    FlowStateMessage(self.host_id, ident[0], ident[1]))
+                    FlowStateMessage(self.host_id, ident[0], ident[1]), self.dscp)
             out.extend((ip, frame) for frame in frames)
             self.counts[C.FLOW_STATE_KEYS_SENT] += len(conntrack) + len(nat)
         return out

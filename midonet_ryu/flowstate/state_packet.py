@@ -57,15 +57,18 @@ def _udp_checksum(udp: bytes) -> int:
     return value or 0xFFFF  # zero means "no checksum" in UDP over IPv4
 
 
-def wrap(payload: bytes) -> bytes:
-    """One state frame around ``payload`` (which must fit ``MAX_PAYLOAD``)."""
+def wrap(payload: bytes, dscp: int = 0) -> bytes:
+    """One state frame around ``payload`` (which must fit ``MAX_PAYLOAD``);
+    ``dscp`` marks its IPv4 header (tunnels with ``tos=inherit`` copy it out)."""
+    if not 0 <= dscp <= 63:
+        raise ValueError(f"DSCP {dscp} is not 0-63")
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"flow-state payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     udp_len = _UDP + len(payload)
     udp = _UDPH.pack(UDP_PORT, UDP_PORT, udp_len, 0) + payload
     udp = udp[:6] + struct.pack("!H", _udp_checksum(udp)) + udp[8:]
     total = _IP + udp_len
-    hdr = _IPV4.pack(0x45, 0, total, 0, 0x4000, 1, 17, 0, IP_SRC, IP_DST)
+    hdr = _IPV4.pack(0x45, dscp << 2, total, 0, 0x4000, 1, 17, 0, IP_SRC, IP_DST)
     hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
     return _ETH_HDR + hdr + udp
 
@@ -108,9 +111,9 @@ def unwrap(frame: bytes) -> bytes:
     return udp[_UDP:]
 
 
-def encode_frames(msg: FlowStateMessage) -> list[bytes]:
+def encode_frames(msg: FlowStateMessage, dscp: int = 0) -> list[bytes]:
     """``msg`` as one or more frames, each fitting the underlay MTU."""
-    return [wrap(encode_payload(part)) for part in split_message(
+    return [wrap(encode_payload(part), dscp) for part in split_message(
         msg.sender, msg.conntrack, msg.nat)]
 
 

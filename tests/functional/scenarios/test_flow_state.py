@@ -384,3 +384,28 @@ def test_state_comes_only_from_zone_members_over_the_zones_tunnel(ns_cloud):
     assert [counter(hv, "flow_state_received") for hv in (hv1, hv2)] == before
     assert counter(hv1, "flow_state_keys_imported") == imported
     assert counter(hv2, "flow_state_untrusted") == 0
+
+
+def test_flow_state_dscp_marks_the_outer_header(ns_cloud):
+    """[agent] flow_state_dscp = 46: the state packets host 2 sends leave its
+    underlay NIC with DSCP 46 (TOS 0xb8) on the outer header."""
+    cloud, a, b = guard(ns_cloud(2, agent_extra={"agent": {"flow_state_dscp": "46"}}))
+    hv1, hv2 = cloud.hosts
+    # VXLAN with VNI 0xffffff (the flow-state key), as it leaves host 2
+    capture = subprocess.Popen(
+        ["ip", "netns", "exec", hv2.ovs.netns, "tcpdump", "-n", "-v", "-l", "-c", "1",
+         "-i", "ul0", "udp port 4789 and (udp[12:4] >> 8) = 0xffffff"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(1)  # tcpdump listening
+        server = serve(a, 7000)
+        try:
+            got = client(b, a.ip, 7000, "marked", deadline=8)
+            assert got["tcp"] is not None, got
+        finally:
+            end(server)
+        out, _ = capture.communicate(timeout=10)
+    finally:
+        if capture.poll() is None:
+            end(capture)
+    assert "tos 0xb8" in out.splitlines()[0], out

@@ -50,6 +50,17 @@ def test_frame_has_midonets_inner_headers():
     assert len(f) == 14 + 20 + 8 + payload_size(1, 1)
 
 
+def test_dscp_marks_the_ip_header_and_the_frame_still_decodes():
+    msg = FlowStateMessage(SENDER, (ct(0),))
+    (plain,) = fr.encode_frames(msg)
+    (marked,) = fr.encode_frames(msg, dscp=46)  # EF
+    assert plain[15] == 0 and marked[15] == 46 << 2
+    assert fr.checksum(marked[14:34]) == 0  # the header checksum covers the mark
+    assert fr.decode_frame(marked) == msg
+    with pytest.raises(ValueError):
+        fr.encode_frames(msg, dscp=64)
+
+
 def test_round_trip_keeps_every_field():
     msg = FlowStateMessage(SENDER, (ct(1), ct(2)), (nat(1),) + tuple(
         (NatKey(t, 1, 2, 3, 4, 17, DEV), NatBinding(5, 6)) for t in NatKeyType))
