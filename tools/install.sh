@@ -2,6 +2,7 @@
 # Install everything midonet-ryu needs on a fresh Debian 12 machine, as root:
 # system packages (Open vSwitch, ZooKeeper, namespace tools) and a private
 # Python environment in .venv with the project installed in editable mode.
+# With --system: the system packages only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = "--system" ] && exit 0
 
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then

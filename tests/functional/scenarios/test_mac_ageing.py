@@ -13,7 +13,6 @@ import pytest
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_catalogue import MAC_TABLE
 from midonet_ryu.nsdb.state_table import StateTable
-from tools.lab.netns import netns_unavailable
 from tools.lab.procs import wait_until
 
 pytestmark = pytest.mark.functional
@@ -21,11 +20,8 @@ IDLE, EXPIRE = 2, 2
 
 
 @pytest.fixture
-def two_vms(make_cloud):
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    cloud = make_cloud(2, netns=True, agent_extra={
+def two_vms(ns_cloud):
+    cloud = ns_cloud(2, agent_extra={
         "agent": {"flow_idle_timeout": str(IDLE), "mac_port_mapping_expire": str(EXPIRE)}})
     pa, a, pb, b = cloud.two_kernel_vms()
     wait_until(lambda: a.ping("198.51.100.2", 1, timeout=1), 10, what="A to reach B")

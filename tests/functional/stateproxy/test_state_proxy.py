@@ -281,13 +281,19 @@ def test_tables_opened_without_a_proxy_read_zookeeper_then_move_to_one(
     client.stop()
 
 
-def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
-        new_client, paths, cluster_factory):
+def impatient_proxy(cluster_factory, paths, new_client):
+    """A proxy with a 1 s channel timeout, a client and a MAC table to write."""
     proxy = cluster_factory(root=paths.root, state_proxy_server_channel_timeout=1)
     net = uuid.uuid4()
     zk = new_client()
     writer = StateTable(zk, paths, MAC_TABLE, net, ("0",))
     zk.ensure_path(writer.path)
+    return proxy, net, zk, writer
+
+
+def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
+        new_client, paths, cluster_factory):
+    proxy, net, zk, writer = impatient_proxy(cluster_factory, paths, new_client)
     pending = [zk.create_async(f"{writer.path}/aa:00:00:00:{i // 256:02x}:{i % 256:02x},"
                                f"{uuid.UUID(int=i)},2147483647") for i in range(20000)]
     for p in pending:
@@ -316,11 +322,7 @@ def test_subscriber_that_stops_reading_is_disconnected_after_channel_timeout(
 def test_subscriber_that_sends_nothing_for_longer_than_the_channel_timeout_stays(
         new_client, paths, cluster_factory):
     """The channel timeout cuts blocked writes, not clients that are merely quiet."""
-    proxy = cluster_factory(root=paths.root, state_proxy_server_channel_timeout=1)
-    net = uuid.uuid4()
-    zk = new_client()
-    writer = StateTable(zk, paths, MAC_TABLE, net, ("0",))
-    zk.ensure_path(writer.path)
+    proxy, net, zk, writer = impatient_proxy(cluster_factory, paths, new_client)
     client = RawStateClient(proxy.port)
     client.subscribe(MAC_TABLE, net, ("0",))
     assert isinstance(client.recv().body, m.Acknowledge)
