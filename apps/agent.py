@@ -267,7 +267,7 @@ class MidonetAgent(app_manager.OSKenApp):
                 block = nsdb.lease_snat(item.request)  # type: ignore[union-attr]
             finally:
                 self._apply(core.snat_leased(item.request, block,  # type: ignore[union-attr]
-                                             nsdb_unreachable=not reachable))
+                                             nsdb_unreachable=not reachable, now=time.time()))
         elif kind is w.RecoverSession:
             nsdb.recover_session()
             self._ports_changed = None  # what changed while the session was gone

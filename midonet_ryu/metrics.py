@@ -72,6 +72,9 @@ class AgentCounter(enum.Enum):
                        "they aged out.")
     SNAT_BLOCKS_LEASED = "SNAT port blocks leased."
     SNAT_EXHAUSTED = "SNAT lease requests that found no free block."
+    SNAT_HELD = "Packets held until the SNAT block they need was leased, then simulated again."
+    SNAT_HELD_DROPPED = ("Packets that needed a SNAT block and were dropped: the hold queue "
+                         "was full, or no block could be leased.")
     SWITCH_ERRORS = "Messages the switch refused (OpenFlow errors)."
     TRACES_RECORDED = "Live trace records stored for enabled trace requests."
     WORK_ITEMS_DROPPED = "Worker items dropped because the work queue was full."

@@ -63,6 +63,9 @@ MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 
 Learned = MacLearned | ArpLearned
+MAX_HELD_PER_LEASE = 256
+MAX_HELD = 4096
+"""Packets held while the SNAT block they need is leased: per lease, and in all."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,6 +94,10 @@ class Outcome:
     def count(self, counter: C, amount: int = 1) -> None:
         self.counts.append((counter, amount))
 
+    def merge(self, other: Outcome) -> None:
+        for name in self.__slots__:
+            getattr(self, name).extend(getattr(other, name))
+
 
 class FlowSetup:
     def __init__(self, host_id: uuid.UUID, generation: int, topology: TopologyView,
@@ -114,6 +121,10 @@ class FlowSetup:
         self._pending_learn: set[tuple[Any, ...]] = set()
         self._pending_leases: set[tuple[uuid.UUID, int]] = set()
         self._snat_ranges: dict[tuple[uuid.UUID, int], SnatBlockRequest] = {}
+        # packet-ins waiting for a SNAT lease, by (device, ip): simulated
+        # again when it is done, instead of dropped and left to retransmit
+        self._held: dict[tuple[uuid.UUID, int], collections.deque[of.PacketIn]] = {}
+        self._held_total = 0
         # ARP requests a router generated lately, by (port, target): a stale
         # entry must not make every simulation send one
         self._arp_sent: collections.OrderedDict[tuple[Any, ...], float] = (
@@ -223,9 +234,12 @@ class FlowSetup:
                     if actions:
                         out.messages.append(of.PacketOut(in_ofport, actions, pin.data))
         elif kind is ResultKind.DROP or kind is ResultKind.ERROR_DROP:
-            if result.drop_timeout and install:
-                cookie = self._install(match, in_ofport, result, None, now, out)
-            out.count(C.DROPPED)
+            if result.snat_requests and self._hold(pin, result.snat_requests[0], out):
+                pass  # simulated again once the lease it asked for is done
+            else:
+                if result.drop_timeout and install:
+                    cookie = self._install(match, in_ofport, result, None, now, out)
+                out.count(C.DROPPED)
         if result.learned:
             self.ageing.seen(result.learned, cookie, now)
         if result.generated:
@@ -348,9 +362,10 @@ class FlowSetup:
     def _lease_ahead(self, result: SimulationResult, out: Outcome) -> None:
         """Lease the next SNAT block while half the leased ports are still free.
 
-        The engine asks for a block only when none is left, and drops the
-        packets that arrive until the lease is done (a ZooKeeper round trip):
-        under a steady stream of new connections that is a loss every 64.
+        The engine asks for a block only when none is left; the packets that
+        arrive until the lease is done (a ZooKeeper round trip) wait for it
+        (``_hold``), and leasing ahead keeps that wait off a steady stream of
+        new connections.
         """
         local = self.state.local
         for key, value in result.state_keys:
@@ -365,23 +380,43 @@ class FlowSetup:
                 self._pending_leases.add(where)
                 out.leases.append(request)
 
+    def _hold(self, pin: of.PacketIn, request: SnatBlockRequest, out: Outcome) -> bool:
+        held = self._held.setdefault((request.device_id, request.ip), collections.deque())
+        if len(held) >= MAX_HELD_PER_LEASE or self._held_total >= MAX_HELD:
+            out.count(C.SNAT_HELD_DROPPED)
+            return False
+        held.append(pin)
+        self._held_total += 1
+        out.count(C.SNAT_HELD)
+        return True
+
     def learned_written(self, learned: Learned) -> None:
         """The shell wrote (or gave up writing) ``learned``: it may be asked again."""
         self._pending_learn.discard(_learn_marker(learned))
 
     def snat_leased(self, request: SnatBlockRequest, block: int | None,
-                    nsdb_unreachable: bool = False) -> Outcome:
-        """A lease finished. Nothing is invalidated: the packets that asked for
-        it were dropped without a flow, and translated flows keep their ports.
+                    nsdb_unreachable: bool = False, now: float | None = None) -> Outcome:
+        """A lease finished: the packets held for it are simulated again (at
+        ``now``) with the new block, or dropped without one. Nothing is
+        invalidated: translated flows keep their ports.
         ``nsdb_unreachable``: not tried (the next packet asks again), not exhausted."""
         out = Outcome()
-        self._pending_leases.discard((request.device_id, request.ip))
+        key = (request.device_id, request.ip)
+        self._pending_leases.discard(key)
         if block is None:
             if not nsdb_unreachable:
                 out.count(C.SNAT_EXHAUSTED)
         else:
             self.state.local.lease_snat_block(request.device_id, request.ip, block)
             out.count(C.SNAT_BLOCKS_LEASED)
+        held = self._held.pop(key, None)
+        if held:
+            self._held_total -= len(held)
+            if block is None or now is None:
+                out.count(C.SNAT_HELD_DROPPED, len(held))
+            else:
+                for pin in held:  # in arrival order; any still short are held again
+                    out.merge(self.packet_in(pin, now))
         return out
 
     def _drain_table_requests(self, out: Outcome) -> None:

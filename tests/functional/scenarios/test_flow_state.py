@@ -409,3 +409,34 @@ def test_flow_state_dscp_marks_the_outer_header(ns_cloud):
         if capture.poll() is None:
             end(capture)
     assert "tos 0xb8" in out.splitlines()[0], out
+
+
+# Sends ONE datagram and waits for the answer: prints it, or "none".
+ONE_SHOT = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(b"first", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recvfrom(100)[0].decode())
+except OSError:
+    print("none")
+"""
+
+
+def test_the_first_packet_through_snat_waits_for_its_lease(masquerade):
+    """No SNAT block is leased before the first connection: its first packet
+    waits for the lease instead of being dropped and left to a retransmit
+    (a single UDP datagram has none)."""
+    cloud, (v1, _v2), pub = masquerade
+    hv1, _ = cloud.hosts
+    # the router learns pub's MAC without any translation (pub pings it)
+    assert ping(pub, "203.0.113.1").returncode == 0
+    assert counter(hv1, "snat_blocks_leased") == 0
+    server = serve(pub, 7000)
+    try:
+        answer = v1.exec(PY, "-c", ONE_SHOT, pub.ip, "7001", timeout=10).stdout.strip()
+    finally:
+        end(server)
+    assert answer.startswith("203.0.113.1:") and answer.endswith(" first"), answer
+    assert counter(hv1, "snat_held") >= 1 and counter(hv1, "snat_blocks_leased") >= 1

@@ -466,3 +466,50 @@ def test_flow_state_is_taken_only_from_the_members_of_this_hosts_zones():
     assert not changes.tunnels_changed
     w.switch.apply(w.core.bindings_changed(changes).messages)
     assert from_("192.0.2.3").controller and from_(OTHER_IP).dropped
+
+
+def test_packets_needing_a_snat_block_wait_for_its_lease_and_are_then_delivered():
+    from midonet_ryu.topology.router import Router
+    from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
+
+    w = World()
+    public = "198.51.100.1"
+    snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
+        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
+            dnat=False, nat_targets=(NatTarget(public, public, 1024, 65535),))))
+    w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
+    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+    frames = [pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, sport, 53, b"x")
+              for sport in (1000, 1001)]
+    first = w.send(w.a, frames[0])  # no block yet: held, and one lease asked
+    second = w.send(w.a, frames[1])
+    assert [m for m in first.messages + second.messages if type(m) is of.PacketOut] == []
+    assert counts(first)[C.SNAT_HELD] == 1 and counts(second)[C.SNAT_HELD] == 1
+    assert C.DROPPED not in counts(first)
+    (request,) = first.leases
+    assert second.leases == []
+    done = w.core.snat_leased(request, 1024 // 64, now=NOW + 0.002)
+    w.switch.apply(done.messages)
+    outs = [m for m in done.messages if type(m) is of.PacketOut]
+    assert [o.data for o in outs] == frames  # both, in the order they came
+    assert counts(done)[C.FLOWS_INSTALLED] == 2
+    for frame in frames:
+        (out,) = w.where(w.a, frame).outputs
+        assert out.port == w.ofport(w.d)
+        assert dict(out.rewrites)["ipv4_src"] == ip_to_int(public)
+
+
+def test_held_packets_are_dropped_when_no_block_can_be_leased():
+    from midonet_ryu.topology.router import Router
+    from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
+
+    w = World()
+    snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
+        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
+            dnat=False, nat_targets=(NatTarget("198.51.100.1", "198.51.100.1", 1024, 1087),))))
+    w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
+    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+    out = w.send(w.a, pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, 1000, 53, b"x"))
+    done = w.core.snat_leased(out.leases[0], None, now=NOW + 0.002)
+    assert counts(done)[C.SNAT_HELD_DROPPED] == 1 and counts(done)[C.SNAT_EXHAUSTED] == 1
+    assert [m for m in done.messages if type(m) is of.PacketOut] == []
