@@ -670,6 +670,20 @@ def _agent_conf(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def overload_ratio(path: dict) -> float | None:
+    """Delivered per second at the first step offering at least twice the
+    sustained rate, over the sustained rate (issue 12's degradation figure:
+    >= 0.8 means overload degrades instead of collapsing); None when the
+    sweep did not go that high."""
+    sustained = path["sustained"]
+    if not sustained:
+        return None
+    for step in sorted(path["steps"], key=lambda s: s["offered"]):
+        if step["offered"] >= 2 * sustained:
+            return round(step["delivered_per_s"] / sustained, 3)
+    return None
+
+
 def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     agent_conf = _agent_conf(os.environ.get("FLOW_SETUP_AGENT_CONF", ""))
@@ -725,6 +739,7 @@ def run_config(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
 
     f = sw["floor"]["sustained"]
+    figures["stateful_overload_ratio"] = overload_ratio(sw["stateful"])
     figures.update({
         "floor_flows_per_s": f,
         "l2_flows_per_s": sw["l2"]["sustained"],

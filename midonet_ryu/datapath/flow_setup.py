@@ -63,7 +63,7 @@ MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 
 Learned = MacLearned | ArpLearned
-MAX_HELD_PER_LEASE = 256
+MAX_HELD_PER_LEASE = SNAT_BLOCK_SIZE
 MAX_HELD = 4096
 """Packets held while the SNAT block they need is leased: per lease, and in all."""
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.functional
 
 REQUIRED = ("floor_flows_per_s", "l2_flows_per_s", "stateful_flows_per_s", "l2_ratio",
             "stateful_ratio", "floor_p50_ms", "l2_p50_ms", "flows_for_1000_conns",
-            "invalidation_ms_10k")
+            "invalidation_ms_10k", "stateful_overload_ratio")
 
 
 def test_smallest_configuration_reports_every_figure():
@@ -39,3 +39,11 @@ def test_smallest_configuration_reports_every_figure():
     # the rule change removed every installed flow that depended on it
     assert figures["invalidation_flows"] > 0
     assert figures["invalidation_ms_10k"] is not None and figures["invalidation_ms_10k"] > 0
+
+
+def test_overload_ratio_reads_the_step_at_twice_the_sustained_rate():
+    steps = [{"offered": r, "delivered_per_s": d} for r, d in
+             ((500, 500), (1000, 1000), (1500, 1400), (2000, 900), (2500, 700))]
+    assert flow_setup.overload_ratio({"sustained": 1000, "steps": steps}) == 0.9
+    assert flow_setup.overload_ratio({"sustained": 1500, "steps": steps}) is None
+    assert flow_setup.overload_ratio({"sustained": 0, "steps": steps}) is None
