@@ -72,6 +72,7 @@ class AgentCounter(enum.Enum):
                        "they aged out.")
     SNAT_BLOCKS_LEASED = "SNAT port blocks leased."
     SNAT_EXHAUSTED = "SNAT lease requests that found no free block."
+    SNAT_LEASES_UNANSWERED = "SNAT leases asked for again after 10 s without an answer."
     SNAT_HELD = "Packets held until the SNAT block they need was leased, then simulated again."
     SNAT_HELD_DROPPED = ("Packets that needed a SNAT block and were dropped: the hold queue "
                          "was full, or no block could be leased.")

@@ -64,6 +64,7 @@ _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 
 Learned = MacLearned | ArpLearned
 MAX_HELD_PER_LEASE = SNAT_BLOCK_SIZE
+LEASE_TIMEOUT = 10.0  # seconds before an unanswered SNAT lease is asked for again
 MAX_HELD = 4096
 """Packets held while the SNAT block they need is leased: per lease, and in all."""
 
@@ -119,7 +120,8 @@ class FlowSetup:
         self._clock = clock
         self._observe_simulation = observe_simulation
         self._pending_learn: set[tuple[Any, ...]] = set()
-        self._pending_leases: set[tuple[uuid.UUID, int]] = set()
+        # (device, ip) -> when its lease was asked for
+        self._pending_leases: dict[tuple[uuid.UUID, int], float] = {}
         self._snat_ranges: dict[tuple[uuid.UUID, int], SnatBlockRequest] = {}
         # packet-ins waiting for a SNAT lease, by (device, ip): simulated
         # again when it is done, instead of dropped and left to retransmit
@@ -353,13 +355,25 @@ class FlowSetup:
             # one lease at a time per (device, ip), however many packets ask
             key = (request.device_id, request.ip)
             self._snat_ranges[key] = request
-            if key not in self._pending_leases:
-                self._pending_leases.add(key)
+            if not self._lease_pending(key, now, out):
+                self._pending_leases[key] = now
                 out.leases.append(request)
         if result.state_keys:
-            self._lease_ahead(result, out)
+            self._lease_ahead(result, now, out)
 
-    def _lease_ahead(self, result: SimulationResult, out: Outcome) -> None:
+    def _lease_pending(self, key: tuple[uuid.UUID, int], now: float, out: Outcome) -> bool:
+        """A lease for ``key`` is under way. One unanswered for LEASE_TIMEOUT
+        (its work item lost, say) is asked again rather than block SNAT on
+        that address for good."""
+        asked = self._pending_leases.get(key)
+        if asked is None:
+            return False
+        if now - asked < LEASE_TIMEOUT:
+            return True
+        out.count(C.SNAT_LEASES_UNANSWERED)
+        return False
+
+    def _lease_ahead(self, result: SimulationResult, now: float, out: Outcome) -> None:
         """Lease the next SNAT block while half the leased ports are still free.
 
         The engine asks for a block only when none is left; the packets that
@@ -373,11 +387,11 @@ class FlowSetup:
                 continue
             where = (key.device_id, value.ip)
             request = self._snat_ranges.get(where)
-            if request is None or where in self._pending_leases:
+            if request is None or self._lease_pending(where, now, out):
                 continue
             leased = len(local.snat_blocks(*where)) * SNAT_BLOCK_SIZE
             if len(local.snat_ports_in_use(*where)) * 2 >= leased:
-                self._pending_leases.add(where)
+                self._pending_leases[where] = now
                 out.leases.append(request)
 
     def _hold(self, pin: of.PacketIn, request: SnatBlockRequest, out: Outcome) -> bool:
@@ -402,7 +416,7 @@ class FlowSetup:
         ``nsdb_unreachable``: not tried (the next packet asks again), not exhausted."""
         out = Outcome()
         key = (request.device_id, request.ip)
-        self._pending_leases.discard(key)
+        self._pending_leases.pop(key, None)
         if block is None:
             if not nsdb_unreachable:
                 out.count(C.SNAT_EXHAUSTED)

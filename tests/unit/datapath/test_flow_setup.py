@@ -513,3 +513,27 @@ def test_held_packets_are_dropped_when_no_block_can_be_leased():
     done = w.core.snat_leased(out.leases[0], None, now=NOW + 0.002)
     assert counts(done)[C.SNAT_HELD_DROPPED] == 1 and counts(done)[C.SNAT_EXHAUSTED] == 1
     assert [m for m in done.messages if type(m) is of.PacketOut] == []
+
+
+def test_a_snat_lease_that_never_comes_back_is_asked_for_again():
+    from midonet_ryu.datapath.flow_setup import LEASE_TIMEOUT
+    from midonet_ryu.topology.router import Router
+    from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
+
+    w = World()
+    snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
+        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
+            dnat=False, nat_targets=(NatTarget("198.51.100.1", "198.51.100.1", 1024, 65535),))))
+    w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
+    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+
+    def send(sport, now):
+        frame = pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, sport, 53, b"x")
+        return w.core.packet_in(of.PacketIn(w.ofport(w.a), None, frame, 1, 0), now)
+
+    assert len(send(1000, NOW).leases) == 1  # its work item is lost: never answered
+    assert send(1001, NOW + LEASE_TIMEOUT - 1).leases == []
+    again = send(1002, NOW + LEASE_TIMEOUT)
+    assert len(again.leases) == 1 and counts(again)[C.SNAT_LEASES_UNANSWERED] == 1
+    done = w.core.snat_leased(again.leases[0], 1024 // 64, now=NOW + LEASE_TIMEOUT + 0.01)
+    assert len([m for m in done.messages if type(m) is of.PacketOut]) == 3  # all three held
