@@ -81,6 +81,11 @@ def flow_state_flows(tunnel_ofports: Iterable[int], sources: Iterable[StateSourc
     cookie, _ = pl.origin_cookie(pl.Origin.FLOW_STATE, generation)
     out: list[of.Message] = [of.FlowDelete(pl.TABLE_CLASSIFY, cookie, pl.ORIGIN_MASK)]
     for ofport in sorted(tunnel_ofports):
+        # agents before trusted sources sent every state packet up, at the
+        # trusted priority and without a source: gone on upgrade
+        out.append(of.FlowDelete(pl.TABLE_CLASSIFY, match=(
+            ("in_port", ofport), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY)),
+            strict_priority=pl.PRIO_FLOW_STATE))
         out.append(of.FlowMod(pl.TABLE_CLASSIFY, pl.PRIO_FLOW_STATE_UNTRUSTED, cookie,
                               (("in_port", ofport), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY))))
     out.extend(_trusted_source(s, cookie) for s in sorted(sources))

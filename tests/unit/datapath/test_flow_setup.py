@@ -537,3 +537,17 @@ def test_a_snat_lease_that_never_comes_back_is_asked_for_again():
     assert len(again.leases) == 1 and counts(again)[C.SNAT_LEASES_UNANSWERED] == 1
     done = w.core.snat_leased(again.leases[0], 1024 // 64, now=NOW + LEASE_TIMEOUT + 0.01)
     assert len([m for m in done.messages if type(m) is of.PacketOut]) == 3  # all three held
+
+
+def test_an_earlier_agents_untrusting_state_flow_is_removed():
+    w = World()
+    state = packet_fields(w.udp(w.c, w.a), TUNNEL_OFPORT, tunnel_id=pl.FLOW_STATE_TUNNEL_KEY)
+    stranger = {**state, "tun_ipv4_src": ip_to_int("198.51.100.9")}
+    # what an agent of the previous release left: every state packet goes up
+    w.switch.apply([of.FlowMod(pl.TABLE_CLASSIFY, pl.PRIO_FLOW_STATE, 0x0100000000000000, (
+        ("in_port", TUNNEL_OFPORT), ("tunnel_id", pl.FLOW_STATE_TUNNEL_KEY)),
+        (("output", of.OFPP_CONTROLLER),))])
+    assert w.switch.lookup(stranger).controller
+    w.switch.apply(w.core.switch_connected())  # this agent (re)connects
+    assert w.switch.lookup(stranger).dropped
+    assert w.switch.lookup({**state, "tun_ipv4_src": ip_to_int(OTHER_IP)}).controller
