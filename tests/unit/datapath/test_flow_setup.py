@@ -468,17 +468,23 @@ def test_flow_state_is_taken_only_from_the_members_of_this_hosts_zones():
     assert from_("192.0.2.3").controller and from_(OTHER_IP).dropped
 
 
-def test_packets_needing_a_snat_block_wait_for_its_lease_and_are_then_delivered():
+def masquerade(w: World, public: str, last_port: int = 65535) -> str:
+    """Traffic leaving the router into network B goes out as ``public``;
+    returns the router's MAC on network A (where VM a sends to)."""
     from midonet_ryu.topology.router import Router
     from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
 
-    w = World()
-    public = "198.51.100.1"
     snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
         type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
-            dnat=False, nat_targets=(NatTarget(public, public, 1024, 65535),))))
+            dnat=False, nat_targets=(NatTarget(public, public, 1024, last_port),))))
     w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
-    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+    return w.s.get(Port, w.rport_a.id).port_mac
+
+
+def test_packets_needing_a_snat_block_wait_for_its_lease_and_are_then_delivered():
+    w = World()
+    public = "198.51.100.1"
+    router_mac = masquerade(w, public)
     frames = [pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, sport, 53, b"x")
               for sport in (1000, 1001)]
     first = w.send(w.a, frames[0])  # no block yet: held, and one lease asked
@@ -500,15 +506,8 @@ def test_packets_needing_a_snat_block_wait_for_its_lease_and_are_then_delivered(
 
 
 def test_held_packets_are_dropped_when_no_block_can_be_leased():
-    from midonet_ryu.topology.router import Router
-    from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
-
     w = World()
-    snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
-        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
-            dnat=False, nat_targets=(NatTarget("198.51.100.1", "198.51.100.1", 1024, 1087),))))
-    w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
-    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+    router_mac = masquerade(w, "198.51.100.1", last_port=1087)  # one block
     out = w.send(w.a, pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, 1000, 53, b"x"))
     done = w.core.snat_leased(out.leases[0], None, now=NOW + 0.002)
     assert counts(done)[C.SNAT_HELD_DROPPED] == 1 and counts(done)[C.SNAT_EXHAUSTED] == 1
@@ -517,15 +516,8 @@ def test_held_packets_are_dropped_when_no_block_can_be_leased():
 
 def test_a_snat_lease_that_never_comes_back_is_asked_for_again():
     from midonet_ryu.datapath.flow_setup import LEASE_TIMEOUT
-    from midonet_ryu.topology.router import Router
-    from midonet_ryu.topology.rules import NatRuleData, NatTarget, RuleType
-
     w = World()
-    snat = w.s.chain(rule(out_port_ids=(w.rport_b.id,)).replace(
-        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(
-            dnat=False, nat_targets=(NatTarget("198.51.100.1", "198.51.100.1", 1024, 65535),))))
-    w.s.update(w.s.get(Router, w.router.id), outbound_filter_id=snat.id)
-    router_mac = w.s.get(Port, w.rport_a.id).port_mac
+    router_mac = masquerade(w, "198.51.100.1")
 
     def send(sport, now):
         frame = pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, sport, 53, b"x")
