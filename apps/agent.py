@@ -116,6 +116,9 @@ class MidonetAgent(app_manager.OSKenApp):
 
     def _boot_steps(self) -> None:
         c = self.conf
+        if c.agent.arp_stale >= c.agent.arp_expiration:
+            raise ValueError(f"[agent] arp_stale ({c.agent.arp_stale:g} s) must be below "
+                             f"arp_expiration ({c.agent.arp_expiration:g} s)")
         svc = self.services = agent_boot.boot(
             c, self.host_id, self.hostname, self._zk_state,
             lambda port_id: self._queue(w.RemotePortMoved(port_id)),
@@ -132,9 +135,11 @@ class MidonetAgent(app_manager.OSKenApp):
         self.core = FlowSetup(self.host_id, svc.generation, svc.cache, state, ports, policy,
                               replicator, clock=time.perf_counter,
                               observe_simulation=self.metrics.simulation_seconds.observe,
-                              mac_expiry=c.agent.mac_port_mapping_expire)
+                              mac_expiry=c.agent.mac_port_mapping_expire,
+                              arp_expiry=c.agent.arp_expiration)
         self.nsdb = AgentNsdb(svc, state, self.metrics,
-                              lambda changed: self._queue(w.Invalidate(tuple(changed))))
+                              lambda changed: self._queue(w.Invalidate(tuple(changed))),
+                              (c.agent.arp_expiration, c.agent.arp_stale))
         self._control = control.serve(c.agent.control_socket,
                                       lambda req: inspection.answer(self, req), hub.spawn)
         self._serve_metrics()

@@ -27,6 +27,8 @@ from kazoo.exceptions import ZookeeperError
 
 from apps.agent_boot import Services
 from midonet_ryu.datapath.agent_state import (
+    ARP_EXPIRY,
+    ARP_STALE,
     AgentState,
     IntKeyedIPv4,
     RouterArpView,
@@ -47,8 +49,10 @@ MAX_DEFERRED = 10_000
 
 class AgentNsdb:
     def __init__(self, services: Services, state: AgentState, metrics: AgentMetrics,
-                 invalidate: Callable[[list[Any]], None]) -> None:
+                 invalidate: Callable[[list[Any]], None],
+                 arp_times: tuple[float, float] = (ARP_EXPIRY, ARP_STALE)) -> None:
         self.services = services
+        self.arp_expiry, self.arp_stale = arp_times
         self.state = state
         self.metrics = metrics
         self.invalidate = invalidate  # queue tags for the worker
@@ -137,7 +141,7 @@ class AgentNsdb:
         else:
             key = ("arp", learned.router_id, None)
             entry_key = ipaddress.IPv4Address(learned.ip)
-            value = nsdb_arp_entry(learned.mac, time.time())
+            value = nsdb_arp_entry(learned.mac, time.time(), self.arp_expiry, self.arp_stale)
         if not self.reachable():
             self._defer(learned)
             return

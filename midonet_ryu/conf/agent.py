@@ -114,6 +114,22 @@ OPTS = [
         "for ever (MidoNet's bridge option of that name). Router ARP entries this "
         "agent learned go when they expire.",
     ),
+    cfg.FloatOpt(
+        "arp_expiration",
+        default=90.0,
+        min=1.0,
+        help="Seconds a router ARP entry this agent learned is used (MidoNet's "
+        "arp_expiration); the agent removes it from the NSDB then, unless it was "
+        "learned again.",
+    ),
+    cfg.FloatOpt(
+        "arp_stale",
+        default=60.0,
+        min=0.5,
+        help="Seconds after which a learned router ARP entry is refreshed: the next "
+        "packet routed to it sends an ARP request (MidoNet's arp_stale). Must be "
+        "below arp_expiration.",
+    ),
     cfg.IntOpt(
         "drop_flow_hard_timeout",
         default=5,

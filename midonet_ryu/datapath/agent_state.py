@@ -159,10 +159,11 @@ ARP_EXPIRY = 90.0  # MidoNet's arp_expiration
 ARP_STALE = 60.0
 
 
-def nsdb_arp_entry(mac: str, now: float) -> Any:
+def nsdb_arp_entry(mac: str, now: float, expiry: float = ARP_EXPIRY,
+                   stale: float = ARP_STALE) -> Any:
     from midonet_ryu.nsdb.state_codecs import ArpEntry as NsdbArpEntry
 
-    return NsdbArpEntry(mac, int((now + ARP_EXPIRY) * 1000), int((now + ARP_STALE) * 1000),
+    return NsdbArpEntry(mac, int((now + expiry) * 1000), int((now + stale) * 1000),
                         int(now * 1000))
 
 

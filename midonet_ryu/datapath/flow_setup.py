@@ -106,7 +106,7 @@ class FlowSetup:
                  replicator: Any = None, max_flows: int = 200_000,
                  clock: Callable[[], float] | None = None,
                  observe_simulation: Callable[[float], None] | None = None,
-                 mac_expiry: float = 30.0) -> None:
+                 mac_expiry: float = 30.0, arp_expiry: float = ARP_EXPIRY) -> None:
         self.host_id = host_id
         self.generation = generation
         self.topology = topology
@@ -133,7 +133,7 @@ class FlowSetup:
             collections.OrderedDict())
         self._stale_generations: set[int] = set()
         self.traces = LiveTraces()
-        self.ageing = LearnedAgeing(mac_expiry, ARP_EXPIRY)
+        self.ageing = LearnedAgeing(mac_expiry, arp_expiry)
         # (tunnel ofport, peer IP) trusted for flow state, as installed; and
         # the port each peer's state goes out of (its zone's tunnel type)
         self._state_sources: frozenset[tuple[int, str]] = frozenset()

@@ -87,3 +87,16 @@ def test_malformed_frames_are_dropped_and_counted(cloud):
 
 def only_frames_from(got, mac):
     return [f for f in got if traffic.matches(f, ethernet_src=mac)]
+
+
+def test_contradictory_arp_timers_stop_the_agent_with_a_clear_message(ovs_host, tmp_path,
+                                                                      zookeeper):
+    agent = AgentProcess(str(tmp_path / "agent"), zookeeper.hosts, ovs_host.ovsdb_connection,
+                         "192.0.2.1", extra={"agent": {"arp_expiration": "90",
+                                                       "arp_stale": "100"}})
+    agent.start(wait=False)
+    try:
+        assert agent.proc.wait(timeout=30) != 0
+        assert "arp_stale (100 s) must be below arp_expiration (90 s)" in agent.log()
+    finally:
+        agent.stop()

@@ -1,4 +1,5 @@
 """When learned MAC and ARP entries are handed out for removal from the NSDB."""
+import ipaddress
 import uuid
 
 from midonet_ryu.datapath.learned_ageing import LearnedAgeing
@@ -84,3 +85,12 @@ def test_idle_entries_are_bounded_the_oldest_go_first():
         a.seen([m], None, float(i))
     assert a.expired(3.0) == [macs[0]]
     assert a.counts() == {"mac_entries_in_use": 0, "mac_entries_idle": 2, "arp_entries": 0}
+
+
+def test_router_arp_entries_are_written_with_the_configured_times():
+    from midonet_ryu.datapath.agent_state import RouterArpView, nsdb_arp_entry
+
+    entry = nsdb_arp_entry("02:00:00:00:00:09", 1000.0, expiry=30.0, stale=20.0)
+    assert (entry.expiry, entry.stale, entry.last_arp) == (1_030_000, 1_020_000, 1_000_000)
+    seen = RouterArpView({ipaddress.IPv4Address("10.0.0.1"): entry})
+    assert (seen[0x0A000001].expiry, seen[0x0A000001].stale) == (1030.0, 1020.0)
