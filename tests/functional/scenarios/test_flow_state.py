@@ -395,13 +395,19 @@ def test_flow_state_dscp_marks_the_outer_header(ns_cloud):
     capture = subprocess.Popen(
         ["ip", "netns", "exec", hv2.ovs.netns, "tcpdump", "-n", "-v", "-l", "-c", "1",
          "-i", "ul0", "udp port 4789 and (udp[12:4] >> 8) = 0xffffff"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1)  # tcpdump listening
+        # tcpdump says so on stderr once it captures
+        while "listening on" not in (line := capture.stderr.readline()):
+            assert line, "tcpdump did not start"
         server = serve(a, 7000)
         try:
-            got = client(b, a.ip, 7000, "marked", deadline=8)
-            assert got["tcp"] is not None, got
+            for attempt in range(3):  # each connection is new state for host 1
+                got = client(b, a.ip, 7000, f"marked-{attempt}", deadline=8)
+                assert got["tcp"] is not None, got
+                if capture.poll() is not None:
+                    break
+                time.sleep(1)
         finally:
             end(server)
         out, _ = capture.communicate(timeout=10)
