@@ -68,21 +68,19 @@ class AgentNsdb:
     def _unreachable(self) -> None:
         self.metrics.inc(AgentCounter.NSDB_UNREACHABLE)
 
-    def reconnected(self) -> int:
-        """ZooKeeper is back: do what was put aside meanwhile; returns how much."""
-        done = self.services.keys.flush_pending()
+    def reconnected(self) -> None:
+        """ZooKeeper is back: do what was put aside meanwhile."""
+        keys = self.services.keys.flush_pending()
         tables, self._deferred_tables = self._deferred_tables, set()
         for key in tables:
             self.subscribe(key)
         deferred, self._deferred = self._deferred, collections.OrderedDict()
         for learned in deferred.values():
             self.write_learned(learned)
-        done += len(tables) + len(deferred)
-        if done:
-            LOG.warning("ZooKeeper reachable again: wrote %d port keys and learnings, "
-                        "opened %d tables put aside meanwhile", done - len(tables),
+        if keys or tables or deferred:
+            LOG.warning("ZooKeeper reachable again: wrote %d port keys and %d learnings and "
+                        "opened %d tables put aside meanwhile", keys, len(deferred),
                         len(tables))
-        return done
 
     @property
     def deferred(self) -> int:

@@ -63,10 +63,11 @@ MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 
 Learned = MacLearned | ArpLearned
-MAX_HELD_PER_LEASE = SNAT_BLOCK_SIZE
 LEASE_TIMEOUT = 10.0  # seconds before an unanswered SNAT lease is asked for again
+MAX_HELD_PER_LEASE = SNAT_BLOCK_SIZE
 MAX_HELD = 4096
-"""Packets held while the SNAT block they need is leased: per lease, and in all."""
+"""Packets held while the SNAT block they need is leased: per lease (one
+block serves no more), and in all."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
