@@ -51,6 +51,7 @@ from midonet_ryu.topology.model import Port
 
 LOG = logging.getLogger(__name__)
 SYNC_INTERVAL = 1.0
+HEALTH_TICK = 0.1  # seconds between looks at the health probes (timeouts, turns)
 YIELD_EVERY = 16  # packet-ins handled in a row before other green threads get a turn
 
 
@@ -152,6 +153,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self._queue(w.TracesChanged())
         self.threads.append(hub.spawn(self._periodic))
         self.threads.append(hub.spawn(self._worker))
+        self.threads.append(hub.spawn(self._health))
 
     def _serve_metrics(self) -> None:
         port = self.conf.agent.metrics_port
@@ -224,6 +226,23 @@ class MidonetAgent(app_manager.OSKenApp):
                 m.inc(C.WORK_ITEMS_DROPPED, self.work.dropped)
                 self.work.dropped = 0
 
+    def _health(self) -> None:
+        """Health-monitor probes of the pool members bound here: due ones every
+        tick, where the members are once a second."""
+        ticks = 0
+        per_relocate = max(1, round(SYNC_INTERVAL / HEALTH_TICK))
+        while True:
+            hub.sleep(HEALTH_TICK)
+            core = self.core
+            if core is None or self.switch is None:
+                continue
+            try:
+                self._apply(core.health_tick(time.time(), ticks % per_relocate == 0))
+            except Exception:  # noqa: BLE001 - probing must never stop the agent
+                self.metrics.inc(C.WORKER_ERRORS)
+                LOG.exception("health probes failed")
+            ticks += 1
+
     def _worker(self) -> None:
         while True:
             self._wake.wait()
@@ -280,6 +299,11 @@ class MidonetAgent(app_manager.OSKenApp):
             nsdb.reconnected()
         elif kind is w.TracesChanged:
             core.traces_changed()
+        elif kind is w.SetMemberStatus:
+            try:
+                nsdb.set_member_status(item.member_id, item.status)  # type: ignore[union-attr]
+            finally:
+                core.health.status_written(item.member_id)  # type: ignore[union-attr]
         elif kind is w.RecordTrace:
             if nsdb.record_trace(item.trace_id, item.limit,  # type: ignore[union-attr]
                                  item.record):  # type: ignore[union-attr]
@@ -325,7 +349,8 @@ class MidonetAgent(app_manager.OSKenApp):
             self.metrics.add(outcome.counts)
         if outcome.messages and self.switch is not None:
             self.switch.send(outcome.messages)
-        if outcome.learned or outcome.leases or outcome.tables or outcome.traced:
+        if (outcome.learned or outcome.leases or outcome.tables or outcome.traced
+                or outcome.statuses):
             for learned in outcome.learned:
                 self._queue(w.WriteLearned(learned))
             for request in outcome.leases:
@@ -334,6 +359,8 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._queue(w.SubscribeTable(key))
             for trace_id, limit, record in outcome.traced:
                 self._queue(w.RecordTrace(trace_id, limit, record))
+            for member_id, status in outcome.statuses:
+                self._queue(w.SetMemberStatus(member_id, status))
 
     # -- OpenFlow ------------------------------------------------------------------------------
     def _raw_packet_in(self, buf: bytes) -> None:

@@ -39,7 +39,9 @@ from midonet_ryu.datapath.agent_state import (
 from midonet_ryu.datapath.local_ports import LocalBinding
 from midonet_ryu.metrics import AgentCounter, AgentMetrics
 from midonet_ryu.nsdb import hosts
+from midonet_ryu.nsdb.store import NotFound, StoreError
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SnatBlockRequest
+from midonet_ryu.topology.lb import LBStatus, PoolMember
 
 LOG = logging.getLogger(__name__)
 MAX_DEFERRED = 10_000
@@ -185,6 +187,25 @@ class AgentNsdb:
         if block is None:
             LOG.warning("no free SNAT port block on %s for %s", request.device_id, ip)
         return block
+
+    def set_member_status(self, member_id: uuid.UUID, status: LBStatus) -> bool:
+        """The health monitor's verdict on a pool member bound here; a
+        version-checked write, so a concurrent API change is kept."""
+        if not self.reachable():
+            self._unreachable()
+            return False
+        try:
+            self.services.store.update_with(PoolMember, member_id,
+                                            lambda m: m.replace(status=status))
+        except NotFound:
+            return False  # deleted meanwhile
+        except (StoreError, ZookeeperError) as e:
+            LOG.warning("pool member %s: status %s not written (%s)", member_id,
+                        status.value, e)
+            return False
+        LOG.info("pool member %s is now %s (health monitor)", member_id, status.value)
+        self.metrics.inc(AgentCounter.HEALTH_STATUS_WRITTEN)
+        return True
 
     def port_bound(self, binding: LocalBinding, remembered_key: int | None,
                    bridge_iface: Callable[[str, int], None]) -> None:

@@ -30,6 +30,8 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
                 # degraded: ZooKeeper gone for longer than session_gracetime
                 "zookeeper": zk, "nsdb": nsdb, "degraded": nsdb["state"] == DEGRADED,
                 "learned": core.ageing.counts() if core else {},
+                # pool members this host probes for their health monitors
+                "health_probes": core.health.status() if core else [],
                 "state_proxy": agent.state_proxy_state(),
                 "generation": core.generation if core else None,
                 "flows": len(core.flows) if core else 0,

@@ -85,9 +85,18 @@ class RecordTrace:
     record: dict[str, Any]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SetMemberStatus:
+    """Write the health monitor's verdict on a pool member."""
+
+    member_id: uuid.UUID
+    status: Any  # topology.lb.LBStatus
+
+
 WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | ForgetLearned | LeaseSnat
             | RecoverSession | Reconnected
-            | RemotePortMoved | HostLivenessChanged | TracesChanged | RecordTrace)
+            | RemotePortMoved | HostLivenessChanged | TracesChanged | RecordTrace
+            | SetMemberStatus)
 
 
 class WorkQueue:

@@ -76,6 +76,10 @@ class AgentCounter(enum.Enum):
     SNAT_HELD = "Packets held until the SNAT block they need was leased, then simulated again."
     SNAT_HELD_DROPPED = ("Packets that needed a SNAT block and were dropped: the hold queue "
                          "was full, or no block could be leased.")
+    HEALTH_PROBES_SENT = "TCP probes sent to the pool members bound to this host."
+    HEALTH_PROBES_FAILED = "Probes refused by a pool member or unanswered within the timeout."
+    HEALTH_PROBES_ANSWERED = "Probes a pool member accepted (SYN-ACK)."
+    HEALTH_STATUS_WRITTEN = "Pool member statuses (ACTIVE/INACTIVE) written to the NSDB."
     SWITCH_ERRORS = "Messages the switch refused (OpenFlow errors)."
     TRACES_RECORDED = "Live trace records stored for enabled trace requests."
     WORK_ITEMS_DROPPED = "Worker items dropped because the work queue was full."

@@ -132,7 +132,17 @@ def from_json(res: Resource, body: Any, current: ModelObject | None,
         raise InvalidBody(e.field, str(e)) from None
     if res.collection == "ports":
         _check_port_device(obj, body)
+    elif res.collection == "health_monitors":
+        _check_probe_timing(obj)
     return obj
+
+
+def _check_probe_timing(monitor: Any) -> None:
+    """A probe that may wait longer than the time between probes would overlap
+    the next one (Neutron refuses the same)."""
+    if monitor.timeout > monitor.delay:
+        raise InvalidBody("timeout", f"timeout: {monitor.timeout} s is longer than the delay "
+                          f"between probes ({monitor.delay} s)")
 
 
 def _check_port_device(port: Any, body: Mapping[str, Any]) -> None:

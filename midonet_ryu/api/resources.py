@@ -26,7 +26,7 @@ from midonet_ryu.api.fields import (
 )
 from midonet_ryu.topology.base import ModelObject
 from midonet_ryu.topology.dhcp import Dhcp
-from midonet_ryu.topology.lb import LoadBalancer, Pool, PoolMember, Vip
+from midonet_ryu.topology.lb import HealthMonitor, LoadBalancer, Pool, PoolMember, Vip
 from midonet_ryu.topology.model import Host, Network, Port, TunnelZone
 from midonet_ryu.topology.router import NextHop, Route, Router
 from midonet_ryu.topology.rules import (
@@ -312,8 +312,13 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("pools", Pool, "Pool-v1", tuple(model_fields(Pool)),
              parents=(Parent("load_balancers", "load_balancer_id"),),
              links=(Link("poolMembers", "pool_members"), Link("vips", "vips"),
-                    Link("loadBalancer", "load_balancers", "load_balancer_id")),
+                    Link("loadBalancer", "load_balancers", "load_balancer_id"),
+                    Link("healthMonitor", "health_monitors", "health_monitor_id")),
              owner=("load_balancer_id",)),
+    # pools name their monitor (Pool.healthMonitorId); poolIds is what the store keeps
+    Resource("health_monitors", HealthMonitor, "HealthMonitor-v1",
+             tuple(model_fields(HealthMonitor, read_only=frozenset({"pool_ids"}))),
+             owner="tenant_id"),
     Resource("pool_members", PoolMember, "PoolMember-v1", tuple(model_fields(PoolMember)),
              parents=(Parent("pools", "pool_id"),),
              links=(Link("pool", "pools", "pool_id"),), owner=("pool_id",)),

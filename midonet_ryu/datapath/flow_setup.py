@@ -35,6 +35,7 @@ from midonet_ryu.datapath import ofwire as of
 from midonet_ryu.datapath import pipeline as pl
 from midonet_ryu.datapath.agent_state import ARP_EXPIRY, AgentState, TableKey
 from midonet_ryu.datapath.flow_index import FlowIndex, FlowRecord
+from midonet_ryu.datapath.health_probes import HealthProbes, arp_frame, locate
 from midonet_ryu.datapath.learned_ageing import LearnedAgeing
 from midonet_ryu.datapath.live_traces import LiveTraces
 from midonet_ryu.datapath.port_map import BindingChanges, PortMap
@@ -54,6 +55,7 @@ from midonet_ryu.simulation.result import (
 )
 from midonet_ryu.simulation.rewrite import apply_actions
 from midonet_ryu.simulation.state import SNAT_BLOCK_SIZE, NatKey, NatKeyType
+from midonet_ryu.topology.lb import LBStatus
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.snapshot import TopologyView
 
@@ -82,7 +84,7 @@ class FlowPolicy:
 class Outcome:
     """What one event asks of the shell, in the order to do it."""
 
-    __slots__ = ("messages", "learned", "leases", "tables", "counts", "traced")
+    __slots__ = ("messages", "learned", "leases", "tables", "counts", "traced", "statuses")
 
     def __init__(self) -> None:
         self.messages: list[of.Message] = []
@@ -92,6 +94,8 @@ class Outcome:
         self.counts: list[tuple[C, int]] = []
         # live trace records to store: (trace request, its limit, the record)
         self.traced: list[tuple[uuid.UUID, int, dict[str, Any]]] = []
+        # pool member statuses to write: (member, status)
+        self.statuses: list[tuple[uuid.UUID, LBStatus]] = []
 
     def count(self, counter: C, amount: int = 1) -> None:
         self.counts.append((counter, amount))
@@ -139,12 +143,16 @@ class FlowSetup:
         # the port each peer's state goes out of (its zone's tunnel type)
         self._state_sources: frozenset[tuple[int, str]] = frozenset()
         self._state_ports: dict[str, int] = {}
+        self.health = HealthProbes(generation)
 
     # -- new flows ----------------------------------------------------------------------------
     def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
         out = Outcome()
         if pin.tunnel_id == pl.FLOW_STATE_TUNNEL_KEY:
             self._receive_flow_state(pin.data, pin.tun_src, now, out)
+            return out
+        if pin.table_id == pl.TABLE_CLASSIFY and pin.cookie >> 56 == pl.Origin.HEALTH_PROBE:
+            self._health_result(self.health.answer(pin.in_port, pin.data, now), out)
             return out
         port_id = None if pin.in_port is None else self.ports.ofport_to_port.get(pin.in_port)
         if port_id is None:
@@ -246,7 +254,7 @@ class FlowSetup:
         if result.learned:
             self.ageing.seen(result.learned, cookie, now)
         if result.generated:
-            self._send_generated(result, now, out, 0)
+            self._send_generated(result.generated, now, out, 0)
 
     def _install(self, match: Any, in_ofport: int, result: SimulationResult,
                  actions: list[of.Action] | None, now: float, out: Outcome) -> int | None:
@@ -293,7 +301,36 @@ class FlowSetup:
             if acts:
                 out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, acts, out_frame))
 
-    def _send_generated(self, result: SimulationResult, now: float, out: Outcome,
+    # -- health monitors ---------------------------------------------------------------------
+    def health_tick(self, now: float, relocate: bool) -> Outcome:
+        """Probe the monitored pool members bound here; ``relocate``: look
+        again at which they are (the shell does once a second)."""
+        out = Outcome()
+        health = self.health
+        if relocate:
+            local = {pid: b.ofport for pid, b in self.ports.bindings.items()}
+            located = locate(self.topology, self.state, local, health.targets)
+            self._health_result(health.retarget(located.targets, now), out)
+            for port_id, ip in health.arp_due(located.unresolved, now):
+                port = self.topology.get(Port, port_id)
+                frame = arp_frame(port, ip) if port is not None else None
+                if frame is not None:
+                    self._send_generated([Generated(port_id, frame)], now, out, 0)
+        self._health_result(health.due(now), out)
+        out.statuses.extend(health.status_writes(self.topology))
+        return out
+
+    @staticmethod
+    def _health_result(result: Any, out: Outcome) -> None:
+        out.messages.extend(result.messages)
+        if result.sent:
+            out.count(C.HEALTH_PROBES_SENT, result.sent)
+        if result.failed:
+            out.count(C.HEALTH_PROBES_FAILED, result.failed)
+        if result.answered:
+            out.count(C.HEALTH_PROBES_ANSWERED, result.answered)
+
+    def _send_generated(self, generated_frames: Iterable[Generated], now: float, out: Outcome,
                         depth: int) -> None:
         """Emit the frames a simulation generated (ARP, ICMP, DHCP replies).
 
@@ -301,7 +338,7 @@ class FlowSetup:
         a bridge) enters the topology at the peer port and is simulated from
         there; its result is executed in userspace, never cached as a flow.
         """
-        for generated in result.generated:
+        for generated in generated_frames:
             if self._arp_flood_guard(generated, now):
                 out.count(C.ARP_REQUESTS_SUPPRESSED)
                 continue
@@ -323,7 +360,7 @@ class FlowSetup:
                     self.ageing.seen(sub.learned, None, now)
                 if sub.kind is ResultKind.FORWARD:
                     self._userspace(generated.frame, sub.actions, out)
-                self._send_generated(sub, now, out, depth + 1)
+                self._send_generated(sub.generated, now, out, depth + 1)
             else:
                 self._userspace(generated.frame, [ToPort(generated.port_id)], out)
             out.count(C.GENERATED_PACKETS)
@@ -496,6 +533,7 @@ class FlowSetup:
             out.extend(infra_flows.bind_port(binding, tunnels, self.generation))
         self._trust(self.ports.state_sources())
         out.extend(infra_flows.flow_state_flows(tunnels, self._state_sources, self.generation))
+        out.extend(self.health.flows())
         return out
 
     def _trust(self, sources: frozenset[tuple[int, str]]) -> None:

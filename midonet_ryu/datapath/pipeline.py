@@ -28,6 +28,7 @@ TABLE_SIMULATED = 1
 PRIO_FLOW_STATE = 400
 PRIO_FLOW_STATE_UNTRUSTED = 399
 PRIO_TUNNEL_INGRESS = 300
+PRIO_HEALTH_PROBE = 250
 PRIO_PORT_CLASSIFY = 200
 PRIO_SIMULATED = 100
 PRIO_SIMULATED_DROP = 90
@@ -68,7 +69,8 @@ class Table:
 CLASSIFY = Table(
     TABLE_CLASSIFY, "classify",
     "where a frame comes from: a local VM port, a tunnel (with its key), or nowhere known",
-    frozenset({"in_port", "tunnel_id", "tun_ipv4_src"}), (TABLE_SIMULATED,),
+    frozenset({"in_port", "tunnel_id", "tun_ipv4_src", "eth_type", "ip_proto", "ipv4_src",
+               "ipv4_dst", "tcp_src", "tcp_dst"}), (TABLE_SIMULATED,),
     ((PRIO_FLOW_STATE, PRIO_FLOW_STATE,
       "`in_port=<tunnel>,tun_id=0xffffff,tun_src=<peer>` -> `CONTROLLER` (flow-state "
       "packets from each member of a tunnel zone shared with this host, "
@@ -79,6 +81,10 @@ CLASSIFY = Table(
      (PRIO_TUNNEL_INGRESS, PRIO_TUNNEL_INGRESS,
       "`in_port=<tunnel>,tun_id=<key>` -> `output:<local port>` (tunnel ingress: never "
       "simulated, as in MidoNet)"),
+     (PRIO_HEALTH_PROBE, PRIO_HEALTH_PROBE,
+      "`in_port=<VM port>,tcp,nw_src=<pool member>,nw_dst=<router port>,tp_src=<member "
+      "port>,tp_dst=65000` -> `CONTROLLER` (answers to the health monitor's probes, "
+      "doc/load-balancing.md)"),
      (PRIO_PORT_CLASSIFY, PRIO_PORT_CLASSIFY, "`in_port=<VM port>` -> `goto_table:1`"),
      (PRIO_MISS, PRIO_MISS, "drop (unknown ports, unknown keys)")),
     "drop")
@@ -104,6 +110,7 @@ class Origin(enum.IntEnum):
     TUNNEL_INGRESS = 0x02  # tunnel key -> local port
     SIMULATION = 0x03  # result of a simulation
     FLOW_STATE = 0x04  # flow-state packets: trusted peers, and the drop of the rest
+    HEALTH_PROBE = 0x05  # answers to the health monitor's probes of local pool members
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -130,6 +130,15 @@ def tcp(sport: int, dport: int, flags: int = 0x02, seq: int = 0) -> bytes:
     return struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0)
 
 
+def tcp_segment(src_ip: int, dst_ip: int, sport: int, dport: int, seq: int, ack: int,
+                flags: int, window: int = 65535) -> bytes:
+    """A TCP segment with its checksum: a real stack drops one without (the
+    health monitor's probes reach kernels)."""
+    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, window, 0, 0)
+    pseudo = _U32.pack(src_ip) + _U32.pack(dst_ip) + struct.pack("!BBH", 0, 6, len(seg))
+    return seg[:16] + _U16.pack(checksum(pseudo + seg)) + seg[18:]
+
+
 # --- complete frames, mostly for tests and benchmarks ------------------------
 
 def udp_frame(src_mac: str, dst_mac: str, src_ip: int, dst_ip: int, sport: int, dport: int,

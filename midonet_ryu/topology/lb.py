@@ -3,15 +3,20 @@
 A router with ``load_balancer_id`` balances packets addressed to a VIP over
 the pool's healthy members (``status`` ACTIVE, written by the health
 monitor; ``admin_state_up``; ``weight`` > 0).
+
+A pool with a HealthMonitor has its members probed (TCP connect) by the
+agent of the host their port is bound to (``midonet_ryu.datapath.health_probes``),
+which writes each member's ``status``.
 """
 from __future__ import annotations
 
 import enum
 import uuid
+from typing import Annotated
 
 from midonet_ryu.topology.base import ModelObject, model
 from midonet_ryu.topology.bindings import OnDelete, declare_binding
-from midonet_ryu.topology.types import IPv4, TransportPort, Weight
+from midonet_ryu.topology.types import Bounds, IPv4, TenantId, TransportPort, Weight
 
 UUIDs = tuple[uuid.UUID, ...]
 
@@ -33,6 +38,15 @@ class PoolProtocol(enum.Enum):
     TCP = "tcp"
 
 
+class HealthMonitorType(enum.Enum):
+    TCP = "tcp"  # the member accepts a TCP connection on its protocol_port
+
+
+# seconds between probes, and how long one waits for its answer
+ProbeSeconds = Annotated[int, Bounds(1, 3600)]
+Retries = Annotated[int, Bounds(1, 10)]
+
+
 @model
 class LoadBalancer(ModelObject):
     admin_state_up: bool = True
@@ -47,8 +61,24 @@ class Pool(ModelObject):
     lb_method: PoolLBMethod = PoolLBMethod.ROUND_ROBIN
     protocol: PoolProtocol = PoolProtocol.TCP
     status: LBStatus = LBStatus.ACTIVE
+    health_monitor_id: uuid.UUID | None = None
     pool_member_ids: UUIDs = ()
     vip_ids: UUIDs = ()
+
+
+@model
+class HealthMonitor(ModelObject):
+    """MidoNet's health monitor: every ``delay`` seconds each member of its pools
+    is probed; ``max_retries`` failed probes in a row (no answer within
+    ``timeout``, or refused) make it INACTIVE, one answered probe ACTIVE."""
+
+    tenant_id: TenantId = ""
+    admin_state_up: bool = True
+    type: HealthMonitorType = HealthMonitorType.TCP
+    delay: ProbeSeconds = 5
+    timeout: ProbeSeconds = 3
+    max_retries: Retries = 3
+    pool_ids: UUIDs = ()  # back-reference of Pool.health_monitor_id
 
 
 @model
@@ -75,6 +105,8 @@ declare_binding("Router", "load_balancer_id", OnDelete.CASCADE, "LoadBalancer", 
 declare_binding("LoadBalancer", "pool_ids", OnDelete.CASCADE, "Pool", "load_balancer_id",
                 OnDelete.CLEAR, backref="left")
 declare_binding("Pool", "pool_member_ids", OnDelete.CASCADE, "PoolMember", "pool_id",
+                OnDelete.CLEAR, backref="left")
+declare_binding("HealthMonitor", "pool_ids", OnDelete.CLEAR, "Pool", "health_monitor_id",
                 OnDelete.CLEAR, backref="left")
 declare_binding("Pool", "vip_ids", OnDelete.CASCADE, "Vip", "pool_id", OnDelete.CLEAR,
                 backref="left")

@@ -88,6 +88,7 @@ def world(admin: ApiClient, zk_server, paths):
         "tunnel_zones": admin.create("/tunnel_zones", {}),
         "pool_members": admin.create(f"{pool['uri']}/pool_members", {}),
         "vips": admin.create(f"{pool['uri']}/vips", {}),
+        "health_monitors": admin.create("/health_monitors", {}),
         "traces": admin.create("/traces", {}),
         "dhcp": admin.create(f"{bridge['uri']}/dhcp", {}),
     }

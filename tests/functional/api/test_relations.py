@@ -267,7 +267,16 @@ def test_load_balancer_tree_lists(admin: ApiClient):
     assert [v["id"] for v in admin.read(f"{pool['uri']}/vips")] == [vip["id"]]
     pool = admin.read(pool["uri"])
     assert (pool["poolMemberIds"], pool["vipIds"]) == ([member["id"]], [vip["id"]])
-    # the load balancer goes with its router, and everything under it
+    monitor = admin.create("/health_monitors", {"delay": 3, "timeout": 2, "maxRetries": 2})
+    admin.update(pool["uri"], {"healthMonitorId": monitor["id"]})
+    assert admin.read(monitor["uri"])["poolIds"] == [pool["id"]]
+    # a probe may not outlast the time between probes
+    body = admin.expect(400, "PUT", monitor["uri"], {"timeout": 4})
+    assert "timeout" in body.text, body.text
+    assert admin.read(monitor["uri"])["timeout"] == 2
+    # the load balancer goes with its router, and everything under it; the
+    # monitor stays (other pools may use it) and forgets the pool
     admin.remove(router["uri"])
     for gone in (lb, pool, member, vip):
         admin.expect(404, "GET", gone["uri"])
+    assert admin.read(monitor["uri"])["poolIds"] == []

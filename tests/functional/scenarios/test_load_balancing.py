@@ -3,12 +3,14 @@ host, the servers spread over both; return traffic is translated back on the
 servers' hosts with the state the client's host pushed to them."""
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 
 import pytest
 
 from midonet_ryu.topology.lb import (
+    HealthMonitor,
     LBStatus,
     LoadBalancer,
     Pool,
@@ -68,8 +70,9 @@ def farm(routed):
     cloud.wait_bound(hv2, pm2)
     cloud.wait_bound(hv1, pm3)
     cloud.wait_converged([pa, pb, pm2, pm3])
+    # the server processes, by member; a test may replace one (teardown ends what is here)
     servers = [serve(vm, name) for vm, name in ((m1, "m1"), (m2, "m2"), (m3, "m3"))]
-    yield cloud, router, a, [m1, m2, m3]
+    yield cloud, router, a, [m1, m2, m3], servers
     for s in servers:
         s.kill()
         s.wait(5)
@@ -88,7 +91,7 @@ def balance(cloud, router, sticky: bool):
 
 
 def test_connections_spread_over_three_members(farm):
-    cloud, router, a, _ = farm
+    cloud, router, a, _, _ = farm
     balance(cloud, router, sticky=False)
     answers = connect(a, VIP, 80, 30)
     assert ["FAILED"] not in answers, answers
@@ -99,7 +102,7 @@ def test_connections_spread_over_three_members(farm):
 
 
 def test_source_ip_stickiness_and_unhealthy_member(farm):
-    cloud, router, a, _ = farm
+    cloud, router, a, _, _ = farm
     members = balance(cloud, router, sticky=True)
     answers = connect(a, VIP, 80, 12)
     assert ["FAILED"] not in answers, answers
@@ -133,3 +136,60 @@ def test_dnat_with_port_translation(routed):
         server.kill()
         server.wait(5)
     assert answers == [["a", "203.0.113.1"]] * 3, answers
+
+
+def _probed(cloud) -> dict[str, str | None]:
+    """Member id -> verdict, over every host's health probes."""
+    return {p["member"]: p["verdict"] for hv in cloud.hosts
+            for p in cloud._status(hv).get("health_probes", [])}
+
+
+def test_health_monitor_takes_a_dead_member_out_and_back(farm):
+    """Each member is probed by its own host; a member whose server stops is
+    made INACTIVE within delay x max_retries and gets no new connection (the
+    sticky client moves), and is ACTIVE again once it answers; a member
+    marked down goes back to ACTIVE when its pool loses the monitor."""
+    cloud, router, a, vms, servers = farm
+    members = balance(cloud, router, sticky=True)
+    monitor = cloud.store.create(HealthMonitor(id=uuid.uuid4(), delay=1, timeout=1,
+                                               max_retries=2))
+    pool_id = members[0].pool_id
+    cloud.store.update_with(Pool, pool_id, lambda p: p.replace(health_monitor_id=monitor.id))
+    ids = {str(m.id) for m in members}
+    # nothing had resolved the members yet: the hosts ARP for them, then probe
+    wait_until(lambda: _probed(cloud) == dict.fromkeys(ids, "up"), 30,
+               what="every member probed up by its own host")
+    answers = connect(a, VIP, 80, 4)
+    assert ["FAILED"] not in answers, answers
+    (name,) = {n for n, _ in answers}
+    index = int(name[1]) - 1
+    member = members[index]
+
+    def status() -> LBStatus:
+        return cloud.store.get(PoolMember, member.id).status
+
+    servers[index].kill()
+    servers[index].wait(5)
+    killed = time.monotonic()
+    wait_until(lambda: status() is LBStatus.INACTIVE, 10, 0.05,
+               what="the dead member made INACTIVE")
+    took = time.monotonic() - killed
+    # two refused probes in a row, within delay x max_retries (written and read back)
+    assert took <= 1 * 2, f"marked down after {took:.2f} s"
+    later = connect(a, VIP, 80, 6)
+    assert ["FAILED"] not in later, later
+    moved = {n for n, _ in later}
+    assert name not in moved and len(moved) == 1, moved
+    # it answers again: ACTIVE
+    servers[index] = serve(vms[index], name)
+    wait_until(lambda: status() is LBStatus.ACTIVE, 10, 0.05, what="the member back up")
+    # down again, then the pool loses its monitor: nobody probes it, it is ACTIVE
+    servers[index].kill()
+    servers[index].wait(5)
+    wait_until(lambda: status() is LBStatus.INACTIVE, 10, 0.05, what="down again")
+    cloud.store.update_with(Pool, pool_id, lambda p: p.replace(health_monitor_id=None))
+    wait_until(lambda: status() is LBStatus.ACTIVE, 10, 0.05,
+               what="ACTIVE once not monitored")
+    wait_until(lambda: not _probed(cloud), 10, what="no probes left")
+    servers[index] = serve(vms[index], name)
+    cloud.assert_no_switch_errors()

@@ -46,7 +46,8 @@ def flags(collection: str, creating: bool = True) -> set[str]:
 def test_nouns_of_every_collection() -> None:
     assert {noun(r.collection) for r in RESOURCES} == {
         "bridge", "router", "port", "chain", "rule", "route", "port-group", "ip-addr-group",
-        "host", "tunnel-zone", "load-balancer", "pool", "pool-member", "vip", "trace", "dhcp"}
+        "host", "tunnel-zone", "load-balancer", "pool", "pool-member", "health-monitor", "vip",
+        "trace", "dhcp"}
 
 
 @pytest.mark.parametrize("name, flag", [
