@@ -13,6 +13,7 @@ and the core never yields, so a simulation sees one consistent topology.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from apps import agent_boot, control, inspection, packet_in_fast_path
 from apps import config as agent_config
 from apps import work_queue as w
 from apps.agent_nsdb import AgentNsdb
+from apps.flow_state_file import FlowStateFile
 from apps.host_identity import resolve_host_id
 from apps.switch_connection import SwitchConnection
 from midonet_ryu.datapath import ofwire as of
@@ -43,6 +45,7 @@ from midonet_ryu.datapath.flow_setup import FlowPolicy, FlowSetup, Outcome
 from midonet_ryu.datapath.invalidation import SYNC_KINDS, topology_change_tags
 from midonet_ryu.datapath.nsdb_grace import CANNOT, DEGRADED, NsdbGrace
 from midonet_ryu.datapath.port_map import PortMap
+from midonet_ryu.flowstate.local_store import forget_blocks
 from midonet_ryu.flowstate.replicator import FlowStateReplicator
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.metrics import AgentMetrics
@@ -86,6 +89,7 @@ class MidonetAgent(app_manager.OSKenApp):
         self._in_a_row = 0
         self._worker_busy = False
         self._control: Any = None
+        self.flow_state_file: FlowStateFile | None = None
         packet_in_fast_path.install()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -103,6 +107,10 @@ class MidonetAgent(app_manager.OSKenApp):
         self.ready = False
         if self._control is not None:
             self._control.close()
+        try:
+            self._save_flow_state()  # a clean stop keeps the very latest
+        except Exception:  # noqa: BLE001 - shutting down regardless
+            LOG.exception("flow state not saved at stop")
         if self.services is not None:
             self.services.close()
             self.services = None
@@ -128,6 +136,7 @@ class MidonetAgent(app_manager.OSKenApp):
         # the session connected before the listener was added: say so
         self.metrics.zookeeper_connected.set(1 if svc.zk.connected else 0)
         state = AgentState()
+        self._reload_flow_state(state, svc)
         ports = PortMap(self.host_id, svc.cache, svc.remote.active, svc.remote.down_hosts)
         replicator = FlowStateReplicator(self.host_id, svc.cache, state.local,
                                          ports.host_underlay_ip, dscp=c.agent.flow_state_dscp)
@@ -154,6 +163,40 @@ class MidonetAgent(app_manager.OSKenApp):
         self.threads.append(hub.spawn(self._periodic))
         self.threads.append(hub.spawn(self._worker))
         self.threads.append(hub.spawn(self._health))
+
+    def _reload_flow_state(self, state: AgentState, svc: agent_boot.Services) -> None:
+        """Before any flow of the previous run is removed: its keys, and its
+        SNAT blocks taken back, so established connections keep their state."""
+        c = self.conf.agent
+        if not c.flow_state_file:
+            return
+        self.flow_state_file = f = FlowStateFile(c.flow_state_file, self.host_id,
+                                                 c.flow_state_file_max_keys)
+        loaded = f.load(state.local, time.time())
+        if loaded is None:
+            return
+        self.metrics.inc(C.FLOW_STATE_RELOADED, loaded.conntrack + loaded.nat)
+        blocks = [(d, str(ipaddress.IPv4Address(ip)), b) for d, ip, b in loaded.blocks]
+        try:
+            lost = svc.leaser.adopt(blocks)
+        except Exception:  # noqa: BLE001 - keep the keys; a new session re-takes them
+            LOG.exception("SNAT blocks of the flow-state file not taken back")
+            svc.leaser.held.update(blocks)
+            lost = []
+        dropped = forget_blocks(state.local, [(d, int(ipaddress.IPv4Address(ip)), b)
+                                              for d, ip, b in lost])
+        if lost:
+            self.metrics.inc(C.FLOW_STATE_BLOCKS_LOST, len(lost))
+            LOG.warning("%d SNAT blocks of the flow-state file are another host's now; "
+                        "%d NAT keys translated into them dropped", len(lost), dropped)
+        LOG.info("flow state reloaded: %d conntrack and %d NAT keys (%d expired while the "
+                 "agent was down), %d of %d SNAT blocks taken back", loaded.conntrack,
+                 loaded.nat - dropped, loaded.expired, len(blocks) - len(lost), len(blocks))
+
+    def _save_flow_state(self) -> None:
+        f, core = self.flow_state_file, self.core
+        if f is not None and core is not None and f.save(core.state.local, time.time()):
+            self.metrics.inc(C.FLOW_STATE_SAVES)
 
     def _serve_metrics(self) -> None:
         port = self.conf.agent.metrics_port
@@ -204,6 +247,10 @@ class MidonetAgent(app_manager.OSKenApp):
                 continue
             now = time.time()
             m.inc(C.STATE_KEYS_EXPIRED, core.state.local.expire(now))
+            try:
+                self._save_flow_state()
+            except Exception:  # noqa: BLE001 - the datapath goes on without it
+                LOG.exception("flow state not saved")
             if self.grace.newly_degraded(now):
                 LOG.error("ZooKeeper unreachable for %.0f s (session_gracetime): degraded. "
                           "Still forwarding and simulating on the cached topology; until it "

@@ -99,7 +99,7 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
     # falling back to ZooKeeper while no proxy answers; writes always go
     # to ZooKeeper. [state_proxy] enabled = false reads ZooKeeper directly.
     tables = StateTableProvider(zk, paths, c.state_proxy, observe_update)
-    leaser = NatLeaser(zk, paths)
+    leaser = NatLeaser(zk, paths, host_id)
     cache = TopologyCache(zk, paths, model_base.model_classes().values(), topology_changed)
     cache.start()
     # The topology is long-lived: keep it out of the cyclic collector's

@@ -123,7 +123,13 @@ class AgentNsdb:
             return
 
         def on_change(entry_key: Any, old: Any, new: Any) -> None:
-            self.invalidate(table_change_tags(key, entry_key))
+            # A removed entry leaves the flows simulated with it in place
+            # (they idle out, or go when another entry replaces it): learned
+            # entries die with their writer's session, and a restarting agent
+            # whose session expired still forwards with its old flows; the
+            # flows other hosts send to it must not be thrown away meanwhile.
+            if new is not None:
+                self.invalidate(table_change_tags(key, entry_key))
 
         table.add_callback(on_change)
         self.tables[key] = table

@@ -63,6 +63,11 @@ class AgentCounter(enum.Enum):
     FLOW_STATE_UNTRUSTED = ("Flow-state packets whose sender is not the tunnel-zone member "
                             "at their outer source address; dropped.")
     STATE_KEYS_EXPIRED = "Local conntrack and NAT keys expired."
+    FLOW_STATE_RELOADED = ("Conntrack and NAT keys reloaded from the flow-state file at "
+                           "start.")
+    FLOW_STATE_BLOCKS_LOST = ("SNAT blocks of the flow-state file another host had leased "
+                              "meanwhile; the keys translated into them were dropped.")
+    FLOW_STATE_SAVES = "Writes of the flow-state file."
     MACS_LEARNED = "MAC-table entries written to the NSDB."
     ARPS_LEARNED = "ARP-table entries written to the NSDB."
     NSDB_UNREACHABLE = ("NSDB requests not attempted while ZooKeeper was unreachable: "

@@ -104,6 +104,21 @@ OPTS = [
         "agent's tunnel ports copy the inner DSCP to the outer header "
         "(options:tos=inherit), which then applies to VM traffic too.",
     ),
+    cfg.StrOpt(
+        "flow_state_file",
+        default="/var/lib/midonet-ryu/flow-state.json",
+        help="File where the agent keeps its conntrack, NAT and load-balancer keys "
+        "and its SNAT port blocks, written about once a second while they change, "
+        "and reloaded at start before any flow of the previous run is removed, so "
+        "established connections survive an agent restart with the same "
+        "translation (doc/flow-state.md). Empty: not kept.",
+    ),
+    cfg.IntOpt(
+        "flow_state_file_max_keys",
+        default=100_000,
+        min=0,
+        help="The most keys the flow-state file holds (the most recently used ones).",
+    ),
     cfg.FloatOpt(
         "mac_port_mapping_expire",
         default=30.0,

@@ -40,11 +40,17 @@ def blocks_for(port_start: int, port_end: int) -> range:
 
 
 class NatLeaser:
-    """Leases and releases SNAT port blocks for one agent (one ZooKeeper session)."""
+    """Leases and releases SNAT port blocks for one agent (one ZooKeeper session).
 
-    def __init__(self, client: KazooClient, paths: Paths) -> None:
+    ``owner`` (the host id) is written into each ``taken`` node, so the same
+    host restarted with a new session can tell its own leftovers from
+    another host's leases and take them over (:meth:`adopt`).
+    """
+
+    def __init__(self, client: KazooClient, paths: Paths, owner: uuid.UUID | None = None) -> None:
         self.client = client
         self.paths = paths
+        self.owner = str(owner).encode() if owner is not None else b""
         self.held: set[tuple[uuid.UUID, str, int]] = set()
 
     def _ip_path(self, device_id: uuid.UUID, ip: str) -> str:
@@ -59,7 +65,7 @@ class NatLeaser:
         for block in self._candidates(base, wanted):
             block_path = f"{base}/{block}"
             try:
-                self.client.retry(self.client.create, f"{block_path}/{TAKEN}", b"",
+                self.client.retry(self.client.create, f"{block_path}/{TAKEN}", self.owner,
                                   ephemeral=True, makepath=True)
             except NodeExistsError:
                 continue  # another agent was faster; try the next one
@@ -101,6 +107,42 @@ class NatLeaser:
         for device_id, ip, block in list(self.held):
             self.release(device_id, ip, block)
 
+    def adopt(self, blocks: list[tuple[uuid.UUID, str, int]]) -> list[tuple[uuid.UUID, str, int]]:
+        """After a restart: take back the blocks this host held before (from
+        its flow-state file). A block still held by this host's previous
+        session is taken over; one another host leased meanwhile is not.
+        Returns the blocks that could not be had."""
+        lost = []
+        for device_id, ip, block in blocks:
+            path = f"{self._ip_path(device_id, ip)}/{block}/{TAKEN}"
+            if self._take_over(path):
+                self.held.add((device_id, ip, block))
+            else:
+                lost.append((device_id, ip, block))
+        return lost
+
+    def _take_over(self, path: str) -> bool:
+        for _attempt in range(3):
+            try:
+                self.client.retry(self.client.create, path, self.owner, ephemeral=True,
+                                  makepath=True)
+                return True
+            except NodeExistsError:
+                pass
+            try:
+                data, stat = self.client.retry(self.client.get, path)
+            except NoNodeError:
+                continue  # the old session just expired: create it again
+            if stat.ephemeralOwner == self.client.client_id[0]:
+                return True
+            if not self.owner or data != self.owner:
+                return False  # another host's
+            try:
+                self.client.retry(self.client.delete, path, version=stat.version)
+            except NoNodeError:
+                pass
+        return False
+
     def restore(self) -> int:
         """After a session loss: take again the blocks this agent held (their
         ephemeral nodes died with the old session). Returns how many it got back."""
@@ -108,7 +150,8 @@ class NatLeaser:
         for device_id, ip, block in list(self.held):
             path = f"{self._ip_path(device_id, ip)}/{block}/{TAKEN}"
             try:
-                self.client.retry(self.client.create, path, b"", ephemeral=True, makepath=True)
+                self.client.retry(self.client.create, path, self.owner, ephemeral=True,
+                                  makepath=True)
                 regained += 1
             except NodeExistsError:
                 data, stat = self.client.get(path)

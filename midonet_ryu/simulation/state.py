@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import bisect
 import enum
+import itertools
 import uuid
-from collections.abc import Collection, Container, Hashable, Mapping, Sequence
+from collections.abc import Collection, Container, Hashable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from midonet_ryu.simulation.result import ArpLearned, MacLearned, SimulationResult
@@ -126,6 +127,9 @@ class InMemoryState:
         self._key_expiry: dict[Hashable, float] = {}
         self._blocks: dict[tuple[uuid.UUID, int], list[int]] = {}
         self._ports_used: dict[tuple[uuid.UUID, int], set[int]] = {}
+        # bumped by every change of keys or blocks: the agent saves its
+        # flow-state file only when it moved (flowstate.local_store)
+        self.version = 0
 
     # --- StateView ----------------------------------------------------------
 
@@ -176,20 +180,51 @@ class InMemoryState:
         _bound(table, self.max_macs)
 
     def lease_snat_block(self, device_id: uuid.UUID, ip: int, block: int) -> None:
+        self.version += 1
         blocks = self._blocks.setdefault((device_id, ip), [])
         i = bisect.bisect_left(blocks, block)
         if i == len(blocks) or blocks[i] != block:
             blocks.insert(i, block)
 
     def release_snat_block(self, device_id: uuid.UUID, ip: int, block: int) -> None:
+        self.version += 1
         blocks = self._blocks.get((device_id, ip), [])
         if block in blocks:
             blocks.remove(block)
 
+    def release_snat_block_and_keys(self, device_id: uuid.UUID, ip: int, block: int) -> int:
+        """Give a block up with the NAT keys translated into its ports (another
+        host holds it now); returns how many keys went."""
+        self.release_snat_block(device_id, ip, block)
+        lo, hi = block * SNAT_BLOCK_SIZE, (block + 1) * SNAT_BLOCK_SIZE
+        gone = [k for k, b in self._nat.items() if k.device_id == device_id and (
+            (k.type is NatKeyType.FWD_SNAT and b.ip == ip and lo <= b.port < hi)
+            or (k.type is NatKeyType.REV_SNAT and k.ip_dst == ip and lo <= k.tp_dst < hi))]
+        for key in gone:
+            self._drop_key(key)
+        return len(gone)
+
+    def leased_blocks(self) -> Iterator[tuple[uuid.UUID, int, int]]:
+        for (device_id, ip), blocks in self._blocks.items():
+            for block in blocks:
+                yield device_id, ip, block
+
+    def keys_with_expiry(self, newest: int) -> Iterator[tuple[Hashable, Any, float]]:
+        """(key, value, expiry) of the ``newest`` most recently refreshed keys,
+        newest first; the value is None for conntrack keys."""
+        nat = self._nat
+        for key in itertools.islice(reversed(self._key_expiry), newest):
+            yield key, nat.get(key), self._key_expiry[key]  # type: ignore[call-overload]
+
     def put_key(self, key: Hashable, value: Any, now: float) -> None:
         """Store a conntrack or NAT key, refreshing its TTL."""
+        self.put_key_until(key, value, now + self.key_ttl)
+
+    def put_key_until(self, key: Hashable, value: Any, expiry: float) -> None:
+        """Store a key that expires at ``expiry`` (a reloaded one keeps its own)."""
+        self.version += 1
         if isinstance(key, ConntrackKey):
-            self._conntrack[key] = now
+            self._conntrack[key] = expiry - self.key_ttl  # when it was last put
         elif isinstance(key, NatKey):
             self._nat[key] = value
             if key.type is NatKeyType.FWD_SNAT:
@@ -197,7 +232,7 @@ class InMemoryState:
         else:
             raise TypeError(f"not a state key: {key!r}")
         self._key_expiry.pop(key, None)
-        self._key_expiry[key] = now + self.key_ttl
+        self._key_expiry[key] = expiry
         if len(self._key_expiry) > self.max_keys:
             oldest = next(iter(self._key_expiry))
             self._drop_key(oldest)
@@ -221,6 +256,7 @@ class InMemoryState:
         return len(gone)
 
     def _drop_key(self, key: Hashable) -> None:
+        self.version += 1
         self._key_expiry.pop(key, None)
         if isinstance(key, ConntrackKey):
             self._conntrack.pop(key, None)

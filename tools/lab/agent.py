@@ -55,6 +55,7 @@ class AgentProcess(ServesMetrics):
                       "openflow_listen_port": str(self.of_port), "underlay_ip": underlay_ip,
                       "tunnel_zones": ",".join(tunnel_zones), "tunnel_type": tunnel_type,
                       "control_socket": os.path.join(workdir, "agent.sock"),
+                      "flow_state_file": os.path.join(workdir, "flow-state.json"),
                       "reconcile_grace": "2", "metrics_listen_address": "127.0.0.1",
                       "metrics_port": str(metrics_port)},
         }

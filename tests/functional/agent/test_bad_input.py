@@ -100,3 +100,23 @@ def test_contradictory_arp_timers_stop_the_agent_with_a_clear_message(ovs_host, 
         assert "arp_stale (100 s) must be below arp_expiration (90 s)" in agent.log()
     finally:
         agent.stop()
+
+
+def test_a_corrupt_flow_state_file_is_set_aside_and_the_agent_starts_without_it(
+        ovs_host, tmp_path, zookeeper):
+    workdir = tmp_path / "agent"
+    workdir.mkdir()
+    state = workdir / "flow-state.json"
+    state.write_bytes(b'{"version": 1, "host": "somebody else", "conntrack": []}')
+    agent = AgentProcess(str(workdir), zookeeper.hosts, ovs_host.ovsdb_connection, "192.0.2.1")
+    try:
+        agent.start()
+        agent.wait_log("agent ready", 30)
+        assert "flow state not reloaded from" in agent.log()
+        assert "written by host 'somebody else'" in agent.log()
+        assert (workdir / "flow-state.json.bad").exists()
+        # and it writes a good one of its own again
+        wait_until(state.exists, 10, what="a new flow-state file")
+        assert str(agent.host_id) in state.read_text()
+    finally:
+        agent.stop()

@@ -9,6 +9,7 @@ conntrack/NAT keys because the first host sent them.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,9 @@ import uuid
 
 import pytest
 
+from midonet_ryu.nsdb import hosts
+from midonet_ryu.nsdb.paths import Paths
+from midonet_ryu.nsdb.state_keys import StateKeys
 from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import (
     Chain,
@@ -231,9 +235,15 @@ def test_state_reaches_the_peer_within_milliseconds(guarded):
 
 
 @pytest.fixture
-def masquerade(ns_cloud):
+def masquerade(masquerade_ports):
     """VMs v1, v2 (10.0.0.0/24, host 1) behind router gw masquerading as
     203.0.113.1 on the public network, where VM pub (203.0.113.10) is on host 2."""
+    return masquerade_ports[:3]
+
+
+@pytest.fixture
+def masquerade_ports(ns_cloud):
+    """masquerade, and the VMs' ports (v1's, v2's, pub's)."""
     cloud = ns_cloud(2)
     hv1, hv2 = cloud.hosts
     private, public = cloud.network("private"), cloud.network("public")
@@ -254,7 +264,7 @@ def masquerade(ns_cloud):
     for hv, port in ((hv1, p1), (hv1, p2), (hv2, pp)):
         cloud.wait_bound(hv, port)
     cloud.wait_converged([p1, p2, pp])
-    return cloud, (v1, v2), pub
+    return cloud, (v1, v2), pub, (p1, p2, pp)
 
 
 def test_snat_replies_return_to_the_right_vm_across_hosts(masquerade):
@@ -446,3 +456,136 @@ def test_the_first_packet_through_snat_waits_for_its_lease(masquerade):
         end(server)
     assert answer.startswith("203.0.113.1:") and answer.endswith(" first"), answer
     assert counter(hv1, "snat_held") >= 1 and counter(hv1, "snat_blocks_leased") >= 1
+
+
+# Echoes every TCP connection's bytes; prints each connection's peer once.
+ECHO_SERVER = r"""
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+print("listening", flush=True)
+def echo(c, peer):
+    print(f"{peer[0]}:{peer[1]}", flush=True)
+    while (data := c.recv(4096)):
+        c.sendall(data)
+while True:
+    c, peer = s.accept()
+    threading.Thread(target=echo, args=(c, peer), daemon=True).start()
+"""
+
+# One TCP connection, 100 records a second, each echoed; until told to stop
+# (a line on stdin). Prints the longest wait for an echo and any error.
+STREAM = r"""
+import json, select, socket, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+c.settimeout(0.01)
+print("connected", flush=True)
+sent = got = 0; last = time.monotonic(); gap = 0.0; error = None; buf = b""
+while not select.select([sys.stdin], [], [], 0)[0]:
+    try:
+        c.sendall(b"%08d" % sent); sent += 1
+        try:
+            data = c.recv(4096)
+            if not data:
+                error = "closed by the peer"; break
+            buf += data
+        except socket.timeout:
+            pass
+        while len(buf) >= 8:
+            buf = buf[8:]; got += 1; now = time.monotonic()
+            gap = max(gap, now - last); last = now
+    except OSError as e:
+        error = repr(e); break
+    time.sleep(0.01)
+gap = max(gap, time.monotonic() - last)
+print(json.dumps({"sent": sent, "echoed": got, "max_gap": gap, "error": error}), flush=True)
+"""
+
+
+class Stream:
+    """A long-lived TCP connection from ``vm`` to an echo server."""
+
+    def __init__(self, vm, host: str, port: int) -> None:
+        self.proc = vm.popen(PY, "-c", STREAM, host, str(port), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line == "connected", (line, self.proc.stderr.read())
+
+    def stop(self) -> dict:
+        out, err = self.proc.communicate("stop\n", timeout=15)
+        return json.loads(out.strip().splitlines()[-1])
+
+
+def saved(hv) -> tuple[set[int], set[int]]:
+    """Server ports of the connections in the agent's flow-state file: tracked
+    (conntrack keys hold the reply's tuple: the server's port is its source),
+    and translated by SNAT."""
+    try:
+        with open(os.path.join(hv.agent.workdir, "flow-state.json")) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return set(), set()
+    return ({entry[2] for entry in doc["conntrack"]},
+            {entry[4] for entry in doc["nat"] if entry[0] == "fwd_snat"})
+
+
+def echo_server(vm, port: int) -> subprocess.Popen:
+    proc = vm.popen(PY, "-c", ECHO_SERVER, str(port), stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout.readline().strip() == "listening"
+    return proc
+
+
+@pytest.mark.parametrize("expire", [False, True], ids=["restart", "after session expiry"])
+def test_established_connections_survive_an_agent_kill_and_restart(masquerade_ports, expire):
+    """kill -9 of the agent on the host that simulates both connections: one
+    through SNAT to another host, one into a VM whose filter admits only
+    return traffic from a VM on the same host. The restarted agent reloads
+    its flow state (and takes its SNAT block back) before its reconcile
+    removes the old run's flows: both go on, same translation, no gap above
+    1 s. Restarted 1 s after the kill, or 1 s after its ZooKeeper session
+    (10 s) expired, which freed its SNAT block in the NSDB."""
+    cloud, (v1, v2), pub, (p1, _p2, _pp) = masquerade_ports
+    hv1, _hv2 = cloud.hosts
+    # v1's security group, as guard(): its own connections create state,
+    # towards it only their replies pass
+    to_v1 = chain(cloud, "sg-v1-out", rule(RuleAction.ACCEPT, match_return_flow=True),
+                  rule(RuleAction.DROP, dl_type=0x0800))
+    from_v1 = chain(cloud, "sg-v1-in", rule(RuleAction.ACCEPT, match_forward_flow=True))
+    cloud.store.update(cloud.store.get(type(p1), p1.id).replace(
+        inbound_filter_id=from_v1.id, outbound_filter_id=to_v1.id))
+    servers = [echo_server(pub, 7100), echo_server(v2, 7200)]
+    try:
+        # v2 cannot open a connection to v1: the filter works
+        assert ping(v2, v1.ip, count=1, deadline=2).returncode != 0
+        streams = [Stream(v1, pub.ip, 7100), Stream(v1, v2.ip, 7200)]
+        wait_until(lambda: saved(hv1) == ({7100, 7200}, {7100}), 5,
+                   what="the flow state of both connections in the agent's file")
+        hv1.agent.kill()
+        if expire:
+            observer = StateKeys(cloud.client, Paths(cloud.root_key), uuid.uuid4())
+            wait_until(lambda: not hosts.host_alive(observer, hv1.host_id), 20, 0.1,
+                       what="the killed agent's session expired")
+        time.sleep(1.0)
+        hv1.agent.start()
+        cloud.wait_agent_ready(hv1)
+        reloaded = hv1.agent.ctl("counters").get("flow_state_reloaded", 0)
+        # past the reconcile (2 s in the lab): the old run's flows are gone
+        time.sleep(6.0)
+        results = [s.stop() for s in streams]
+    finally:
+        for proc in servers:
+            end(proc)
+    peers = [proc.stdout.read().split() for proc in servers]
+    print(f"\nlongest wait for an echo across the restart: SNAT "
+          f"{results[0]['max_gap']:.3f} s, return-only filter {results[1]['max_gap']:.3f} s")
+    for what, got in zip(("through SNAT", "into a return-only filter"), results,
+                         strict=True):
+        assert got["error"] is None, (what, got)
+        assert got["max_gap"] < 1.0, (what, got)
+        assert got["echoed"] >= got["sent"] - 2, (what, got)
+    # one connection each, the SNAT one seen from the public address all along
+    assert len(peers[0]) == 1 and peers[0][0].startswith("203.0.113.1:"), peers
+    assert len(peers[1]) == 1, peers
+    assert reloaded >= 4, hv1.agent.tail()  # two conntrack keys, two NAT keys
+    assert "1 of 1 SNAT blocks taken back" in hv1.agent.log()

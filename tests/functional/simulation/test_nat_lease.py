@@ -20,11 +20,11 @@ IP = "192.0.2.1"
 def agents(zk_server, zk_root):
     clients = []
 
-    def make() -> NatLeaser:
+    def make(owner: uuid.UUID | None = None) -> NatLeaser:
         client = KazooClient(hosts=zk_server.hosts, timeout=10)
         client.start(timeout=15)
         clients.append(client)
-        return NatLeaser(client, Paths(zk_root))
+        return NatLeaser(client, Paths(zk_root), owner)
 
     yield make
     for c in clients:
@@ -87,3 +87,25 @@ def test_bad_range_is_rejected():
     with pytest.raises(ValueError):
         blocks_for(2000, 1000)
     assert list(blocks_for(1024, 1087)) == [16]
+
+
+def test_a_restarted_host_takes_its_own_blocks_back_and_no_one_elses(agents):
+    """The old session of the same host still holds its blocks (it has not
+    expired): the new one takes them over. Another host's lease stays its."""
+    host, other = uuid.uuid4(), uuid.uuid4()
+    before, neighbour = agents(host), agents(other)
+    mine = [before.lease(DEV, IP, 1024, 1151), before.lease(DEV, IP, 1024, 1151)]
+    theirs = neighbour.lease(DEV, IP, 1152, 1215)
+    after = agents(host)  # the restarted agent: a new session, the old one still alive
+    lost = after.adopt([(DEV, IP, b) for b in mine] + [(DEV, IP, theirs)])
+    assert lost == [(DEV, IP, theirs)]
+    assert after.held == {(DEV, IP, b) for b in mine}
+    # the blocks are the new session's now: the old session's end frees nothing
+    before.client.stop()
+    before.client.close()
+    assert neighbour.lease(DEV, IP, 1024, 1151) is None
+    # a freed block (the old session expired first) is simply taken
+    fresh = agents(host)
+    after.client.stop()
+    after.client.close()
+    assert fresh.adopt([(DEV, IP, b) for b in mine]) == []
