@@ -381,6 +381,11 @@ class MidonetAgent(app_manager.OSKenApp):
         remembered = {i.name: i.tunnel_key for i in ifaces}
         for binding in changes.unbound:
             nsdb.port_unbound(binding, core.ports.still_bound_here(binding.port_id))
+            if svc.cache.get(Port, binding.port_id) is None:
+                core.port_moved(binding.port_id, None, time.time())  # deleted
+        for port_id, host_id in changes.remote_moved:
+            # a port that was bound here among them: a migration, its state goes along
+            self._apply(core.port_moved(port_id, host_id, time.time()))
         for binding in changes.bound:
             nsdb.port_bound(binding, remembered.get(binding.interface),
                             svc.ovsdb.set_interface_tunnel_key)

@@ -68,6 +68,8 @@ class AgentCounter(enum.Enum):
     FLOW_STATE_BLOCKS_LOST = ("SNAT blocks of the flow-state file another host had leased "
                               "meanwhile; the keys translated into them were dropped.")
     FLOW_STATE_SAVES = "Writes of the flow-state file."
+    FLOW_STATE_HANDED_OVER = ("Keys sent to the new host of a local port that migrated "
+                              "(the keys its traffic made here).")
     MACS_LEARNED = "MAC-table entries written to the NSDB."
     ARPS_LEARNED = "ARP-table entries written to the NSDB."
     NSDB_UNREACHABLE = ("NSDB requests not attempted while ZooKeeper was unreachable: "

@@ -484,6 +484,9 @@ class FlowSetup:
         except Exception:  # noqa: BLE001 - state loss degrades, it must not stop forwarding
             out.count(C.FLOW_STATE_ERRORS)
             return
+        self._state_packets(packets, out)
+
+    def _state_packets(self, packets: Iterable[tuple[str, bytes]], out: Outcome) -> None:
         for peer_ip, frame in packets:
             ofport = self._state_ports.get(peer_ip)
             if ofport is None:  # in no zone with a tunnel port here
@@ -494,6 +497,24 @@ class FlowSetup:
                        ("output", ofport))
             out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, actions, frame))
             out.count(C.FLOW_STATE_SENT)
+
+    def port_moved(self, port_id: uuid.UUID, host_id: uuid.UUID | None,
+                   now: float) -> Outcome:
+        """A local port left: to ``host_id`` (a migration), its state goes
+        with it; to no host, what was kept for it is forgotten."""
+        out = Outcome()
+        if self.replicator is None or host_id == self.host_id:
+            return out  # (still bound here: only its interface changed)
+        if host_id is None:
+            self.replicator.forget_port(port_id)
+            return out
+        try:
+            packets = self.replicator.hand_over(port_id, host_id, now)
+        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop the agent
+            out.count(C.FLOW_STATE_ERRORS)
+            return out
+        self._state_packets(packets, out)
+        return out
 
     def _receive_flow_state(self, frame: bytes, tun_src: str | None, now: float,
                             out: Outcome) -> None:

@@ -29,10 +29,13 @@ from midonet_ryu.flowstate.plan import (
 from midonet_ryu.flowstate.state_packet import decode_frame, encode_frames
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation.result import SimulationResult
-from midonet_ryu.simulation.state import STATE_KEY_TTL
+from midonet_ryu.simulation.state import STATE_KEY_TTL, ConntrackKey, NatKey
 from midonet_ryu.topology.snapshot import TopologyView
 
 LOG = logging.getLogger(__name__)
+MAX_KEYS_PER_PORT = 16_384
+"""Keys remembered per local port for its migration (the newest; live ones
+only, pruned every half TTL)."""
 
 
 class FlowStateReplicator:
@@ -52,6 +55,9 @@ class FlowStateReplicator:
         self.ledger = SendLedger(self.key_ttl / 2, **kwargs)
         self._last_prune: float | None = None
         self.counts: collections.Counter[C] = collections.Counter()
+        # the keys simulations of each local port's traffic made (newest
+        # last): what the port's next host needs when it migrates
+        self._by_port: dict[uuid.UUID, dict[Hashable, None]] = {}
 
     # -- sending --------------------------------------------------------------
     def outgoing(self, result: SimulationResult, ingress_port_id: uuid.UUID,
@@ -60,6 +66,12 @@ class FlowStateReplicator:
         if not result.state_keys:
             return []
         self._maybe_prune(now)
+        made = self._by_port.setdefault(ingress_port_id, {})
+        for key, _value in result.state_keys:
+            made.pop(key, None)
+            made[key] = None
+        while len(made) > MAX_KEYS_PER_PORT:
+            del made[next(iter(made))]
         peers = interested_hosts(self.topology, ingress_port_id, result.egress_port_ids,
                                  self.host_id)
         out: list[tuple[str, bytes]] = []
@@ -86,6 +98,47 @@ class FlowStateReplicator:
         if self._last_prune is None or now - self._last_prune >= self.ledger.interval:
             self._last_prune = now
             self.ledger.prune(now)
+            live = self._live
+            for port_id, made in list(self._by_port.items()):
+                kept = {k: None for k in made if live(k)}
+                if kept:
+                    self._by_port[port_id] = kept
+                else:
+                    del self._by_port[port_id]
+
+    def _live(self, key: Hashable) -> bool:
+        if isinstance(key, ConntrackKey):
+            return key in self.local_state.conntrack
+        return key in self.local_state.nat
+
+    # -- migration ------------------------------------------------------------
+    def hand_over(self, port_id: uuid.UUID, peer: uuid.UUID,
+                  now: float) -> list[tuple[str, bytes]]:
+        """The port moved to ``peer``: (peer IP, frame) carrying the live keys
+        its traffic made here, so its connections keep their state there
+        (MidoNet's new owner fetched them from the old one)."""
+        made = self._by_port.pop(port_id, {})
+        conntrack = [k for k in made if isinstance(k, ConntrackKey) and self._live(k)]
+        nat = [(k, self.local_state.nat[k]) for k in made
+               if isinstance(k, NatKey) and self._live(k)]
+        ip = self.host_underlay_ip(peer)
+        if not (conntrack or nat):
+            return []
+        if ip is None:
+            self.counts[C.FLOW_STATE_PEER_UNREACHABLE] += 1
+            return []
+        for ct in conntrack:
+            self.ledger.record(peer, ledger_entry(ct, None), now)
+        for key, value in nat:
+            self.ledger.record(peer, ledger_entry(key, value), now)
+        self.counts[C.FLOW_STATE_HANDED_OVER] += len(conntrack) + len(nat)
+        frames = encode_frames(FlowStateMessage(self.host_id, tuple(conntrack), tuple(nat)),
+                               self.dscp)
+        return [(ip, frame) for frame in frames]
+
+    def forget_port(self, port_id: uuid.UUID) -> None:
+        """The port left this host for no other (deleted, or unbound)."""
+        self._by_port.pop(port_id, None)
 
     # -- receiving ------------------------------------------------------------
     def incoming(self, frame: bytes, now: float,

@@ -324,6 +324,24 @@ class NetnsHypervisor(OvsInstance):
         vm.ofport = self.ofport(port)
         return vm
 
+    def migrate_vm(self, name: str, other: NetnsHypervisor, bridge: str = "br-int") -> NetnsVm:
+        """A live migration: the VM's namespace, and the connections in it,
+        stay; its hypervisor-side veth moves to ``other``'s namespace and
+        bridge, with the same ``external_ids``. The NSDB binding is the
+        caller's to move."""
+        assert self.netns and other.netns, "both hypervisors are started"
+        vm = self.vms.pop(name)
+        ids = self.vsctl("get", "Interface", vm.port, "external_ids").strip()
+        self.vsctl("del-port", bridge, vm.port)
+        ip("link", "set", vm.port, "netns", other.netns, ns=self.netns)
+        ip("link", "set", vm.port, "up", ns=other.netns)
+        other.vsctl("--may-exist", "add-port", bridge, vm.port, "--", "set", "Interface",
+                    vm.port, f"external_ids={ids}")
+        vm.host = other
+        other.vms[name] = vm
+        vm.ofport = other.ofport(vm.port)
+        return vm
+
     def controller_relay(self, tcp_port: int, host: str = "127.0.0.1") -> str:
         """Make a controller listening on the root namespace's ``host:tcp_port``
         reachable from this hypervisor's vswitchd; returns the ``unix:`` target

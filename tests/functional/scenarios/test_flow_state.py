@@ -244,8 +244,11 @@ def masquerade(masquerade_ports):
 @pytest.fixture
 def masquerade_ports(ns_cloud):
     """masquerade, and the VMs' ports (v1's, v2's, pub's)."""
-    cloud = ns_cloud(2)
-    hv1, hv2 = cloud.hosts
+    return masquerading(ns_cloud(2))
+
+
+def masquerading(cloud):
+    hv1, hv2 = cloud.hosts[:2]
     private, public = cloud.network("private"), cloud.network("public")
     out_chain = chain(cloud, "gw-out")
     in_chain = chain(cloud, "gw-in")
@@ -589,3 +592,30 @@ def test_established_connections_survive_an_agent_kill_and_restart(masquerade_po
     assert len(peers[1]) == 1, peers
     assert reloaded >= 4, hv1.agent.tail()  # two conntrack keys, two NAT keys
     assert "1 of 1 SNAT blocks taken back" in hv1.agent.log()
+
+
+def test_a_migrating_vm_takes_its_connections_state_along(ns_cloud):
+    """v1 moves live from host 1 to host 3 (its namespace and connection stay,
+    its veth moves): host 1 hands the keys v1's traffic made there to host 3,
+    which had none of them (the server's host 2 had), so the connection
+    through SNAT keeps its translation on the new host."""
+    cloud, (v1, _v2), pub, (p1, _p2, _pp) = masquerading(ns_cloud(3))
+    hv1, _hv2, hv3 = cloud.hosts
+    server = echo_server(pub, 7300)
+    try:
+        stream = Stream(v1, pub.ip, 7300)
+        wait_until(lambda: 7300 in saved(hv1)[1], 5, what="the connection's SNAT key")
+        hv1.ovs.migrate_vm("fsv1", hv3.ovs)
+        hosts.bind_port(cloud.store, p1.id, hv3.host_id, None)
+        cloud.wait_bound(hv3, p1)
+        time.sleep(4.0)
+        got = stream.stop()
+    finally:
+        end(server)
+    peers = server.stdout.read().split()
+    print(f"\nlongest wait for an echo across the migration: {got['max_gap']:.3f} s")
+    assert got["error"] is None, got
+    assert got["echoed"] >= got["sent"] - 2, got
+    assert len(peers) == 1 and peers[0].startswith("203.0.113.1:"), peers
+    # the forward and reverse SNAT keys at least
+    wait_until(lambda: counter(hv1, "flow_state_handed_over") >= 2, 3, what="keys handed over")

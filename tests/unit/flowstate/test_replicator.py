@@ -213,3 +213,37 @@ def test_a_sender_in_no_zone_with_the_receiver_is_not_trusted():
     frames = [f for _, f in w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)]
     assert w.b.incoming(frames[0], w.s.now, source_ip=IPS[HA]) == []
     assert w.b.counts[C.FLOW_STATE_UNTRUSTED] == 1
+
+
+def test_a_migrating_port_hands_its_live_keys_to_its_new_host_once():
+    w = TwoHosts()
+    ips = {**IPS, HC: "192.0.2.3"}
+    a = FlowStateReplicator(HA, w.s.topology, w.state_a, ips.get)
+    c_state = copy.deepcopy(w.state_b)
+    c = FlowStateReplicator(HC, w.s.topology, c_state, ips.get)
+    fwd = w.forward()
+    a.outgoing(fwd, w.r.a1.port_id, w.s.now)
+    packets = a.hand_over(w.r.a1.port_id, HC, w.s.now + 1)
+    assert packets and {ip for ip, _ in packets} == {ips[HC]}
+    news = [k for _, frame in packets for k in c.incoming(frame, w.s.now + 1)]
+    assert set(news) == {k for k, _ in fwd.state_keys}
+    assert a.counts[C.FLOW_STATE_HANDED_OVER] == len(news)
+    assert a.hand_over(w.r.a1.port_id, HC, w.s.now + 2) == []  # handed over once
+
+
+def test_expired_and_forgotten_ports_hand_nothing_over():
+    w = TwoHosts()
+    fwd = w.forward()
+    w.a.outgoing(fwd, w.r.a1.port_id, w.s.now)
+    w.state_a.expire(w.s.now + 1000.0)
+    assert w.a.hand_over(w.r.a1.port_id, HB, w.s.now + 1000.0) == []
+    w.a.outgoing(w.forward(sport=1001), w.r.a1.port_id, w.s.now)
+    w.a.forget_port(w.r.a1.port_id)
+    assert w.a.hand_over(w.r.a1.port_id, HB, w.s.now + 1) == []
+
+
+def test_a_move_to_a_host_without_underlay_address_is_counted():
+    w = TwoHosts()
+    w.a.outgoing(w.forward(), w.r.a1.port_id, w.s.now)
+    assert w.a.hand_over(w.r.a1.port_id, HC, w.s.now) == []
+    assert w.a.counts[C.FLOW_STATE_PEER_UNREACHABLE] == 1
