@@ -50,7 +50,8 @@ class Cloud:
                  zookeeper: ZooKeeperServer | None = None, root_key: str | None = None,
                  tunnel_type: str = "vxlan", agent_extra: dict | None = None,
                  netns: bool = False, cluster: bool = False,
-                 cluster_sections: dict[str, dict[str, object]] | None = None) -> None:
+                 cluster_sections: dict[str, dict[str, object]] | None = None,
+                 host_extra: dict[str, dict[str, dict[str, str]]] | None = None) -> None:
         self.workdir = workdir or tempfile.mkdtemp(prefix="mr-cloud-")
         self._own_workdir = workdir is None
         self._own_zk = zookeeper is None
@@ -59,6 +60,8 @@ class Cloud:
         self.n_hosts = n_hosts
         self.tunnel_type = tunnel_type
         self.agent_extra = agent_extra or {}
+        # options of one hypervisor's agent ("hv2"), over agent_extra
+        self.host_extra = host_extra or {}
         # netns: hypervisors in network namespaces on the netdev datapath, with
         # VMs that have a kernel stack (real ping/TCP); else the dummy datapath.
         self.netns = netns
@@ -100,6 +103,8 @@ class Cloud:
             for inst in instances:
                 of_port = free_port()
                 extra = {section: dict(values) for section, values in self.agent_extra.items()}
+                for section, values in self.host_extra.get(inst.name, {}).items():
+                    extra.setdefault(section, {}).update(values)
                 if self.netns:
                     extra.setdefault("agent", {})["openflow_controller_target"] = (
                         inst.controller_relay(of_port))
@@ -174,6 +179,25 @@ class Cloud:
         ops = [("create", chain)] + [("create", r.replace(chain_id=chain.id)) for r in rules]
         self.store.multi(ops)
         return self.store.get(Chain, chain.id)
+
+    def masquerading_router(self, private: Network, public: Network, name: str = "gw",
+                            inside: str = "10.0.0.254", inside_subnet: str = "10.0.0.0/24",
+                            outside: str = "203.0.113.1",
+                            outside_subnet: str = "203.0.113.0/24") -> tuple[Router, Port]:
+        """A router between ``private`` and ``public`` that masquerades the
+        private subnet's sources as ``outside`` (SNAT to its ports 1024 and
+        up) and translates the replies back; returns it and its uplink."""
+        router = self.router(name)
+        self.attach(router, private, inside, inside_subnet)
+        uplink = self.attach(router, public, outside, outside_subnet)
+        out_chain = self.chain(nat_rule(targets=(NatTarget(outside, outside, 1024, 65535),),
+                                        out_port_ids=(uplink.id,), nw_src_ip=inside_subnet),
+                               name=f"{name}-out")
+        in_chain = self.chain(nat_rule(reverse=True, in_port_ids=(uplink.id,),
+                                       nw_dst_ip=f"{outside}/32"), name=f"{name}-in")
+        router = self.store.update(self.store.get(Router, router.id).replace(
+            outbound_filter_id=out_chain.id, inbound_filter_id=in_chain.id))
+        return router, uplink
 
     def kernel_vm(self, hv: Hypervisor, network: Network, name: str, cidr: str,
                   gateway: str | None = None, **port_fields) -> tuple[Port, NetnsVm]:

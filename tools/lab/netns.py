@@ -39,7 +39,6 @@ import ipaddress
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -52,7 +51,7 @@ from tools.lab.ovs import (
     register_pid,
     stable_mac,
 )
-from tools.lab.procs import end_pid, pid_alive, wait_until
+from tools.lab.procs import end_pid, end_process_group, pid_alive, wait_until
 
 # Namespaces this module created and has not yet deleted (for the tidy check).
 LAB_NETNS: set[str] = set()
@@ -122,22 +121,6 @@ def leftover_netns() -> set[str]:
     """Namespaces the lab created that still exist."""
     existing = set(_run(["ip", "netns", "list"], check=False).stdout.split())
     return LAB_NETNS & existing
-
-
-def _pgrp_members(pgid: int) -> list[int]:
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
 
 
 # udhcpc's event script: apply a lease with ip(8) and print it for the lab
@@ -359,19 +342,7 @@ class NetnsHypervisor(OvsInstance):
 
     def _end_relays(self) -> None:
         for proc in self._relays:
-            # socat forks one child per connection into its process group
-            # (its own session): end the group we created, then wait for all.
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-            wait_until(lambda pid=proc.pid: not _pgrp_members(pid), 5.0,
-                       what="socat relay children to exit")
+            end_process_group(proc)
             forget_pid(proc.pid)
         self._relays.clear()
 

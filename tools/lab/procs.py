@@ -81,3 +81,36 @@ def port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def end_process_group(proc: subprocess.Popen) -> None:
+    """End a process we started in its own session, and the children it
+    forked into its group (socat's, one per connection), then wait for all."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    wait_until(lambda: not process_group_members(proc.pid), 5.0,
+               what="the process group's members to exit")

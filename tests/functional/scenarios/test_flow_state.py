@@ -22,16 +22,13 @@ import pytest
 from midonet_ryu.nsdb import hosts
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.state_keys import StateKeys
-from midonet_ryu.topology.router import Router
 from midonet_ryu.topology.rules import (
     Chain,
-    NatRuleData,
-    NatTarget,
     PortGroup,
     RuleAction,
-    RuleType,
 )
 from tools.lab.procs import wait_until
+from tools.lab.tcp_streams import Stream, echo_server
 from tools.scenario import rule
 
 pytestmark = pytest.mark.functional
@@ -100,11 +97,6 @@ def chain(cloud, name: str, *rules) -> Chain:
     for r in rules:
         cloud.store.create(r.replace(chain_id=ch.id))
     return ch
-
-
-def nat_rule(reverse: bool = False, targets: tuple = (), **condition):
-    return rule(RuleAction.ACCEPT, **condition).replace(
-        type=RuleType.NAT_RULE, nat_rule_data=NatRuleData(reverse=reverse, nat_targets=targets))
 
 
 def serve(vm, port: int) -> subprocess.Popen:
@@ -250,17 +242,7 @@ def masquerade_ports(ns_cloud):
 def masquerading(cloud):
     hv1, hv2 = cloud.hosts[:2]
     private, public = cloud.network("private"), cloud.network("public")
-    out_chain = chain(cloud, "gw-out")
-    in_chain = chain(cloud, "gw-in")
-    gw = cloud.router("gw", outbound_filter_id=out_chain.id, inbound_filter_id=in_chain.id)
-    cloud.attach(gw, private, "10.0.0.254", "10.0.0.0/24")
-    uplink = cloud.attach(gw, public, "203.0.113.1", "203.0.113.0/24")
-    cloud.store.create(nat_rule(targets=(NatTarget("203.0.113.1", "203.0.113.1", 1024, 65535),),
-                                out_port_ids=(uplink.id,), nw_src_ip="10.0.0.0/24")
-                       .replace(chain_id=out_chain.id))
-    cloud.store.create(nat_rule(reverse=True, in_port_ids=(uplink.id,),
-                                nw_dst_ip="203.0.113.1/32").replace(chain_id=in_chain.id))
-    assert cloud.store.get(Router, gw.id).outbound_filter_id == out_chain.id
+    cloud.masquerading_router(private, public)
     p1, v1 = cloud.kernel_vm(hv1, private, "fsv1", "10.0.0.1/24", gateway="10.0.0.254")
     p2, v2 = cloud.kernel_vm(hv1, private, "fsv2", "10.0.0.2/24", gateway="10.0.0.254")
     pp, pub = cloud.kernel_vm(hv2, public, "fspub", "203.0.113.10/24")
@@ -461,64 +443,6 @@ def test_the_first_packet_through_snat_waits_for_its_lease(masquerade):
     assert counter(hv1, "snat_held") >= 1 and counter(hv1, "snat_blocks_leased") >= 1
 
 
-# Echoes every TCP connection's bytes; prints each connection's peer once.
-ECHO_SERVER = r"""
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-print("listening", flush=True)
-def echo(c, peer):
-    print(f"{peer[0]}:{peer[1]}", flush=True)
-    while (data := c.recv(4096)):
-        c.sendall(data)
-while True:
-    c, peer = s.accept()
-    threading.Thread(target=echo, args=(c, peer), daemon=True).start()
-"""
-
-# One TCP connection, 100 records a second, each echoed; until told to stop
-# (a line on stdin). Prints the longest wait for an echo and any error.
-STREAM = r"""
-import json, select, socket, sys, time
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-c.settimeout(0.01)
-print("connected", flush=True)
-sent = got = 0; last = time.monotonic(); gap = 0.0; error = None; buf = b""
-while not select.select([sys.stdin], [], [], 0)[0]:
-    try:
-        c.sendall(b"%08d" % sent); sent += 1
-        try:
-            data = c.recv(4096)
-            if not data:
-                error = "closed by the peer"; break
-            buf += data
-        except socket.timeout:
-            pass
-        while len(buf) >= 8:
-            buf = buf[8:]; got += 1; now = time.monotonic()
-            gap = max(gap, now - last); last = now
-    except OSError as e:
-        error = repr(e); break
-    time.sleep(0.01)
-gap = max(gap, time.monotonic() - last)
-print(json.dumps({"sent": sent, "echoed": got, "max_gap": gap, "error": error}), flush=True)
-"""
-
-
-class Stream:
-    """A long-lived TCP connection from ``vm`` to an echo server."""
-
-    def __init__(self, vm, host: str, port: int) -> None:
-        self.proc = vm.popen(PY, "-c", STREAM, host, str(port), stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
-        assert line == "connected", (line, self.proc.stderr.read())
-
-    def stop(self) -> dict:
-        out, err = self.proc.communicate("stop\n", timeout=15)
-        return json.loads(out.strip().splitlines()[-1])
-
-
 def saved(hv) -> tuple[set[int], set[int]]:
     """Server ports of the connections in the agent's flow-state file: tracked
     (conntrack keys hold the reply's tuple: the server's port is its source),
@@ -530,13 +454,6 @@ def saved(hv) -> tuple[set[int], set[int]]:
         return set(), set()
     return ({entry[2] for entry in doc["conntrack"]},
             {entry[4] for entry in doc["nat"] if entry[0] == "fwd_snat"})
-
-
-def echo_server(vm, port: int) -> subprocess.Popen:
-    proc = vm.popen(PY, "-c", ECHO_SERVER, str(port), stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout.readline().strip() == "listening"
-    return proc
 
 
 @pytest.mark.parametrize("expire", [False, True], ids=["restart", "after session expiry"])
