@@ -332,12 +332,12 @@ class MidonetAgent(app_manager.OSKenApp):
                 if not core.ageing.tracks(learned):  # not learned again since
                     nsdb.forget_learned(learned)
         elif kind is w.LeaseSnat:
-            block = None
+            blocks: list[int] = []
             reachable = nsdb.reachable()
             try:
-                block = nsdb.lease_snat(item.request)  # type: ignore[union-attr]
+                blocks = nsdb.lease_snat(item.request)  # type: ignore[union-attr]
             finally:
-                self._apply(core.snat_leased(item.request, block,  # type: ignore[union-attr]
+                self._apply(core.snat_leased(item.request, blocks,  # type: ignore[union-attr]
                                              nsdb_unreachable=not reachable, now=time.time()))
         elif kind is w.RecoverSession:
             nsdb.recover_session()

@@ -183,16 +183,18 @@ class AgentNsdb:
         self.metrics.inc(AgentCounter.LEARNED_EXPIRED)
         return True
 
-    def lease_snat(self, request: SnatBlockRequest) -> int | None:
+    def lease_snat(self, request: SnatBlockRequest) -> list[int]:
+        """Up to ``request.wanted`` blocks (none: every block is taken, or
+        ZooKeeper is unreachable)."""
         if not self.reachable():
             self._unreachable()
-            return None
+            return []
         ip = str(ipaddress.IPv4Address(request.ip))
-        block = self.services.leaser.lease(request.device_id, ip, request.port_start,
-                                           request.port_end)
-        if block is None:
+        blocks = self.services.leaser.lease_many(request.device_id, ip, request.port_start,
+                                                 request.port_end, request.wanted)
+        if not blocks:
             LOG.warning("no free SNAT port block on %s for %s", request.device_id, ip)
-        return block
+        return blocks
 
     def set_member_status(self, member_id: uuid.UUID, status: LBStatus) -> bool:
         """The health monitor's verdict on a pool member bound here; a

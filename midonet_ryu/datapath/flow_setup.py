@@ -16,7 +16,7 @@ method here and sends what comes back; it decides nothing in between:
 
 It owns the flow-mod policy: priorities, idle and hard timeouts, cookie
 serials and generations, the flow index, the ARP flood guard, the recursion
-into generated frames and the SNAT lease-ahead decision. It keeps state (the
+into generated frames; the SNAT lease-ahead is ``snat_leases``'. It keeps state (the
 index, the guards) but does no I/O and never reads the clock: time comes in
 as ``now``; ``clock`` (optional) only times simulations for the metrics.
 """
@@ -27,7 +27,7 @@ import dataclasses
 import ipaddress
 import itertools
 import uuid
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from midonet_ryu.datapath import infra_flows
@@ -39,6 +39,7 @@ from midonet_ryu.datapath.health_probes import HealthProbes, arp_frame, locate
 from midonet_ryu.datapath.learned_ageing import LearnedAgeing
 from midonet_ryu.datapath.live_traces import LiveTraces
 from midonet_ryu.datapath.port_map import BindingChanges, PortMap
+from midonet_ryu.datapath.snat_leases import SnatLeases
 from midonet_ryu.datapath.translate import Untranslatable, build_actions, build_match
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation import tags
@@ -54,7 +55,6 @@ from midonet_ryu.simulation.result import (
     ToPort,
 )
 from midonet_ryu.simulation.rewrite import apply_actions
-from midonet_ryu.simulation.state import SNAT_BLOCK_SIZE, NatKey, NatKeyType
 from midonet_ryu.topology.lb import LBStatus
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.snapshot import TopologyView
@@ -65,11 +65,6 @@ MAX_GENERATED_DEPTH = 4
 _SERIAL_MASK = (1 << 40) - 1  # the serial bits of a cookie (pipeline.Cookie)
 
 Learned = MacLearned | ArpLearned
-LEASE_TIMEOUT = 10.0  # seconds before an unanswered SNAT lease is asked for again
-MAX_HELD_PER_LEASE = SNAT_BLOCK_SIZE
-MAX_HELD = 4096
-"""Packets held while the SNAT block they need is leased: per lease (one
-block serves no more), and in all."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,13 +120,9 @@ class FlowSetup:
         self._clock = clock
         self._observe_simulation = observe_simulation
         self._pending_learn: set[tuple[Any, ...]] = set()
-        # (device, ip) -> when its lease was asked for
-        self._pending_leases: dict[tuple[uuid.UUID, int], float] = {}
-        self._snat_ranges: dict[tuple[uuid.UUID, int], SnatBlockRequest] = {}
-        # packet-ins waiting for a SNAT lease, by (device, ip): simulated
-        # again when it is done, instead of dropped and left to retransmit
-        self._held: dict[tuple[uuid.UUID, int], collections.deque[of.PacketIn]] = {}
-        self._held_total = 0
+        # SNAT blocks leased ahead of demand; packet-ins waiting for a lease
+        # are simulated again when it is done, not dropped to retransmit
+        self.snat = SnatLeases(state.local)
         # ARP requests a router generated lately, by (port, target): a stale
         # entry must not make every simulation send one
         self._arp_sent: collections.OrderedDict[tuple[Any, ...], float] = (
@@ -389,56 +380,17 @@ class FlowSetup:
                 if marker not in self._pending_learn:
                     self._pending_learn.add(marker)
                     out.learned.append(learned)
-        for request in result.snat_requests:
-            # one lease at a time per (device, ip), however many packets ask
-            key = (request.device_id, request.ip)
-            self._snat_ranges[key] = request
-            if not self._lease_pending(key, now, out):
-                self._pending_leases[key] = now
-                out.leases.append(request)
-        if result.state_keys:
-            self._lease_ahead(result, now, out)
-
-    def _lease_pending(self, key: tuple[uuid.UUID, int], now: float, out: Outcome) -> bool:
-        """A lease for ``key`` is under way. One unanswered for LEASE_TIMEOUT
-        (its work item lost, say) is asked again rather than block SNAT on
-        that address for good."""
-        asked = self._pending_leases.get(key)
-        if asked is None:
-            return False
-        if now - asked < LEASE_TIMEOUT:
-            return True
-        out.count(C.SNAT_LEASES_UNANSWERED)
-        return False
-
-    def _lease_ahead(self, result: SimulationResult, now: float, out: Outcome) -> None:
-        """Lease the next SNAT block while half the leased ports are still free.
-
-        The engine asks for a block only when none is left; the packets that
-        arrive until the lease is done (a ZooKeeper round trip) wait for it
-        (``_hold``), and leasing ahead keeps that wait off a steady stream of
-        new connections.
-        """
-        local = self.state.local
-        for key, value in result.state_keys:
-            if type(key) is not NatKey or key.type is not NatKeyType.FWD_SNAT:
-                continue
-            where = (key.device_id, value.ip)
-            request = self._snat_ranges.get(where)
-            if request is None or self._lease_pending(where, now, out):
-                continue
-            leased = len(local.snat_blocks(*where)) * SNAT_BLOCK_SIZE
-            if len(local.snat_ports_in_use(*where)) * 2 >= leased:
-                self._pending_leases[where] = now
-                out.leases.append(request)
+        if result.snat_requests or result.state_keys:
+            snat = self.snat
+            before = snat.unanswered
+            out.leases.extend(snat.requests(result, now))
+            if snat.unanswered != before:
+                out.count(C.SNAT_LEASES_UNANSWERED, snat.unanswered - before)
 
     def _hold(self, pin: of.PacketIn, request: SnatBlockRequest, out: Outcome) -> bool:
-        held = self._held.setdefault((request.device_id, request.ip), collections.deque())
-        if len(held) >= MAX_HELD_PER_LEASE or self._held_total >= MAX_HELD:
+        if not self.snat.hold(pin, request):
             out.count(C.SNAT_HELD_DROPPED)
             return False
-        held.append(pin)
-        self._held_total += 1
         out.count(C.SNAT_HELD)
         return True
 
@@ -446,25 +398,21 @@ class FlowSetup:
         """The shell wrote (or gave up writing) ``learned``: it may be asked again."""
         self._pending_learn.discard(_learn_marker(learned))
 
-    def snat_leased(self, request: SnatBlockRequest, block: int | None,
+    def snat_leased(self, request: SnatBlockRequest, blocks: Sequence[int],
                     nsdb_unreachable: bool = False, now: float | None = None) -> Outcome:
-        """A lease finished: the packets held for it are simulated again (at
-        ``now``) with the new block, or dropped without one. Nothing is
-        invalidated: translated flows keep their ports.
-        ``nsdb_unreachable``: not tried (the next packet asks again), not exhausted."""
+        """A lease finished with ``blocks`` (empty: none free, or not tried):
+        the packets held for it are simulated again (at ``now``), or dropped
+        without a block. Nothing is invalidated: translated flows keep their
+        ports. ``nsdb_unreachable``: not tried (the next packet asks again),
+        not exhausted."""
         out = Outcome()
-        key = (request.device_id, request.ip)
-        self._pending_leases.pop(key, None)
-        if block is None:
-            if not nsdb_unreachable:
-                out.count(C.SNAT_EXHAUSTED)
-        else:
-            self.state.local.lease_snat_block(request.device_id, request.ip, block)
-            out.count(C.SNAT_BLOCKS_LEASED)
-        held = self._held.pop(key, None)
+        if not blocks and not nsdb_unreachable:
+            out.count(C.SNAT_EXHAUSTED)
+        if blocks:
+            out.count(C.SNAT_BLOCKS_LEASED, len(blocks))
+        held = self.snat.leased(request, blocks)
         if held:
-            self._held_total -= len(held)
-            if block is None or now is None:
+            if not blocks or now is None:
                 out.count(C.SNAT_HELD_DROPPED, len(held))
             else:
                 for pin in held:  # in arrival order; any still short are held again

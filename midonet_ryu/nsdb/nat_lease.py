@@ -13,8 +13,8 @@ its children, i.e. of its last release), so a block just released by
 another host is not reused at once while replies may still be in flight.
 
 The engine never calls this: it reports ``SnatBlockRequest`` in a result;
-the agent calls :meth:`NatLeaser.lease` (outside the simulation thread) and
-feeds the block into the state view the engine reads.
+the agent calls :meth:`NatLeaser.lease_many` (outside the simulation thread) and
+feeds the blocks into the state view the engine reads.
 """
 from __future__ import annotations
 
@@ -59,10 +59,20 @@ class NatLeaser:
     def lease(self, device_id: uuid.UUID, ip: str, port_start: int = 1024,
               port_end: int = 65535) -> int | None:
         """Take a free block in the range; None when every block is taken."""
+        blocks = self.lease_many(device_id, ip, port_start, port_end, 1)
+        return blocks[0] if blocks else None
+
+    def lease_many(self, device_id: uuid.UUID, ip: str, port_start: int = 1024,
+                   port_end: int = 65535, count: int = 1) -> list[int]:
+        """Take up to ``count`` free blocks in the range, from one look at
+        which are free (a burst of connections asks for many at once)."""
         base = self._ip_path(device_id, ip)
         wanted = blocks_for(port_start, port_end)
         self.client.retry(self.client.ensure_path, base)
+        got: list[int] = []
         for block in self._candidates(base, wanted):
+            if len(got) >= count:
+                break
             block_path = f"{base}/{block}"
             try:
                 self.client.retry(self.client.create, f"{block_path}/{TAKEN}", self.owner,
@@ -70,9 +80,9 @@ class NatLeaser:
             except NodeExistsError:
                 continue  # another agent was faster; try the next one
             self.held.add((device_id, ip, block))
-            LOG.debug("leased SNAT block %s of %s on %s", block, ip, device_id)
-            return block
-        return None
+            got.append(block)
+        LOG.debug("leased SNAT blocks %s of %s on %s", got, ip, device_id)
+        return got
 
     def _candidates(self, base: str, wanted: range) -> list[int]:
         """Free blocks, never-used first, then least recently released."""

@@ -90,12 +90,14 @@ class ArpLearned(NamedTuple):
 
 class SnatBlockRequest(NamedTuple):
     """The engine ran out of leased SNAT ports for (device, ip): lease another block
-    of 64 in ``[port_start, port_end]`` and let the next packet retry."""
+    of 64 in ``[port_start, port_end]`` and let the next packet retry. ``wanted``:
+    blocks to lease at once (the agent's lease-ahead sets it from demand)."""
 
     device_id: uuid.UUID
     ip: int
     port_start: int
     port_end: int
+    wanted: int = 1
 
 
 _EMPTY: frozenset[Any] = frozenset()

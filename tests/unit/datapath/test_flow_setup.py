@@ -494,7 +494,7 @@ def test_packets_needing_a_snat_block_wait_for_its_lease_and_are_then_delivered(
     assert C.DROPPED not in counts(first)
     (request,) = first.leases
     assert second.leases == []
-    done = w.core.snat_leased(request, 1024 // 64, now=NOW + 0.002)
+    done = w.core.snat_leased(request, [1024 // 64], now=NOW + 0.002)
     w.switch.apply(done.messages)
     outs = [m for m in done.messages if type(m) is of.PacketOut]
     assert [o.data for o in outs] == frames  # both, in the order they came
@@ -509,13 +509,13 @@ def test_held_packets_are_dropped_when_no_block_can_be_leased():
     w = World()
     router_mac = masquerade(w, "198.51.100.1", last_port=1087)  # one block
     out = w.send(w.a, pb.udp_frame(w.a.mac, router_mac, w.a.ip, w.d.ip, 1000, 53, b"x"))
-    done = w.core.snat_leased(out.leases[0], None, now=NOW + 0.002)
+    done = w.core.snat_leased(out.leases[0], [], now=NOW + 0.002)
     assert counts(done)[C.SNAT_HELD_DROPPED] == 1 and counts(done)[C.SNAT_EXHAUSTED] == 1
     assert [m for m in done.messages if type(m) is of.PacketOut] == []
 
 
 def test_a_snat_lease_that_never_comes_back_is_asked_for_again():
-    from midonet_ryu.datapath.flow_setup import LEASE_TIMEOUT
+    from midonet_ryu.datapath.snat_leases import LEASE_TIMEOUT
     w = World()
     router_mac = masquerade(w, "198.51.100.1")
 
@@ -527,7 +527,8 @@ def test_a_snat_lease_that_never_comes_back_is_asked_for_again():
     assert send(1001, NOW + LEASE_TIMEOUT - 1).leases == []
     again = send(1002, NOW + LEASE_TIMEOUT)
     assert len(again.leases) == 1 and counts(again)[C.SNAT_LEASES_UNANSWERED] == 1
-    done = w.core.snat_leased(again.leases[0], 1024 // 64, now=NOW + LEASE_TIMEOUT + 0.01)
+    done = w.core.snat_leased(again.leases[0], [1024 // 64],
+                              now=NOW + LEASE_TIMEOUT + 0.01)
     assert len([m for m in done.messages if type(m) is of.PacketOut]) == 3  # all three held
 
 
