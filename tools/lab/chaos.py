@@ -62,6 +62,10 @@ RECOVERY_TIMEOUT_S = 60.0
 # reconcile (the lab's reconcile_grace, 2 s), which removes the flows of its
 # previous run, so connections that relied on them are seen either way
 TAIL_S = 4.0
+# a stream that waited out a long fault (a partition: 8 s) may still sit in
+# TCP's retransmission backoff when the tail ends: it is given this long to
+# echo again before it counts as broken
+RESUME_TIMEOUT_S = 15.0
 _SWITCH_CONNECTED = "integration bridge connected"  # the agent's log line
 KINDS = ("agent_kill", "zk_leader_kill", "zk_follower_kill", "state_proxy_kill",
          "ovs_restart", "session_expiry", "zk_outage", "zk_partition")
@@ -340,6 +344,7 @@ class ChaosLab:
             notes.append(f"not recovered within {RECOVERY_TIMEOUT_S:.0f} s: "
                          + "; ".join(self.unhealthy()))
         time.sleep(TAIL_S)
+        _settle(streams)
         ended = time.time()
         finals = [s.stop() for s in streams]
         broken = sum(1 for f in finals if _broken(f))
@@ -377,6 +382,7 @@ class ChaosLab:
         """The figures of every fault run so far (ends the long-lived streams
         and the API writer)."""
         acked, lost = self.writes_lost()
+        _settle(self.long_lived)
         whole = [s.stop() for s in self.long_lived]
         self.long_lived = []
         rows = [r.row() for r in self.results]
@@ -386,6 +392,7 @@ class ChaosLab:
             "established_broken": (sum(r.established_broken for r in self.results)
                                    + sum(1 for f in whole if _broken(f))),
             "long_lived_streams": [{"echoed": f["echoed"], "max_gap_s": round(f["max_gap"], 3),
+                                    "since_echo_s": round(f["since_echo"], 3),
                                     "error": f["error"]} for f in whole],
             "new_connections": sum(r.new_connections for r in self.results),
             "new_connections_failed": sum(r.new_connections_failed for r in self.results),
@@ -423,6 +430,17 @@ class ChaosLab:
             self.ensemble.stop()
         if not os.environ.get("MR_LAB_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _settle(streams: list[Stream]) -> None:
+    """Wait until every stream echoes again or has failed (at most
+    RESUME_TIMEOUT_S); the ones that do neither are broken all the same."""
+    def settled() -> bool:
+        return all(s.flowing() or (s.latest or {}).get("error") is not None for s in streams)
+    try:
+        wait_until(settled, RESUME_TIMEOUT_S, interval=0.1, what="streams echoing again")
+    except TimeoutError:
+        pass
 
 
 def _broken(final: dict[str, Any]) -> bool:
