@@ -16,7 +16,7 @@ method here and sends what comes back; it decides nothing in between:
 
 It owns the flow-mod policy: priorities, idle and hard timeouts, cookie
 serials and generations, the flow index, the ARP flood guard, the recursion
-into generated frames; the SNAT lease-ahead is ``snat_leases``'. It keeps state (the
+into generated frames (the SNAT lease-ahead is ``snat_leases``'s). It keeps state (the
 index, the guards) but does no I/O and never reads the clock: time comes in
 as ``now``; ``clock`` (optional) only times simulations for the metrics.
 """

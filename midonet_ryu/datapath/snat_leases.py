@@ -90,14 +90,17 @@ class SnatLeases:
         self.unanswered += 1
         return False
 
-    def _note_demand(self, where: Where, now: float) -> None:
+    def _decayed(self, where: Where, now: float) -> float:
+        """The new SNAT ports on ``where``, each weighed by how recent it is."""
         count, at = self._demand.get(where, (0.0, now))
-        self._demand[where] = (count * math.exp(-max(0.0, now - at) / RATE_TAU_S) + 1.0, now)
+        return count * math.exp(-max(0.0, now - at) / RATE_TAU_S)
+
+    def _note_demand(self, where: Where, now: float) -> None:
+        self._demand[where] = (self._decayed(where, now) + 1.0, now)
 
     def rate(self, where: Where, now: float) -> float:
         """New SNAT ports a second on ``where``, lately."""
-        count, at = self._demand.get(where, (0.0, now))
-        return count * math.exp(-max(0.0, now - at) / RATE_TAU_S) / RATE_TAU_S
+        return self._decayed(where, now) / RATE_TAU_S
 
     def _wanted(self, where: Where, now: float) -> int:
         """Blocks to lease now (0: the free ports are enough)."""
