@@ -50,6 +50,7 @@ from midonet_ryu.flowstate.replicator import FlowStateReplicator
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.metrics import AgentMetrics
 from midonet_ryu.simulation import tags
+from midonet_ryu.simulation.state import InMemoryState
 from midonet_ryu.topology.model import Port
 
 LOG = logging.getLogger(__name__)
@@ -135,13 +136,13 @@ class MidonetAgent(app_manager.OSKenApp):
             self.metrics.state_proxy_update_seconds.observe)
         # the session connected before the listener was added: say so
         self.metrics.zookeeper_connected.set(1 if svc.zk.connected else 0)
-        state = AgentState()
+        state = AgentState(InMemoryState(key_ttl=float(c.agent.flow_state_key_ttl)))
         self._reload_flow_state(state, svc)
         ports = PortMap(self.host_id, svc.cache, svc.remote.active, svc.remote.down_hosts)
         replicator = FlowStateReplicator(self.host_id, svc.cache, state.local,
                                          ports.host_underlay_ip, dscp=c.agent.flow_state_dscp)
         policy = FlowPolicy(c.agent.flow_idle_timeout, c.agent.flow_hard_timeout,
-                            c.agent.drop_flow_hard_timeout)
+                            c.agent.drop_flow_hard_timeout, c.agent.flow_state_key_ttl / 2)
         self.core = FlowSetup(self.host_id, svc.generation, svc.cache, state, ports, policy,
                               replicator, clock=time.perf_counter,
                               observe_simulation=self.metrics.simulation_seconds.observe,
@@ -246,7 +247,10 @@ class MidonetAgent(app_manager.OSKenApp):
             if core is None:
                 continue
             now = time.time()
-            m.inc(C.STATE_KEYS_EXPIRED, core.state.local.expire(now))
+            keys_gone = core.state.local.expire_keys(now)
+            if keys_gone:
+                m.inc(C.STATE_KEYS_EXPIRED, len(keys_gone))
+                self._apply(core.keys_expired(keys_gone, now))
             try:
                 self._save_flow_state()
             except Exception:  # noqa: BLE001 - the datapath goes on without it

@@ -58,6 +58,13 @@ class AgentCounter(enum.Enum):
     FLOW_STATE_KEYS_SENT = "State keys sent to peer hosts."
     FLOW_STATE_KEYS_SUPPRESSED = "State keys not sent again because the peer had them."
     FLOW_STATE_KEYS_IMPORTED = "State keys imported from peer hosts."
+    FLOW_STATE_KEYS_WITHDRAWN = ("State keys that expired here withdrawn from the peer hosts "
+                                 "they had been sent to.")
+    FLOW_STATE_WITHDRAWALS_APPLIED = "State keys removed because their sender withdrew them."
+    FLOW_STATE_WITHDRAWALS_KEPT = ("Withdrawn state keys kept because a simulation here used "
+                                   "them since they arrived; they expire by their TTL.")
+    FLOW_STATE_WITHDRAW_UNTRACKED = ("State keys beyond the withdrawal bookkeeping's bound; "
+                                     "they expire on peers by their TTL instead.")
     FLOW_STATE_OWN_IGNORED = "Flow-state packets this host sent that came back; ignored."
     FLOW_STATE_PEER_UNREACHABLE = "Interested peer hosts with no tunnel address."
     FLOW_STATE_UNTRUSTED = ("Flow-state packets whose sender is not the tunnel-zone member "

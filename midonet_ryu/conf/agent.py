@@ -95,6 +95,16 @@ OPTS = [
         "datapath forwards meanwhile.",
     ),
     cfg.IntOpt(
+        "flow_state_key_ttl",
+        default=60,
+        min=4,
+        max=3600,
+        help="Seconds a conntrack or NAT key lives after the last simulation that used "
+        "it (MidoNet's 60 s). Stateful flows are re-simulated every half of it, which "
+        "refreshes their keys here and on the peer hosts; peers keep an imported key "
+        "1.5 times as long, and forget it when it expires here (a withdrawal).",
+    ),
+    cfg.IntOpt(
         "flow_state_dscp",
         default=0,
         min=0,

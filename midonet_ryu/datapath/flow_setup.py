@@ -46,6 +46,7 @@ from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.engine import simulate, simulate_generated
 from midonet_ryu.simulation.packet import MalformedPacket, parse_frame
 from midonet_ryu.simulation.result import (
+    STATEFUL_HARD_TIMEOUT,
     ArpLearned,
     Generated,
     MacLearned,
@@ -74,6 +75,9 @@ class FlowPolicy:
     idle_timeout: int = 60
     hard_timeout: int = 0
     drop_hard_timeout: int = 5
+    # half the state-key TTL: a stateful flow is re-simulated, which
+    # refreshes its keys here and on the peers, before they can expire
+    stateful_hard_timeout: float = STATEFUL_HARD_TIMEOUT
 
 
 class Outcome:
@@ -263,6 +267,8 @@ class FlowSetup:
         if result.kind is not ResultKind.FORWARD:
             hard = hard or policy.drop_hard_timeout
             idle = 0
+        elif result.stateful:
+            hard = policy.stateful_hard_timeout
         elif hard is None:
             hard = policy.hard_timeout
         priority = (pl.PRIO_SIMULATED if actions else pl.PRIO_SIMULATED_DROP) + len(ofmatch)
@@ -446,6 +452,20 @@ class FlowSetup:
             out.messages.append(of.PacketOut(of.OFPP_CONTROLLER, actions, frame))
             out.count(C.FLOW_STATE_SENT)
 
+    def keys_expired(self, expired: list[tuple[Hashable, Any]], now: float) -> Outcome:
+        """Local state keys expired (``InMemoryState.expire_keys``): the peers
+        they were sent to are told to forget them too."""
+        out = Outcome()
+        if self.replicator is None or not expired:
+            return out
+        try:
+            packets = self.replicator.withdrawals(expired, now)
+        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop the agent
+            out.count(C.FLOW_STATE_ERRORS)
+            return out
+        self._state_packets(packets, out)
+        return out
+
     def port_moved(self, port_id: uuid.UUID, host_id: uuid.UUID | None,
                    now: float) -> Outcome:
         """A local port left: to ``host_id`` (a migration), its state goes
@@ -478,7 +498,8 @@ class FlowSetup:
             out.count(C.FLOW_STATE_MALFORMED)
             return
         # flows simulated before this state arrived (a return packet that
-        # raced its connection's state) are re-simulated with it
+        # raced its connection's state) are re-simulated with it; those
+        # simulated with a key now withdrawn, without it
         self._invalidate_into([tags.state_key(k) for k in keys], out)
 
     # -- invalidation ---------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class SendLedger:
             return True
         return False
 
+    def forget(self, peer: uuid.UUID, entry: Hashable) -> None:
+        """The pair is no longer shared (withdrawn): the next one is due at once."""
+        self._last.pop((peer, entry), None)
+
     def prune(self, now: float) -> int:
         """Forget pairs older than the interval (they are due anyway); returns how many."""
         stale = [item for item, t in self._last.items() if now - t >= self.interval]

@@ -2,7 +2,7 @@
 
 Format version 1 (all integers big-endian, fixed-size records, no padding)::
 
-    header   magic "MRFS" (4) | version u8 = 1 | flags u8 = 0 |
+    header   magic "MRFS" (4) | version u8 = 1 | flags u8 |
              sender host UUID (16) | conntrack count u16 | nat count u16
     conntrack record (29 bytes), ``count`` times:
              device UUID (16) | ip_src u32 | ip_dst u32 | tp_src u16 | tp_dst u16 | proto u8
@@ -18,6 +18,11 @@ payload whose size does not equal what its counts announce is rejected.
 
 The NAT type codes are part of the wire format: never renumber them, only
 append (a new type is a new code; an unknown code is rejected).
+
+Flags: bit 0 (``FLAG_WITHDRAW``) says the keys are withdrawn, not shared:
+they expired at the sender, which had sent them to this peer. Other bits
+are reserved and a message that sets one is rejected, so a flag added
+later is never read as plain state by a receiver that predates it.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ from midonet_ryu.simulation.state import ConntrackKey, NatBinding, NatKey, NatKe
 
 MAGIC = b"MRFS"
 VERSION = 1
+FLAG_WITHDRAW = 0x01
+_KNOWN_FLAGS = FLAG_WITHDRAW
 
 _HEADER = struct.Struct("!4sBB16sHH")
 _CONNTRACK = struct.Struct("!16sIIHHB")
@@ -52,11 +59,13 @@ _NAT_TYPES = {code: t for t, code in NAT_TYPE_CODES.items()}
 
 @dataclasses.dataclass(frozen=True)
 class FlowStateMessage:
-    """What one state packet carries: who sent it and the keys it shares."""
+    """What one state packet carries: who sent it and the keys it shares
+    (or, ``withdraw``, the keys it no longer holds)."""
 
     sender: uuid.UUID
     conntrack: tuple[ConntrackKey, ...] = ()
     nat: tuple[tuple[NatKey, NatBinding], ...] = ()
+    withdraw: bool = False
 
 
 def payload_size(n_conntrack: int, n_nat: int) -> int:
@@ -70,7 +79,8 @@ def encode_payload(msg: FlowStateMessage) -> bytes:
     record the peer would read differently."""
     if len(msg.conntrack) > 0xFFFF or len(msg.nat) > 0xFFFF:
         raise ValueError("too many keys for one payload")
-    parts = [_HEADER.pack(MAGIC, VERSION, 0, msg.sender.bytes, len(msg.conntrack),
+    flags = FLAG_WITHDRAW if msg.withdraw else 0
+    parts = [_HEADER.pack(MAGIC, VERSION, flags, msg.sender.bytes, len(msg.conntrack),
                           len(msg.nat))]
     try:
         for k in msg.conntrack:
@@ -90,11 +100,13 @@ def decode_payload(data: bytes) -> FlowStateMessage:
     if len(data) < HEADER_SIZE:
         raise ValueError(f"flow-state payload truncated: {len(data)} bytes, "
                          f"header needs {HEADER_SIZE}")
-    magic, version, _flags, sender, n_ct, n_nat = _HEADER.unpack_from(data, 0)
+    magic, version, flags, sender, n_ct, n_nat = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise ValueError(f"not a flow-state payload (magic {magic!r})")
     if version != VERSION:
         raise ValueError(f"unsupported flow-state version {version}")
+    if flags & ~_KNOWN_FLAGS:
+        raise ValueError(f"unknown flow-state flags 0x{flags:02x}")
     expected = payload_size(n_ct, n_nat)
     if len(data) != expected:
         raise ValueError(f"flow-state payload is {len(data)} bytes, its counts "
@@ -114,4 +126,5 @@ def decode_payload(data: bytes) -> FlowStateMessage:
             raise ValueError(f"unknown NAT key type code {code}")
         nat.append((NatKey(ktype, src, sport, dst, dport, proto, uuid.UUID(bytes=dev)),
                     NatBinding(vip, vport)))
-    return FlowStateMessage(uuid.UUID(bytes=sender), tuple(conntrack), tuple(nat))
+    return FlowStateMessage(uuid.UUID(bytes=sender), tuple(conntrack), tuple(nat),
+                            bool(flags & FLAG_WITHDRAW))

@@ -36,6 +36,12 @@ LOG = logging.getLogger(__name__)
 MAX_KEYS_PER_PORT = 16_384
 """Keys remembered per local port for its migration (the newest; live ones
 only, pruned every half TTL)."""
+MAX_WITHDRAWABLE = 262_144
+"""Keys whose peers are remembered so their expiry can be withdrawn from
+them, and keys whose import is remembered so a withdrawal can tell whether
+this host used them since (each the most recently sent or imported). A key
+beyond the bound is not withdrawn, or not removed when withdrawn: it
+expires by its TTL as before (``flow_state_withdraw_untracked``)."""
 
 
 class FlowStateReplicator:
@@ -58,6 +64,11 @@ class FlowStateReplicator:
         # the keys simulations of each local port's traffic made (newest
         # last): what the port's next host needs when it migrates
         self._by_port: dict[uuid.UUID, dict[Hashable, None]] = {}
+        # key -> the peers it was sent to: who hears of its expiry
+        self._sent_to: dict[Hashable, set[uuid.UUID]] = {}
+        # key -> the expiry its last import gave it: unchanged means no
+        # simulation here used it since, so a withdrawal may remove it
+        self._imported: dict[Hashable, float] = {}
 
     # -- sending --------------------------------------------------------------
     def outgoing(self, result: SimulationResult, ingress_port_id: uuid.UUID,
@@ -92,13 +103,92 @@ class FlowStateReplicator:
                     FlowStateMessage(self.host_id, ident[0], ident[1]), self.dscp)
             out.extend((ip, frame) for frame in frames)
             self.counts[C.FLOW_STATE_KEYS_SENT] += len(conntrack) + len(nat)
+            for ct in conntrack:
+                self._sent(ct, peer)
+            for key, _value in nat:
+                self._sent(key, peer)
         return out
+
+    def _sent(self, key: Hashable, peer: uuid.UUID) -> None:
+        peers = self._sent_to.pop(key, None)
+        if peers is None:
+            peers = set()
+        peers.add(peer)
+        self._sent_to[key] = peers
+        if len(self._sent_to) > MAX_WITHDRAWABLE:
+            del self._sent_to[next(iter(self._sent_to))]
+            self.counts[C.FLOW_STATE_WITHDRAW_UNTRACKED] += 1
+
+    # -- withdrawing ----------------------------------------------------------
+    def withdrawals(self, expired: list[tuple[Hashable, Any]],
+                    now: float) -> list[tuple[str, bytes]]:
+        """(peer IP, frame) withdrawing keys that expired here (no simulation
+        used them for a TTL) from the peers they were sent to, so a peer
+        forgets a connection when its origin does, not half a TTL later."""
+        by_peer: dict[uuid.UUID, tuple[list[ConntrackKey], list[tuple[NatKey, Any]]]] = {}
+        for key, value in expired:
+            self._imported.pop(key, None)
+            peers = self._sent_to.pop(key, None)
+            if not peers:
+                continue
+            entry = ledger_entry(key, value)
+            for peer in peers:
+                conntrack, nat = by_peer.setdefault(peer, ([], []))
+                if isinstance(key, ConntrackKey):
+                    conntrack.append(key)
+                elif isinstance(key, NatKey) and value is not None:
+                    nat.append((key, value))
+                self.ledger.forget(peer, entry)  # made again, it is news again
+        out: list[tuple[str, bytes]] = []
+        for peer in sorted(by_peer):
+            conntrack, nat = by_peer[peer]
+            ip = self.host_underlay_ip(peer)
+            if ip is None:
+                self.counts[C.FLOW_STATE_PEER_UNREACHABLE] += 1
+                continue
+            frames = encode_frames(FlowStateMessage(self.host_id, tuple(conntrack), tuple(nat),
+                                                    withdraw=True), self.dscp)
+            out.extend((ip, frame) for frame in frames)
+            self.counts[C.FLOW_STATE_KEYS_WITHDRAWN] += len(conntrack) + len(nat)
+        return out
+
+    def _withdrawn(self, msg: FlowStateMessage, now: float) -> list[Hashable]:
+        """Remove the withdrawn keys no simulation here used within half a
+        TTL; returns them (their flows are invalidated). A key used here
+        more recently stays: a flow simulated with it may still be installed
+        (stateful flows live half a TTL) and carry the only traffic left, a
+        one-way reply stream; it expires by its own TTL."""
+        local = self.local_state
+        candidates: list[tuple[Hashable, Any]] = [(k, None) for k in msg.conntrack]
+        for nat_key, binding in msg.nat:
+            if local.nat.get(nat_key) == binding:  # a different binding is someone else's news
+                candidates.append((nat_key, binding))
+        gone: list[Hashable] = []
+        for key, value in candidates:
+            expiry = local.expiry_of(key)
+            if expiry is None:
+                continue
+            # a local use set the expiry to its time + TTL; an import, to
+            # what ``_imported`` remembers
+            used_here = self._imported.get(key) != expiry
+            if used_here and now - (expiry - self.key_ttl) < self.ledger.interval:
+                self.counts[C.FLOW_STATE_WITHDRAWALS_KEPT] += 1
+                continue
+            self._imported.pop(key, None)
+            local.drop_key(key)
+            self.ledger.forget(msg.sender, ledger_entry(key, value))
+            gone.append(key)
+        self.counts[C.FLOW_STATE_WITHDRAWALS_APPLIED] += len(gone)
+        return gone
 
     def _maybe_prune(self, now: float) -> None:
         if self._last_prune is None or now - self._last_prune >= self.ledger.interval:
             self._last_prune = now
             self.ledger.prune(now)
             live = self._live
+            for table in (self._sent_to, self._imported):
+                for key in [k for k in table if not live(k)]:
+                    del table[key]
             for port_id, made in list(self._by_port.items()):
                 kept = {k: None for k in made if live(k)}
                 if kept:
@@ -149,8 +239,9 @@ class FlowStateReplicator:
         dropped unless its sender is the tunnel-zone member at that address.
 
         Imported keys expire ``IMPORT_TTL_FACTOR`` TTLs from now (a later
-        local use refreshes them like any key). Raises ValueError on a
-        malformed frame, before writing anything.
+        local use refreshes them like any key). A withdrawal returns the
+        keys it removed. Raises ValueError on a malformed frame, before
+        writing anything.
         """
         msg = decode_frame(frame)
         if msg.sender == self.host_id:
@@ -160,14 +251,22 @@ class FlowStateReplicator:
                                                    source_ip):
             self.counts[C.FLOW_STATE_UNTRUSTED] += 1
             return []
+        if msg.withdraw:
+            return self._withdrawn(msg, now)
         plan = import_plan(msg, self.local_state.conntrack, self.local_state.nat)
         # put_key gives a key ``now + key_ttl``; starting the clock later by
         # the extra fraction is how an imported key gets 1.5 TTL.
         stamp = now + (IMPORT_TTL_FACTOR - 1.0) * self.key_ttl
+        imported = self._imported
         for key, value in plan.writes:
             self.local_state.put_key(key, value, stamp)
+            imported.pop(key, None)
+            imported[key] = self.local_state.expiry_of(key)
             # the sender knows this key: do not echo it back for a while
             self.ledger.record(msg.sender, ledger_entry(key, value), now)
+        while len(imported) > MAX_WITHDRAWABLE:
+            del imported[next(iter(imported))]
+            self.counts[C.FLOW_STATE_WITHDRAW_UNTRACKED] += 1
         self.counts[C.FLOW_STATE_KEYS_IMPORTED] += len(plan.writes)
         return plan.news
 

@@ -114,7 +114,7 @@ def unwrap(frame: bytes) -> bytes:
 def encode_frames(msg: FlowStateMessage, dscp: int = 0) -> list[bytes]:
     """``msg`` as one or more frames, each fitting the underlay MTU."""
     return [wrap(encode_payload(part), dscp) for part in split_message(
-        msg.sender, msg.conntrack, msg.nat)]
+        msg.sender, msg.conntrack, msg.nat, withdraw=msg.withdraw)]
 
 
 def decode_frame(frame: bytes) -> FlowStateMessage:
@@ -124,7 +124,8 @@ def decode_frame(frame: bytes) -> FlowStateMessage:
 
 def split_message(sender: uuid.UUID, conntrack: Sequence[ConntrackKey],
                   nat: Sequence[tuple[NatKey, NatBinding]],
-                  max_payload: int = MAX_PAYLOAD) -> list[FlowStateMessage]:
+                  max_payload: int = MAX_PAYLOAD, withdraw: bool = False
+                  ) -> list[FlowStateMessage]:
     """Pack keys greedily into as few messages as fit ``max_payload`` each.
 
     Keys keep their order; a message holds conntrack keys first, then NAT
@@ -139,16 +140,16 @@ def split_message(sender: uuid.UUID, conntrack: Sequence[ConntrackKey],
     used = 0
     for key in conntrack:
         if used + CONNTRACK_SIZE > room:
-            out.append(FlowStateMessage(sender, tuple(ct), ()))
+            out.append(FlowStateMessage(sender, tuple(ct), (), withdraw))
             ct, used = [], 0
         ct.append(key)
         used += CONNTRACK_SIZE
     for pair in nat:
         if used + NAT_SIZE > room:
-            out.append(FlowStateMessage(sender, tuple(ct), tuple(nt)))
+            out.append(FlowStateMessage(sender, tuple(ct), tuple(nt), withdraw))
             ct, nt, used = [], [], 0
         nt.append(pair)
         used += NAT_SIZE
     if ct or nt:
-        out.append(FlowStateMessage(sender, tuple(ct), tuple(nt)))
+        out.append(FlowStateMessage(sender, tuple(ct), tuple(nt), withdraw))
     return out

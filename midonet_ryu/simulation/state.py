@@ -250,10 +250,25 @@ class InMemoryState:
 
     def expire(self, now: float) -> int:
         """Remove state keys whose TTL passed; returns how many."""
-        gone = [k for k, t in self._key_expiry.items() if t <= now]
-        for key in gone:
+        return len(self.expire_keys(now))
+
+    def expire_keys(self, now: float) -> list[tuple[Hashable, Any]]:
+        """Remove state keys whose TTL passed; returns them with their values
+        (None for conntrack keys), which the agent withdraws from its peers."""
+        gone = [(k, self._nat.get(k)) for k, t in self._key_expiry.items()  # type: ignore[call-overload]
+                if t <= now]
+        for key, _value in gone:
             self._drop_key(key)
-        return len(gone)
+        return gone
+
+    def expiry_of(self, key: Hashable) -> float | None:
+        """When ``key`` expires; None if it is not held."""
+        return self._key_expiry.get(key)
+
+    def drop_key(self, key: Hashable) -> None:
+        """Remove one state key now (a peer withdrew it)."""
+        if key in self._key_expiry:
+            self._drop_key(key)
 
     def _drop_key(self, key: Hashable) -> None:
         self.version += 1

@@ -536,3 +536,68 @@ def test_a_migrating_vm_takes_its_connections_state_along(ns_cloud):
     assert len(peers) == 1 and peers[0].startswith("203.0.113.1:"), peers
     # the forward and reverse SNAT keys at least
     wait_until(lambda: counter(hv1, "flow_state_handed_over") >= 2, 3, what="keys handed over")
+
+
+# Opens a UDP "connection" from each given local port to (host, port) and
+# prints each datagram that comes back: "<local port> <payload> <time>".
+OPENER = r"""
+import select, socket, sys, time
+host, port, listen_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+socks = []
+for local in sys.argv[4:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", int(local)))
+    s.sendto(b"open", (host, port))
+    socks.append(s)
+print("opened", repr(time.time()), flush=True)
+end = time.time() + listen_s
+while time.time() < end:
+    for s in select.select(socks, [], [], 0.1)[0]:
+        data, _ = s.recvfrom(100)
+        print(s.getsockname()[1], data.decode(), repr(time.time()), flush=True)
+"""
+# One datagram from a fixed local port (a reply in the connection's tuple).
+REPLY = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.sendto(sys.argv[4].encode(), (sys.argv[1], int(sys.argv[2])))
+"""
+KEY_TTL = 8
+
+
+def test_a_peer_forgets_a_connection_when_its_origin_does(ns_cloud):
+    """[agent] flow_state_key_ttl = 8 s. B opens two UDP connections to A; its
+    host (2) makes their conntrack keys and sends them to A's host (1). A
+    answers the first at once. The second stays silent until host 2's keys
+    have expired and host 1 has been told: host 1 imported them for 1.5 TTL
+    (12 s), but drops A's late answer as soon as the withdrawal arrives."""
+    cloud, a, b = guard(ns_cloud(2, agent_extra={
+        "agent": {"flow_state_key_ttl": str(KEY_TTL)}}))
+    hv1, hv2 = cloud.hosts
+    applied = counter(hv1, "flow_state_withdrawals_applied")
+    opener = b.popen(PY, "-c", OPENER, a.ip, "7100", str(2 * KEY_TTL), "40001", "40002",
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        opened = float(opener.stdout.readline().split()[1])
+        wait_until(lambda: counter(hv1, "flow_state_keys_imported") >= 2, 5,
+                   what="host 1 has both connections' keys")
+        a.exec(PY, "-c", REPLY, b.ip, "40001", "7100", "early")
+        wait_until(lambda: counter(hv1, "flow_state_withdrawals_applied") > applied,
+                   2 * KEY_TTL, what="host 1 applied host 2's withdrawal")
+        withdrawn_after = time.time() - opened
+        a.exec(PY, "-c", REPLY, b.ip, "40002", "7100", "late")
+        late_sent = time.time() - opened
+        out, err = opener.communicate(timeout=3 * KEY_TTL)
+    finally:
+        if opener.poll() is None:
+            end(opener)
+    got = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    print(f"\nwithdrawal applied {withdrawn_after:.1f} s after the connections opened "
+          f"(TTL {KEY_TTL} s, imported for {1.5 * KEY_TTL:g} s); late reply sent at "
+          f"{late_sent:.1f} s")
+    assert got.get("40001") == "early", (out, err)  # the state works...
+    assert late_sent < 1.5 * KEY_TTL - 1, "too late to tell a withdrawal from an expiry"
+    assert "40002" not in got, (out, hv1.agent.tail())  # ...and is gone with its origin's
+    assert counter(hv2, "flow_state_keys_withdrawn") >= 2

@@ -68,15 +68,24 @@ def test_round_trip_keeps_every_field():
     assert fr.decode_frame(f) == msg
 
 
+def test_a_withdrawal_is_flagged_in_the_header_and_round_trips():
+    msg = FlowStateMessage(SENDER, (ct(1),), (nat(1),), withdraw=True)
+    (f,) = fr.encode_frames(msg)
+    assert encode_payload(msg)[5] == 0x01
+    assert encode_payload(FlowStateMessage(SENDER, (ct(1),)))[5] == 0
+    assert fr.decode_frame(f) == msg
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(conntrack_keys, max_size=120), st.lists(nat_pairs, max_size=120), uuids)
-def test_any_keys_round_trip_through_frames_that_fit_the_mtu(cts, nats, sender):
-    frames = fr.encode_frames(FlowStateMessage(sender, tuple(cts), tuple(nats)))
+@given(st.lists(conntrack_keys, max_size=120), st.lists(nat_pairs, max_size=120), uuids,
+       st.booleans())
+def test_any_keys_round_trip_through_frames_that_fit_the_mtu(cts, nats, sender, withdraw):
+    frames = fr.encode_frames(FlowStateMessage(sender, tuple(cts), tuple(nats), withdraw))
     got_ct, got_nat = [], []
     for f in frames:
         assert len(f) <= fr.MAX_FRAME
         msg = fr.decode_frame(f)
-        assert msg.sender == sender
+        assert msg.sender == sender and msg.withdraw is withdraw
         got_ct += msg.conntrack
         got_nat += msg.nat
     assert got_ct == cts and got_nat == nats
@@ -144,6 +153,7 @@ def payload_with(**overrides) -> bytes:
     (b"MRFS\x01", "truncated"),
     (payload_with(magic=(0, b"XXXX")), "magic"),
     (payload_with(version=(4, b"\x02")), "version 2"),
+    (payload_with(flags=(5, b"\x02")), "flags 0x02"),
     (payload_with(count=(22, b"\x00\x05")), "counts"),
     (payload_with(ntype=(HEADER_SIZE + 29 + 16, b"\x63")), "NAT key type code 99"),
 ])
