@@ -41,6 +41,7 @@ from apps.host_identity import resolve_host_id
 from apps.switch_connection import SwitchConnection
 from midonet_ryu.datapath import ofwire as of
 from midonet_ryu.datapath.agent_state import AgentState
+from midonet_ryu.datapath.fair_inbox import FairInbox
 from midonet_ryu.datapath.flow_setup import FlowPolicy, FlowSetup, Outcome
 from midonet_ryu.datapath.invalidation import SYNC_KINDS, topology_change_tags
 from midonet_ryu.datapath.nsdb_grace import CANNOT, DEGRADED, NsdbGrace
@@ -57,6 +58,7 @@ LOG = logging.getLogger(__name__)
 SYNC_INTERVAL = 1.0
 HEALTH_TICK = 0.1  # seconds between looks at the health probes (timeouts, turns)
 YIELD_EVERY = 16  # packet-ins handled in a row before other green threads get a turn
+SHED_LOG_INTERVAL = 10.0  # seconds between warnings naming the ingresses shed most
 
 
 class MidonetAgent(app_manager.OSKenApp):
@@ -79,6 +81,12 @@ class MidonetAgent(app_manager.OSKenApp):
             lambda: g.disconnected_for(time.time()))
         self.work = w.WorkQueue()
         self._wake = hub.Event()
+        # packet-ins read and not handled yet, served round robin by ingress
+        self.inbox: FairInbox[tuple[int | None, int | None], tuple[of.PacketIn, float]] = (
+            FairInbox(c.agent.packet_in_backlog))
+        self._pins = hub.Event()
+        self._shed_logged = float("-inf")
+        self._shed_since = time.time()
         self._interfaces_sync_queued = False
         # ports the topology changed since the last sync; None: look at all
         self._ports_changed: set[uuid.UUID] | None = None
@@ -87,7 +95,6 @@ class MidonetAgent(app_manager.OSKenApp):
         self.core: FlowSetup | None = None
         self.nsdb: AgentNsdb | None = None
         self.switch: SwitchConnection | None = None
-        self._in_a_row = 0
         self._worker_busy = False
         self._control: Any = None
         self.flow_state_file: FlowStateFile | None = None
@@ -97,6 +104,7 @@ class MidonetAgent(app_manager.OSKenApp):
     def start(self) -> Any:
         thread = super().start()
         self.threads.append(hub.spawn(self._boot))
+        self.threads.append(hub.spawn(self._serve_packet_ins))
         return thread
 
     def close(self) -> None:
@@ -271,7 +279,8 @@ class MidonetAgent(app_manager.OSKenApp):
             m.flows.set(len(core.flows))
             m.local_ports.set(len(core.ports.bindings))
             m.remote_hosts_down.set(len(core.ports.down_hosts))
-            m.packet_in_queue_depth.set(self.events.qsize())
+            m.packet_in_queue_depth.set(len(self.inbox))
+            self._log_shed(now)
             m.state_proxy_connected.set(1 if self.state_proxy_state() == "connected" else 0)
             if self.work.dropped:
                 m.inc(C.WORK_ITEMS_DROPPED, self.work.dropped)
@@ -420,23 +429,61 @@ class MidonetAgent(app_manager.OSKenApp):
 
     # -- OpenFlow ------------------------------------------------------------------------------
     def _raw_packet_in(self, buf: bytes) -> None:
-        """A packet-in from OS-Ken's receive loop (``packet_in_fast_path``)."""
-        started = time.perf_counter()
+        """A packet-in from OS-Ken's receive loop (``packet_in_fast_path``):
+        into the inbox, so the connection is read as fast as packets come
+        and a saturated agent sheds by ingress, not by arrival."""
+        read_at = time.perf_counter()
         try:
             pin = of.decode_packet_in(buf)
         except of.MalformedMessage:
             self.metrics.inc(C.MALFORMED_PACKETS)
             return
-        self._packet_in(pin)
-        self.metrics.packet_in_seconds.observe(time.perf_counter() - started)
-        self._in_a_row += 1
-        if self.work or self._worker_busy or self._in_a_row >= YIELD_EVERY:
-            # Under a stream of packet-ins the receive loop never waits on its
-            # socket, so the worker (invalidations, learning, SNAT leases), the
-            # ZooKeeper client it waits on and the timers would starve: give
-            # them a turn, at every packet while the worker has something to do.
-            self._in_a_row = 0
-            hub.sleep(0)
+        if self.inbox.put((pin.in_port, pin.tunnel_id), (pin, read_at)) is not None:
+            self.metrics.counts[C.PACKET_IN_SHED] += 1
+        if not self._pins.is_set():
+            self._pins.set()
+
+    def _serve_packet_ins(self) -> None:
+        inbox, metrics = self.inbox, self.metrics
+        while True:
+            self._pins.wait()
+            self._pins.clear()
+            in_a_row = 0
+            while (item := inbox.get()) is not None:
+                pin, read_at = item
+                try:
+                    self._packet_in(pin)
+                except Exception:  # noqa: BLE001 - one packet, not the agent
+                    metrics.inc(C.PACKET_IN_ERRORS)
+                    LOG.exception("packet-in from OpenFlow port %s failed", pin.in_port)
+                metrics.packet_in_seconds.observe(time.perf_counter() - read_at)
+                in_a_row += 1
+                if self.work or self._worker_busy or in_a_row >= YIELD_EVERY:
+                    # let the receive loop fill the inbox (that is where the
+                    # shedding is fair), and the worker (invalidations,
+                    # learning, SNAT leases), ZooKeeper and the timers run
+                    in_a_row = 0
+                    hub.sleep(0)
+
+    def _log_shed(self, now: float) -> None:
+        shed = self.inbox.shed
+        if not shed or now - self._shed_logged < SHED_LOG_INTERVAL:
+            return
+        top = ", ".join(f"{n} from {self._ingress_name(ofport, key)}"
+                        for (ofport, key), n in shed.most_common(3))
+        LOG.warning("agent saturated: %d packet-ins shed in the last %.0f s, most %s",
+                    sum(shed.values()), now - self._shed_since, top)
+        shed.clear()
+        self._shed_logged = self._shed_since = now
+
+    def _ingress_name(self, ofport: int | None, tunnel_key: int | None) -> str:
+        ports = self.core.ports if self.core is not None else None
+        port_id = ports.ofport_to_port.get(ofport) if ports is not None and ofport else None
+        if port_id is not None and ports is not None and port_id in ports.bindings:
+            return f"{ports.bindings[port_id].interface} (port {port_id})"
+        if tunnel_key:
+            return f"OpenFlow port {ofport} tunnel key {tunnel_key:#x}"
+        return f"OpenFlow port {ofport}"
 
     def _packet_in(self, pin: of.PacketIn) -> None:
         self.metrics.counts[C.PACKET_IN] += 1

@@ -16,9 +16,12 @@ OS-Ken's normal path. If a future OS-Ken stops calling that function the
 wrapper is never used and packet-ins arrive as events, which the agent
 still handles: slower, never wrong.
 
-The handler runs in the receive loop's green thread, so the switch
-connection is not read while a packet-in is handled: backpressure instead
-of an unbounded queue.
+The handler runs in the receive loop's green thread. The agent's only
+decodes the packet-in and queues it in its bounded inbox
+(:mod:`midonet_ryu.datapath.fair_inbox`), which another green thread
+serves by ingress in turn: the connection is read as fast as packets come,
+and when the agent falls behind, it is the inbox, not the switch's FIFO
+queue, that decides which packets go.
 """
 from __future__ import annotations
 

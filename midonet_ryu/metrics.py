@@ -34,7 +34,9 @@ class AgentCounter(enum.Enum):
     PACKET_IN = "Packet-ins received from the integration bridge."
     PACKET_IN_NOT_READY = "Packet-ins dropped because the agent was not ready yet."
     PACKET_IN_UNKNOWN_PORT = "Packet-ins from an OpenFlow port bound to no virtual port."
-    PACKET_IN_SHED = "Packet-ins dropped because the agent's packet-in queue was full."
+    PACKET_IN_SHED = ("Packet-ins dropped because the agent's inbox was full (the oldest of "
+                      "the ingress with the most waiting).")
+    PACKET_IN_ERRORS = "Packet-ins whose handling raised; the packet was dropped."
     MALFORMED_PACKETS = "Frames that failed to parse; dropped."
     SIMULATION_ERRORS = "Simulations that raised; the packet was dropped."
     EXECUTION_ERRORS = "Simulation results that could not be executed; dropped."

@@ -171,6 +171,17 @@ OPTS = [
         "buffers and then drops packet-ins instead of the agent growing without bound.",
     ),
     cfg.IntOpt(
+        "packet_in_backlog",
+        default=256,
+        min=16,
+        max=65536,
+        help="Packet-ins read from the switch and waiting to be simulated. They are "
+        "served in turn by ingress (OpenFlow port and tunnel key); when the agent "
+        "falls behind and this is full, the oldest packet of the ingress with the "
+        "most waiting is dropped (packet_in_shed), so a VM that floods new flows "
+        "cannot take the turns of the other ports.",
+    ),
+    cfg.IntOpt(
         "packet_in_rate_limit",
         default=2000,
         min=0,
