@@ -18,12 +18,20 @@ feeds the blocks into the state view the engine reads.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import (
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
 
 from midonet_ryu.nsdb.paths import Paths
 
@@ -65,24 +73,45 @@ class NatLeaser:
     def lease_many(self, device_id: uuid.UUID, ip: str, port_start: int = 1024,
                    port_end: int = 65535, count: int = 1) -> list[int]:
         """Take up to ``count`` free blocks in the range, from one look at
-        which are free (a burst of connections asks for many at once)."""
+        which are free (a burst of connections asks for many at once). The
+        creates are pipelined: one round trip for the whole wave, and
+        another wave only for the blocks other agents took meanwhile."""
         base = self._ip_path(device_id, ip)
-        wanted = blocks_for(port_start, port_end)
         self.client.retry(self.client.ensure_path, base)
+        candidates = iter(self._candidates(base, blocks_for(port_start, port_end)))
         got: list[int] = []
-        for block in self._candidates(base, wanted):
-            if len(got) >= count:
+        while len(got) < count:
+            wave = list(itertools.islice(candidates, count - len(got)))
+            if not wave:
                 break
-            block_path = f"{base}/{block}"
-            try:
-                self.client.retry(self.client.create, f"{block_path}/{TAKEN}", self.owner,
-                                  ephemeral=True, makepath=True)
-            except NodeExistsError:
-                continue  # another agent was faster; try the next one
-            self.held.add((device_id, ip, block))
-            got.append(block)
+            pending = [(block, self.client.create_async(f"{base}/{block}/{TAKEN}", self.owner,
+                                                        ephemeral=True, makepath=True))
+                       for block in wave]
+            for block, result in pending:
+                if self._taken(result, f"{base}/{block}/{TAKEN}"):
+                    self.held.add((device_id, ip, block))
+                    got.append(block)
         LOG.debug("leased SNAT blocks %s of %s on %s", got, ip, device_id)
         return got
+
+    def _taken(self, result: Any, path: str) -> bool:
+        """Whether this agent now holds ``path``'s block. A create whose answer
+        was lost with the connection is tried again; finding the node then,
+        the owner written in it says whether that create was ours."""
+        try:
+            result.get()
+            return True
+        except NodeExistsError:
+            return False  # another agent was faster; the next wave tries another
+        except (ConnectionLoss, SessionExpiredError, OperationTimeoutError):
+            pass
+        try:
+            self.client.retry(self.client.create, path, self.owner, ephemeral=True,
+                              makepath=True)
+            return True
+        except NodeExistsError:
+            data, stat = self.client.retry(self.client.get, path)
+            return bool(data == self.owner and stat.ephemeralOwner == self.client.client_id[0])
 
     def _candidates(self, base: str, wanted: range) -> list[int]:
         """Free blocks, never-used first, then least recently released."""

@@ -109,3 +109,33 @@ def test_a_restarted_host_takes_its_own_blocks_back_and_no_one_elses(agents):
     after.client.stop()
     after.client.close()
     assert fresh.adopt([(DEV, IP, b) for b in mine]) == []
+
+
+def test_a_burst_takes_many_blocks_at_once_and_none_another_agent_holds(agents):
+    a, b = agents(), agents()
+    theirs = {b.lease(DEV, IP, 1024, 2047) for _ in range(3)}  # blocks 16 to 31
+    mine = a.lease_many(DEV, IP, 1024, 2047, count=10)
+    assert len(mine) == 10 and len(set(mine)) == 10
+    assert not set(mine) & theirs
+    assert set(mine) | theirs <= set(blocks_for(1024, 2047))
+    # what is left, and no more: the range has 16 blocks
+    rest = a.lease_many(DEV, IP, 1024, 2047, count=10)
+    assert sorted(mine + rest + sorted(theirs)) == list(blocks_for(1024, 2047))
+    assert a.lease_many(DEV, IP, 1024, 2047, count=4) == []
+
+
+def test_two_bursts_at_once_share_the_range_without_overlap(agents):
+    import threading
+
+    a, b = agents(), agents()
+    got: dict[str, list[int]] = {}
+    threads = [threading.Thread(target=lambda n=name, leaser=leaser: got.__setitem__(
+        n, leaser.lease_many(DEV, IP, 1024, 2047, count=12))) for name, leaser in
+        (("a", a), ("b", b))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    # each asked for 12 of 16: every block is taken once, by one of them
+    assert not set(got["a"]) & set(got["b"])
+    assert sorted(got["a"] + got["b"]) == list(blocks_for(1024, 2047))
