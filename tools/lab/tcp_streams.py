@@ -204,9 +204,3 @@ def outage(attempts: list[dict[str, Any]]) -> float:
         tail = attempts[-1]
         longest = max(longest, tail["t"] + tail["s"] - first)
     return longest
-
-
-def wait_reports(reporter: _Reporter, n: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while len(reporter.reports) < n and time.monotonic() < deadline:
-        time.sleep(0.05)
