@@ -70,17 +70,17 @@ class FairInbox(Generic[K, T]):
     def get(self) -> T | None:
         """The next packet, taking one from each ingress in turn."""
         turns = self._turns
-        while turns:
-            key = turns.popleft()
-            queue = self._queues[key]
-            item = queue.popleft()
-            self._len -= 1
-            if queue:
-                turns.append(key)
-            else:
-                del self._queues[key]
-            return item
-        return None
+        if not turns:
+            return None
+        key = turns.popleft()
+        queue = self._queues[key]
+        item = queue.popleft()
+        self._len -= 1
+        if queue:
+            turns.append(key)
+        else:
+            del self._queues[key]
+        return item
 
     def __len__(self) -> int:
         return self._len

@@ -433,9 +433,14 @@ class FlowSetup:
     # -- flow state -----------------------------------------------------------------------------
     def _send_flow_state(self, result: SimulationResult, ingress: uuid.UUID, now: float,
                          out: Outcome) -> None:
+        self._replicate(lambda: self.replicator.outgoing(result, ingress, now), out)
+
+    def _replicate(self, make: Callable[[], Iterable[tuple[str, bytes]]], out: Outcome) -> None:
+        """Send the state packets ``make`` builds; if building fails, count it:
+        state loss degrades, it must not stop forwarding or the agent."""
         try:
-            packets = self.replicator.outgoing(result, ingress, now)
-        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop forwarding
+            packets = make()
+        except Exception:  # noqa: BLE001 - see the docstring
             out.count(C.FLOW_STATE_ERRORS)
             return
         self._state_packets(packets, out)
@@ -456,14 +461,9 @@ class FlowSetup:
         """Local state keys expired (``InMemoryState.expire_keys``): the peers
         they were sent to are told to forget them too."""
         out = Outcome()
-        if self.replicator is None or not expired:
-            return out
-        try:
-            packets = self.replicator.withdrawals(expired, now)
-        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop the agent
-            out.count(C.FLOW_STATE_ERRORS)
-            return out
-        self._state_packets(packets, out)
+        replicator = self.replicator
+        if replicator is not None and expired:
+            self._replicate(lambda: replicator.withdrawals(expired, now), out)
         return out
 
     def port_moved(self, port_id: uuid.UUID, host_id: uuid.UUID | None,
@@ -476,12 +476,8 @@ class FlowSetup:
         if host_id is None:
             self.replicator.forget_port(port_id)
             return out
-        try:
-            packets = self.replicator.hand_over(port_id, host_id, now)
-        except Exception:  # noqa: BLE001 - state loss degrades, it must not stop the agent
-            out.count(C.FLOW_STATE_ERRORS)
-            return out
-        self._state_packets(packets, out)
+        replicator = self.replicator
+        self._replicate(lambda: replicator.hand_over(port_id, host_id, now), out)
         return out
 
     def _receive_flow_state(self, frame: bytes, tun_src: str | None, now: float,

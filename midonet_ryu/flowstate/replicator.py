@@ -110,13 +110,17 @@ class FlowStateReplicator:
         return out
 
     def _sent(self, key: Hashable, peer: uuid.UUID) -> None:
-        peers = self._sent_to.pop(key, None)
-        if peers is None:
-            peers = set()
+        peers = self._sent_to.get(key) or set()
         peers.add(peer)
-        self._sent_to[key] = peers
-        if len(self._sent_to) > MAX_WITHDRAWABLE:
-            del self._sent_to[next(iter(self._sent_to))]
+        self._remember(self._sent_to, key, peers)
+
+    def _remember(self, table: dict[Hashable, Any], key: Hashable, value: Any) -> None:
+        """``table[key] = value`` as its newest entry, within MAX_WITHDRAWABLE
+        (the oldest goes)."""
+        table.pop(key, None)
+        table[key] = value
+        if len(table) > MAX_WITHDRAWABLE:
+            del table[next(iter(table))]
             self.counts[C.FLOW_STATE_WITHDRAW_UNTRACKED] += 1
 
     # -- withdrawing ----------------------------------------------------------
@@ -257,16 +261,11 @@ class FlowStateReplicator:
         # put_key gives a key ``now + key_ttl``; starting the clock later by
         # the extra fraction is how an imported key gets 1.5 TTL.
         stamp = now + (IMPORT_TTL_FACTOR - 1.0) * self.key_ttl
-        imported = self._imported
         for key, value in plan.writes:
             self.local_state.put_key(key, value, stamp)
-            imported.pop(key, None)
-            imported[key] = self.local_state.expiry_of(key)
+            self._remember(self._imported, key, self.local_state.expiry_of(key))
             # the sender knows this key: do not echo it back for a while
             self.ledger.record(msg.sender, ledger_entry(key, value), now)
-        while len(imported) > MAX_WITHDRAWABLE:
-            del imported[next(iter(imported))]
-            self.counts[C.FLOW_STATE_WITHDRAW_UNTRACKED] += 1
         self.counts[C.FLOW_STATE_KEYS_IMPORTED] += len(plan.writes)
         return plan.news
 

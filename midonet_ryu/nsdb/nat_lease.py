@@ -84,11 +84,12 @@ class NatLeaser:
             wave = list(itertools.islice(candidates, count - len(got)))
             if not wave:
                 break
-            pending = [(block, self.client.create_async(f"{base}/{block}/{TAKEN}", self.owner,
-                                                        ephemeral=True, makepath=True))
-                       for block in wave]
-            for block, result in pending:
-                if self._taken(result, f"{base}/{block}/{TAKEN}"):
+            paths = [(block, f"{base}/{block}/{TAKEN}") for block in wave]
+            pending = [(block, path, self.client.create_async(path, self.owner, ephemeral=True,
+                                                              makepath=True))
+                       for block, path in paths]
+            for block, path, result in pending:
+                if self._taken(result, path):
                     self.held.add((device_id, ip, block))
                     got.append(block)
         LOG.debug("leased SNAT blocks %s of %s on %s", got, ip, device_id)
