@@ -50,15 +50,18 @@ from midonet_ryu.flowstate.local_store import forget_blocks
 from midonet_ryu.flowstate.replicator import FlowStateReplicator
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.metrics import AgentMetrics
+from midonet_ryu.nsdb.demand_topology import DemandTopologyCache
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.state import InMemoryState
-from midonet_ryu.topology.model import Port
+from midonet_ryu.topology.model import Network, Port
+from midonet_ryu.topology.router import Router
 
 LOG = logging.getLogger(__name__)
 SYNC_INTERVAL = 1.0
 HEALTH_TICK = 0.1  # seconds between looks at the health probes (timeouts, turns)
 YIELD_EVERY = 16  # packet-ins handled in a row before other green threads get a turn
 SHED_LOG_INTERVAL = 10.0  # seconds between warnings naming the ingresses shed most
+TABLE_READY_WAIT = 1.0  # at most this long packets wait for a new state table's entries
 
 
 class MidonetAgent(app_manager.OSKenApp):
@@ -87,7 +90,10 @@ class MidonetAgent(app_manager.OSKenApp):
         self._pins = hub.Event()
         self._shed_logged = float("-inf")
         self._shed_since = time.time()
-        self._interfaces_sync_queued = False
+        self._sync_queued = False  # one Sync for a burst of interface or topology changes
+        self._located_in_sync: set[uuid.UUID] | None = None
+        self._loaded_queued = False  # one TopologyLoaded for a burst of answers
+        self._swept = time.time()
         # ports the topology changed since the last sync; None: look at all
         self._ports_changed: set[uuid.UUID] | None = None
         self.ready = False
@@ -139,9 +145,9 @@ class MidonetAgent(app_manager.OSKenApp):
                              f"arp_expiration ({c.agent.arp_expiration:g} s)")
         svc = self.services = agent_boot.boot(
             c, self.host_id, self.hostname, self._zk_state,
-            lambda port_id: self._queue(w.RemotePortMoved(port_id)),
+            self._remote_port_moved,
             lambda host_id: self._queue(w.HostLivenessChanged(host_id)), self._topology_changed,
-            self.metrics.state_proxy_update_seconds.observe)
+            self.metrics.state_proxy_update_seconds.observe, self._topology_loaded)
         # the session connected before the listener was added: say so
         self.metrics.zookeeper_connected.set(1 if svc.zk.connected else 0)
         state = AgentState(InMemoryState(key_ttl=float(c.agent.flow_state_key_ttl)))
@@ -155,7 +161,8 @@ class MidonetAgent(app_manager.OSKenApp):
                               replicator, clock=time.perf_counter,
                               observe_simulation=self.metrics.simulation_seconds.observe,
                               mac_expiry=c.agent.mac_port_mapping_expire,
-                              arp_expiry=c.agent.arp_expiration)
+                              arp_expiry=c.agent.arp_expiration,
+                              topology_waits=c.agent.topology_waits)
         self.nsdb = AgentNsdb(svc, state, self.metrics,
                               lambda changed: self._queue(w.Invalidate(tuple(changed))),
                               (c.agent.arp_expiration, c.agent.arp_stale))
@@ -237,8 +244,11 @@ class MidonetAgent(app_manager.OSKenApp):
     def _interfaces_changed(self) -> None:
         """A tap came or went on the bridge: look again now (one Sync for a
         burst of row changes, e.g. a port added and then given its ofport)."""
-        if not self._interfaces_sync_queued:
-            self._interfaces_sync_queued = True
+        self._queue_sync()
+
+    def _queue_sync(self) -> None:
+        if not self._sync_queued:
+            self._sync_queued = True
             self._queue(w.Sync())
 
     # -- the worker ----------------------------------------------------------------------------
@@ -255,6 +265,7 @@ class MidonetAgent(app_manager.OSKenApp):
             if core is None:
                 continue
             now = time.time()
+            self._tend_topology(now)
             keys_gone = core.state.local.expire_keys(now)
             if keys_gone:
                 m.inc(C.STATE_KEYS_EXPIRED, len(keys_gone))
@@ -322,8 +333,12 @@ class MidonetAgent(app_manager.OSKenApp):
         assert core is not None and nsdb is not None
         kind = type(item)
         if kind is w.Sync:
-            self._interfaces_sync_queued = False
+            self._sync_queued = False
             self._sync_ports()
+        elif kind is w.TopologyLoaded:
+            self._loaded_queued = False
+            cache = self.services.cache  # type: ignore[union-attr]
+            self._apply(core.topology_loaded(cache.resolved, time.time()))  # type: ignore[union-attr]
         elif kind is w.Invalidate:
             self._apply(core.invalidate(item.tags))  # type: ignore[union-attr]
         elif kind is w.RemotePortMoved:
@@ -334,7 +349,10 @@ class MidonetAgent(app_manager.OSKenApp):
             ports = self.services.remote.ports_of(item.host_id)  # type: ignore[union-attr]
             self._apply(core.invalidate([tags.port(p) for p in ports]))
         elif kind is w.SubscribeTable:
-            nsdb.subscribe(item.key)  # type: ignore[union-attr]
+            try:
+                nsdb.subscribe(item.key)  # type: ignore[union-attr]
+            finally:
+                self._when_table_ready(item.key)  # type: ignore[union-attr]
         elif kind is w.WriteLearned:
             try:
                 nsdb.write_learned(item.learned)  # type: ignore[union-attr]
@@ -353,6 +371,8 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._apply(core.snat_leased(item.request, blocks,  # type: ignore[union-attr]
                                              nsdb_unreachable=not reachable, now=time.time()))
         elif kind is w.RecoverSession:
+            if isinstance(self.services.cache, DemandTopologyCache):  # type: ignore[union-attr]
+                self.services.cache.session_replaced()  # type: ignore[union-attr]
             nsdb.recover_session()
             self._ports_changed = None  # what changed while the session was gone
         elif kind is w.Reconnected:
@@ -373,7 +393,7 @@ class MidonetAgent(app_manager.OSKenApp):
         if kind == "Port" and self._ports_changed is not None:
             self._ports_changed.add(obj_id)
         if kind in SYNC_KINDS:
-            self._queue(w.Sync())
+            self._queue_sync()
         elif kind == "TraceRequest":
             self._queue(w.TracesChanged())  # before the invalidation it comes with
         self._queue(w.Invalidate(tuple(topology_change_tags(kind, obj_id, old, new))))
@@ -384,12 +404,18 @@ class MidonetAgent(app_manager.OSKenApp):
             return
         ifaces = svc.ovsdb.interfaces(self.conf.agent.integration_bridge)
         changed, self._ports_changed = self._ports_changed, set()
+        located: set[uuid.UUID] = set()
+        self._located_in_sync = located
         try:
             changes = core.ports.sync(ifaces, changed)
             svc.remote.update(changes.remote_moved, changes.remote_gone)
         except Exception:
             self._ports_changed = None  # the next sync looks at every port again
             raise
+        finally:
+            self._located_in_sync = None
+        if located:
+            self._apply(core.invalidate([tags.port(p) for p in located]))
         nsdb.publish_interfaces(ifaces, core.ports)
         remembered = {i.name: i.tunnel_key for i in ifaces}
         for binding in changes.unbound:
@@ -407,11 +433,76 @@ class MidonetAgent(app_manager.OSKenApp):
         # the first unicast after a remote host learned a MAC is not flooded.
         for network_id, vlan in changes.mac_tables_wanted:
             nsdb.subscribe(("mac", network_id, vlan))
+        if core.waits:  # packets may wait for the remote ports just located
+            self._topology_loaded()
+
+    def _remote_port_moved(self, port_id: uuid.UUID) -> None:
+        """A remote port's location changed (a kazoo callback), or was first
+        read by the sync itself: then its flows go before the sync ends, so
+        a packet waiting for that location is simulated after they went."""
+        if self._located_in_sync is not None:
+            self._located_in_sync.add(port_id)
+        else:
+            self._queue(w.RemotePortMoved(port_id))
+
+    def _when_table_ready(self, key: Any) -> None:
+        """Packets that read a state table first wait for its entries: tell
+        the core once they are in (at most TABLE_READY_WAIT), not before."""
+        table = self.nsdb.tables.get(key) if self.nsdb is not None else None
+        ready = getattr(table, "ready", None)
+
+        def opened() -> None:
+            if ready is not None and not ready.is_set():
+                ready.wait(TABLE_READY_WAIT)
+            if self.core is not None:
+                self.core.table_opened(key)
+                if self.core.waits:
+                    self._topology_loaded()
+
+        if ready is None or ready.is_set():
+            opened()
+        else:
+            hub.spawn(opened)
+
+    def _topology_loaded(self) -> None:
+        """A read of the on-demand topology was answered (a kazoo callback)."""
+        if not self._loaded_queued:
+            self._loaded_queued = True
+            self._queue(w.TopologyLoaded())
+
+    def _tend_topology(self, now: float) -> None:
+        """The tick's care of the on-demand topology: what other readers
+        missed is loaded, failed reads are sent again, and devices out of
+        use for topology_idle_expiry are dropped."""
+        svc, core = self.services, self.core
+        if svc is None or core is None or not isinstance(svc.cache, DemandTopologyCache):
+            return
+        cache = svc.cache
+        cache.load(cache.take_misses())
+        cache.retry()
+        expiry = self.conf.agent.topology_idle_expiry
+        if now - self._swept < expiry / 2 or not svc.zk.connected:
+            return
+        self._swept = now
+        roots: set[tuple[str, uuid.UUID]] = set()
+        for device_id in core.devices_in_use(now - expiry):
+            roots.update((("Network", device_id), ("Router", device_id)))
+        for cls in (Network, Router):
+            roots.update((cls.kind, d.id) for d in cache.objects(cls)
+                         if core.flows.tagged(tags.device(d.id)))
+        gone = cache.sweep(roots)
+        if gone:
+            self.metrics.inc(C.TOPOLOGY_EVICTED, gone)
+            LOG.info("dropped %d topology objects no device in use leads to", gone)
 
     def _apply(self, outcome: Outcome) -> None:
         """Send an outcome's messages and queue its NSDB work."""
         if outcome.counts:
             self.metrics.add(outcome.counts)
+        if outcome.loads:
+            cache = self.services.cache if self.services is not None else None
+            if isinstance(cache, DemandTopologyCache):
+                cache.load(outcome.loads)
         if outcome.messages and self.switch is not None:
             self.switch.send(outcome.messages)
         if (outcome.learned or outcome.leases or outcome.tables or outcome.traced

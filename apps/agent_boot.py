@@ -21,6 +21,7 @@ from apps import config as agent_config
 from apps.ovsdb import TUNNEL_PORT_NAMES, Ovsdb
 from midonet_ryu.nsdb import hosts
 from midonet_ryu.nsdb.client import make_client, start_with_retry
+from midonet_ryu.nsdb.demand_topology import DemandTopologyCache
 from midonet_ryu.nsdb.nat_lease import NatLeaser
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.remote_ports import RemotePorts
@@ -33,6 +34,7 @@ from midonet_ryu.topology.model import TunnelZoneType
 
 LOG = logging.getLogger(__name__)
 GENERATION_KEY = "midonet-generation"
+OWN_PORTS_WAIT = 10.0  # seconds the boot waits for this host's ports to be read
 
 
 @dataclasses.dataclass
@@ -47,7 +49,7 @@ class Services:
     remote: RemotePorts
     tables: StateTableProvider
     leaser: NatLeaser
-    cache: TopologyCache
+    cache: TopologyCache | DemandTopologyCache
 
     def close(self) -> None:
         """Close the sessions that outlive the process: ZooKeeper (so this
@@ -66,7 +68,8 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
          remote_changed: Callable[[uuid.UUID], None],
          host_changed: Callable[[uuid.UUID], None],
          topology_changed: Callable[[str, uuid.UUID, Any, Any], None],
-         observe_update: Callable[[float], None] | None = None) -> Services:
+         observe_update: Callable[[float], None] | None = None,
+         topology_loaded: Callable[[], None] | None = None) -> Services:
     c = conf
     bridge = c.agent.integration_bridge
     controller = c.agent.openflow_controller_target or (
@@ -100,8 +103,17 @@ def boot(conf: Any, host_id: uuid.UUID, hostname: str,
     # to ZooKeeper. [state_proxy] enabled = false reads ZooKeeper directly.
     tables = StateTableProvider(zk, paths, c.state_proxy, observe_update)
     leaser = NatLeaser(zk, paths, host_id)
-    cache = TopologyCache(zk, paths, model_base.model_classes().values(), topology_changed)
-    cache.start()
+    cache: TopologyCache | DemandTopologyCache
+    if c.agent.topology_on_demand:
+        # this host's record and ports now; the rest as simulations reach it
+        cache = DemandTopologyCache(zk, paths, host_id, topology_changed, topology_loaded)
+        cache.start()
+        if not cache.wait_synced(OWN_PORTS_WAIT):
+            LOG.warning("this host's ports not all read within %.0f s; serving them as "
+                        "they come", OWN_PORTS_WAIT)
+    else:
+        cache = TopologyCache(zk, paths, model_base.model_classes().values(), topology_changed)
+        cache.start()
     # The topology is long-lived: keep it out of the cyclic collector's
     # generations so full collections do not pause packet handling.
     gc.collect()

@@ -1,6 +1,6 @@
 """``midonet-agent-ctl``: ask a running agent what it believes.
 
-    midonet-agent-ctl [--socket PATH] status|ports|flows|counters
+    midonet-agent-ctl [--socket PATH] status|ports|topology|flows|counters
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DEFAULT_SOCKET = "/var/run/midonet-ryu/agent.sock"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="midonet-agent-ctl")
     parser.add_argument("--socket", default=DEFAULT_SOCKET)
-    parser.add_argument("command", choices=["status", "ports", "flows", "counters"])
+    parser.add_argument("command", choices=["status", "ports", "topology", "flows", "counters"])
     args = parser.parse_args(argv)
     try:
         result = request(args.socket, args.command)

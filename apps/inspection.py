@@ -1,7 +1,8 @@
 """What ``midonet-agent-ctl`` shows: the agent's beliefs, described for operators.
 
 Read-only: status (switch, ZooKeeper, State Proxy, generation), ports (local
-bindings and remote locations), flows (each installed flow's cookie, match,
+bindings and remote locations), topology (what is loaded and watched),
+flows (each installed flow's cookie, match,
 tags and the simulation that made it) and counters (the same registry the
 Prometheus endpoint serves). Descriptions are built only when asked.
 """
@@ -47,6 +48,10 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
                                 "host_down": h in ports.down_hosts,
                                 "reachable": ports.locate(p) is not None}
                        for p, (h, k) in ports.remote_active.items()} if ports else {},
+            # bound elsewhere, loaded here, location not read yet
+            "unlocated": sorted(str(p) for p in ports.remote_hosts
+                                if p not in ports.remote_active) if ports else [],
+            "on_demand": hasattr(agent.services.cache, "status") if agent.services else False,
         }
     if cmd == "flows":
         return [{"cookie": hex(r.cookie), "match": describe_match(r.match),
@@ -54,7 +59,25 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
                 for r in (core.flows.records() if core else [])]
     if cmd == "counters":
         return agent.metrics.snapshot()
-    raise ValueError(f"unknown command {cmd!r}; try status, ports, flows, counters")
+    if cmd == "topology":
+        return topology(agent)
+    raise ValueError(f"unknown command {cmd!r}; try status, ports, flows, counters, topology")
+
+
+def topology(agent: Any) -> dict[str, Any]:
+    """What of the topology this agent holds and watches, and its ZooKeeper
+    session (to find its watches on the server: ``wchc``)."""
+    svc = agent.services
+    if svc is None:
+        return {"on_demand": agent.conf.agent.topology_on_demand}
+    cache = svc.cache
+    status = cache.status() if hasattr(cache, "status") else {
+        "loaded": {cls.kind: cache.count(cls) for cls in cache.classes if cache.count(cls)}}
+    client_id = svc.zk.client_id
+    status.update(on_demand=hasattr(cache, "status"),
+                  session_id=f"0x{client_id[0]:x}" if client_id else None,
+                  waiting_packets=len(agent.core.waits) if agent.core is not None else 0)
+    return status
 
 
 def describe_match(fields: Any) -> str:

@@ -74,6 +74,11 @@ class HostLivenessChanged:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class TopologyLoaded:
+    """Topology objects a simulation waited for came in."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class TracesChanged:
     """A trace request was created, changed or deleted."""
 
@@ -95,7 +100,8 @@ class SetMemberStatus:
 
 WorkItem = (Sync | Invalidate | SubscribeTable | WriteLearned | ForgetLearned | LeaseSnat
             | RecoverSession | Reconnected
-            | RemotePortMoved | HostLivenessChanged | TracesChanged | RecordTrace
+            | RemotePortMoved | HostLivenessChanged | TopologyLoaded | TracesChanged
+            | RecordTrace
             | SetMemberStatus)
 
 

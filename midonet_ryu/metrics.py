@@ -92,6 +92,13 @@ class AgentCounter(enum.Enum):
     SNAT_HELD = "Packets held until the SNAT block they need was leased, then simulated again."
     SNAT_HELD_DROPPED = ("Packets that needed a SNAT block and were dropped: the hold queue "
                          "was full, or no block could be leased.")
+    TOPOLOGY_WAITS = ("Packets whose simulation reached topology not loaded here yet: they "
+                      "waited for it to load and were simulated again.")
+    TOPOLOGY_WAITS_DROPPED = ("Packets dropped while waiting for topology: the queue "
+                              "([agent] topology_waits) was full, or the path kept reaching "
+                              "more devices not loaded after 16 rounds.")
+    TOPOLOGY_EVICTED = ("Topology objects dropped, with their watches, because no device in "
+                        "use leads to them any more.")
     HEALTH_PROBES_SENT = "TCP probes sent to the pool members bound to this host."
     HEALTH_PROBES_FAILED = "Probes refused by a pool member or unanswered within the timeout."
     HEALTH_PROBES_ANSWERED = "Probes a pool member accepted (SYN-ACK)."

@@ -94,6 +94,31 @@ OPTS = [
         "Rides out an agent restarting or resuming in a new session, whose "
         "datapath forwards meanwhile.",
     ),
+    cfg.BoolOpt(
+        "topology_on_demand",
+        default=True,
+        help="Load the topology on demand: this host's record and ports at start, "
+        "any other device (and its watches) only when a simulation from a local "
+        "port reaches it; devices out of use for topology_idle_expiry are dropped "
+        "again. False loads and watches every object of the cloud, as before.",
+    ),
+    cfg.FloatOpt(
+        "topology_idle_expiry",
+        default=300.0,
+        min=1.0,
+        help="Seconds a loaded device (a network or router with its ports, routes, "
+        "chains and rules) may go without a flow or a simulation before it is "
+        "dropped with its watches. It is loaded again by the next packet that "
+        "reaches it.",
+    ),
+    cfg.IntOpt(
+        "topology_waits",
+        default=1024,
+        min=16,
+        max=65536,
+        help="Packets that may wait for topology being loaded (then simulated "
+        "again); when full the oldest is dropped (topology_waits_dropped).",
+    ),
     cfg.IntOpt(
         "flow_state_key_ttl",
         default=60,

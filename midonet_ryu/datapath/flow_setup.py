@@ -40,7 +40,9 @@ from midonet_ryu.datapath.learned_ageing import LearnedAgeing
 from midonet_ryu.datapath.live_traces import LiveTraces
 from midonet_ryu.datapath.port_map import BindingChanges, PortMap
 from midonet_ryu.datapath.snat_leases import SnatLeases
+from midonet_ryu.datapath.topology_waits import TopologyWaits
 from midonet_ryu.datapath.translate import Untranslatable, build_actions, build_match
+from midonet_ryu.flowstate.peers import interested_hosts
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.engine import simulate, simulate_generated
@@ -60,6 +62,8 @@ from midonet_ryu.topology.lb import LBStatus
 from midonet_ryu.topology.model import Port
 from midonet_ryu.topology.snapshot import TopologyView
 
+LOCATED = "located"  # a waiting packet's key: (LOCATED, port) until that port is located
+TABLE = "table"  # (TABLE, table key) until the shell has opened that state table
 ARP_RETRY_INTERVAL = 1.0  # seconds between ARP requests for one next hop
 ARP_MEMORY = 4096
 MAX_GENERATED_DEPTH = 4
@@ -80,10 +84,19 @@ class FlowPolicy:
     stateful_hard_timeout: float = STATEFUL_HARD_TIMEOUT
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _GeneratedWait:
+    """A generated frame waiting for topology, as simulated from ``depth``."""
+
+    generated: Generated
+    depth: int
+
+
 class Outcome:
     """What one event asks of the shell, in the order to do it."""
 
-    __slots__ = ("messages", "learned", "leases", "tables", "counts", "traced", "statuses")
+    __slots__ = ("messages", "learned", "leases", "tables", "counts", "traced", "statuses",
+                 "loads")
 
     def __init__(self) -> None:
         self.messages: list[of.Message] = []
@@ -95,6 +108,8 @@ class Outcome:
         self.traced: list[tuple[uuid.UUID, int, dict[str, Any]]] = []
         # pool member statuses to write: (member, status)
         self.statuses: list[tuple[uuid.UUID, LBStatus]] = []
+        # topology objects to load, (kind, id): a simulation reached them
+        self.loads: list[tuple[str, uuid.UUID]] = []
 
     def count(self, counter: C, amount: int = 1) -> None:
         self.counts.append((counter, amount))
@@ -110,7 +125,8 @@ class FlowSetup:
                  replicator: Any = None, max_flows: int = 200_000,
                  clock: Callable[[], float] | None = None,
                  observe_simulation: Callable[[float], None] | None = None,
-                 mac_expiry: float = 30.0, arp_expiry: float = ARP_EXPIRY) -> None:
+                 mac_expiry: float = 30.0, arp_expiry: float = ARP_EXPIRY,
+                 topology_waits: int = 1024) -> None:
         self.host_id = host_id
         self.generation = generation
         self.topology = topology
@@ -139,9 +155,18 @@ class FlowSetup:
         self._state_sources: frozenset[tuple[int, str]] = frozenset()
         self._state_ports: dict[str, int] = {}
         self.health = HealthProbes(generation)
+        # a view that loads on demand reports what simulations missed
+        self._take_misses: Callable[[], set[Any]] | None = getattr(
+            topology, "take_misses", None)
+        self.waits = TopologyWaits(topology_waits)
+        # network and router -> when a simulation last entered it
+        self.devices_used: dict[uuid.UUID, float] = {}
+        # state tables the shell has opened (or tried to, ZooKeeper down):
+        # packets that read one first wait for it (loading on demand only)
+        self.tables_opened: set[Any] = set()
 
     # -- new flows ----------------------------------------------------------------------------
-    def packet_in(self, pin: of.PacketIn, now: float) -> Outcome:
+    def packet_in(self, pin: of.PacketIn, now: float, rounds: int = 0) -> Outcome:
         out = Outcome()
         if pin.tunnel_id == pl.FLOW_STATE_TUNNEL_KEY:
             self._receive_flow_state(pin.data, pin.tun_src, now, out)
@@ -158,12 +183,33 @@ class FlowSetup:
         except MalformedPacket:
             out.count(C.MALFORMED_PACKETS)
             return out
+        take = self._take_misses
+        if take is not None:
+            out.loads.extend(take())  # other readers': loaded, nobody waits
+            if rounds == 0:
+                # an earlier packet of this ingress waits for topology: this
+                # one most likely goes the same way, so it waits with it
+                # rather than be simulated into the same misses again
+                dropped = self.waits.behind((pin.in_port, pin.tunnel_id), pin)
+                if dropped is not None:
+                    out.count(C.TOPOLOGY_WAITS)
+                    if dropped:
+                        out.count(C.TOPOLOGY_WAITS_DROPPED, dropped)
+                    return out
+        result = self._simulate(match, now, out)
+        if take is not None:
+            missed = take()
+            if result is not None:
+                missed.update(self._unsettled(port_id, result))
+            if missed:
+                self._wait_for_topology(pin, (pin.in_port, pin.tunnel_id), missed, rounds, out)
+                self._drain_table_requests(out)
+                return out
+        if result is None:
+            return out
         install = True
         if self.traces.active:
             install = not self._trace(match, now, out)
-        result = self._simulate(match, now, out)
-        if result is None:
-            return out
         try:
             self._execute(pin, match, result, now, out, install)
         except Exception:  # noqa: BLE001 - one bad result must not stop the agent
@@ -181,7 +227,72 @@ class FlowSetup:
             return None
         if clock is not None and self._observe_simulation is not None:
             self._observe_simulation(clock() - started)
+        used = self.devices_used
+        for device_id in result.devices:
+            used[device_id] = now
         return result
+
+    def _wait_for_topology(self, item: Any, ingress: Hashable, missed: set[Any], rounds: int,
+                           out: Outcome) -> None:
+        """The simulation reached objects not loaded: load them, and simulate
+        the packet (or generated frame) again once they are in."""
+        out.loads.extend(k for k in missed if k[0] != LOCATED and k[0] != TABLE)
+        dropped = self.waits.park(item, missed, rounds + 1, ingress)
+        if dropped:
+            out.count(C.TOPOLOGY_WAITS_DROPPED, dropped)
+        if rounds == 0:
+            out.count(C.TOPOLOGY_WAITS)
+
+    def _unsettled(self, ingress: uuid.UUID, result: SimulationResult) -> list[Any]:
+        """What else a result needs before it can be trusted: the location of
+        each egress port bound elsewhere that the shell has not looked up yet
+        (just loaded), and the ports of the stateful groups its state goes to
+        (read here, so a miss among them waits too)."""
+        waiting: list[Any] = [(LOCATED, p) for p in result.egress_port_ids
+                              if self.ports.locating(p)]
+        # state tables read for the first time (as empty): wait for their
+        # entries (once: a table closed later reads as empty, as without waiting)
+        waiting.extend((TABLE, key) for key in self.state.requested
+                       if key not in self.tables_opened)
+        if result.state_keys and self.replicator is not None:
+            interested_hosts(self.topology, ingress, result.egress_port_ids, self.host_id)
+            waiting.extend(self._take_misses())  # type: ignore[misc]
+        return waiting
+
+    def topology_loaded(self, resolved: Callable[[Any], bool], now: float) -> Outcome:
+        """Objects came in (or remote ports were located): the packets waiting
+        for nothing else any more are simulated again."""
+        out = Outcome()
+        ports = self.ports
+
+        tables = self.tables_opened
+
+        def settled(key: Any) -> bool:
+            kind = key[0]
+            if kind == LOCATED:
+                return not ports.locating(key[1])
+            if kind == TABLE:
+                return key[1] in tables
+            return resolved(key)
+
+        for item, rounds in self.waits.ready(settled):
+            if type(item) is _GeneratedWait:
+                self._send_generated((item.generated,), now, out, item.depth, rounds)
+            else:
+                out.merge(self.packet_in(item, now, rounds))
+        return out
+
+    def table_opened(self, key: Any) -> None:
+        """The shell subscribed to ``key`` (or put it aside during an outage)."""
+        self.tables_opened.add(key)
+
+    def devices_in_use(self, since: float) -> list[uuid.UUID]:
+        """Networks and routers a simulation entered at ``since`` or later
+        (the older ones are forgotten)."""
+        used = self.devices_used
+        for device_id in [d for d, t in used.items() if t < since]:
+            del used[device_id]
+        return list(used)
 
     def _trace(self, match: Any, now: float, out: Outcome) -> bool:
         """Record the packet for the live traces it matches; True when it did
@@ -328,15 +439,19 @@ class FlowSetup:
             out.count(C.HEALTH_PROBES_ANSWERED, result.answered)
 
     def _send_generated(self, generated_frames: Iterable[Generated], now: float, out: Outcome,
-                        depth: int) -> None:
+                        depth: int, rounds: int = 0) -> None:
         """Emit the frames a simulation generated (ARP, ICMP, DHCP replies).
 
         A frame generated on an interior port (a router's ARP request towards
         a bridge) enters the topology at the peer port and is simulated from
         there; its result is executed in userspace, never cached as a flow.
+        Like a packet-in, it waits when that reaches topology not loaded yet
+        (``rounds``: its simulations so far; a frame sent again after waiting
+        has passed the ARP guard already).
         """
+        take = self._take_misses
         for generated in generated_frames:
-            if self._arp_flood_guard(generated, now):
+            if not rounds and self._arp_flood_guard(generated, now):
                 out.count(C.ARP_REQUESTS_SUPPRESSED)
                 continue
             port = self.topology.get(Port, generated.port_id)
@@ -344,12 +459,24 @@ class FlowSetup:
                 if depth >= MAX_GENERATED_DEPTH:
                     out.count(C.GENERATED_LOOPS)
                     continue
+                if take is not None:
+                    out.loads.extend(take())
                 try:
                     sub = simulate_generated(generated.port_id, generated.frame,
                                              self.topology, self.state, now)
                 except Exception:  # noqa: BLE001 - one bad frame must not stop the agent
                     out.count(C.SIMULATION_ERRORS)
                     continue
+                if take is not None:
+                    missed = take()
+                    if sub is not None:
+                        missed.update((LOCATED, p) for p in sub.egress_port_ids
+                                      if self.ports.locating(p))
+                    if missed:
+                        self._wait_for_topology(_GeneratedWait(generated, depth),
+                                                ("generated", generated.port_id), missed,
+                                                rounds, out)
+                        continue
                 if sub is None:
                     continue
                 self._share_learnings(sub, now, out)

@@ -85,6 +85,15 @@ class PortMap:
         tunnel = self._tunnel_to(host_id)
         return None if tunnel is None else RemotePort(tunnel[1], key, tunnel[0])
 
+    def locating(self, port_id: uuid.UUID) -> bool:
+        """Bound to another host by the topology, but not followed yet (the
+        shell starts watching its location at the next sync): not located
+        *yet*, which is not the same as nowhere."""
+        if port_id in self.bindings or port_id in self.remote_hosts:
+            return False
+        port = self.topology.get(Port, port_id)
+        return port is not None and port.host_id is not None and port.host_id != self.host_id
+
     def _tunnel_to(self, host_id: uuid.UUID) -> tuple[str, int] | None:
         """(underlay IP, tunnel ofport) of the first tunnel zone this host
         shares with ``host_id`` whose tunnel type has a port here."""

@@ -9,6 +9,10 @@ re-validated lazily, on its next use, by checking that the objects it was
 compiled from are still the very same (immutable) instances: so a change
 costs one re-validation per device, not a recompilation of everything.
 
+A view that loads on demand counts its misses (``miss_count``: reads of
+objects not loaded yet); a device compiled while one happened lacks a part
+and is not kept, so it is compiled again once the part is in.
+
 A view without ``generation`` (a plain ``TopologySnapshot``, which tests
 mutate freely) still gets a cache, but every entry is re-validated once per
 simulation: correct, and cheaper than recompiling, but a bridge of N ports
@@ -41,7 +45,7 @@ class _Entry:
 class DeviceCache:
     """Compiled devices for one topology view."""
 
-    __slots__ = ("topology", "entries", "generation", "__weakref__")
+    __slots__ = ("topology", "entries", "generation", "_counts_misses", "__weakref__")
 
     def __init__(self, topology: TopologyView) -> None:
         self.topology = topology
@@ -49,6 +53,7 @@ class DeviceCache:
         # The token entries are valid for: the view's generation, or a fresh
         # object per simulation when the view has none.
         self.generation: object = getattr(topology, "generation", None)
+        self._counts_misses = hasattr(topology, "miss_count")
 
     def get(self, key: tuple[str, Any], compile_fn: Callable[[], tuple[Any, Deps]]) -> Any:
         entry = self.entries.get(key)
@@ -60,10 +65,13 @@ class DeviceCache:
             if all(get(cls, oid) is obj for cls, oid, obj in entry.deps):
                 entry.generation = gen
                 return entry.value
+        misses = self.topology.miss_count if self._counts_misses else 0  # type: ignore[attr-defined]
         try:
             value, deps = compile_fn()
         except ValueError as e:  # a malformed address, CIDR or MAC in the model
             raise SimulationError(f"cannot compile {key[0]} {key[1]}: {e}") from None
+        if self._counts_misses and self.topology.miss_count != misses:  # type: ignore[attr-defined]
+            return value  # incomplete: the simulation waits for the rest anyway
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = _Entry(value, deps, gen)

@@ -64,8 +64,14 @@ def compiled_chain(ctx: Context, chain_id: uuid.UUID) -> CompiledChain | None:
         # as a change of its chain (its parent), and a stateful flow through
         # a large security group would otherwise carry a tag per rule.
         tag_set = {tags.chain(chain_id)}
-        for rid in chain.rule_ids:
-            rule = view.get(Rule, rid)
+        misses = getattr(view, "miss_count", None)
+        fetched = [(rid, view.get(Rule, rid)) for rid in chain.rule_ids]
+        if misses is not None and view.miss_count != misses:  # type: ignore[attr-defined]
+            # rules still loading: this simulation waits for them and is not
+            # kept, so compiling the rest would be wasted (a large chain's
+            # compilation costs milliseconds, each packet meanwhile)
+            return CompiledChain((), compile_rules([]), frozenset(tag_set)), tuple(deps)
+        for rid, rule in fetched:
             deps.append((Rule, rid, rule))
             if rule is None:
                 continue

@@ -252,13 +252,19 @@ class Cloud:
         assert not errors, f"switches refused agent messages: {errors}\n" + "\n".join(lines[:10])
 
     def knows(self, hv: Hypervisor, port: Port) -> bool:
-        """``hv``'s agent can deliver to ``port`` (bound there, or reachable)."""
+        """``hv``'s agent can deliver to ``port`` (bound there, or reachable).
+        An agent that loads the topology on demand and has not reached the
+        port yet counts as able: it locates the port when a packet does."""
         try:
             ports = hv.agent.ctl("ports")
         except (OSError, RuntimeError, ValueError):
             return False
         pid = str(port.id)
-        return pid in ports["local"] or ports["remote"].get(pid, {}).get("reachable", False)
+        if pid in ports["local"]:
+            return True
+        if pid in ports["remote"]:
+            return ports["remote"][pid].get("reachable", False)
+        return bool(ports.get("on_demand")) and pid not in ports.get("unlocated", ())
 
     def wait_converged(self, ports: list[Port], timeout: float = 15.0) -> None:
         """Every running agent can deliver to every one of ``ports``."""
