@@ -24,6 +24,7 @@ Not here yet (issue 11): 10,000 and 50,000 ports with simulated hosts, the
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
@@ -68,11 +69,14 @@ def _add_interfaces(hv: Any, names: list[str]) -> None:
 
 
 def _reaches(src: Any, dst: Any, ip: str, timeout: float) -> bool:
-    """A broadcast from ``src`` (an ARP request for ``ip``) reaches ``dst``."""
+    """A unicast from ``src`` reaches ``dst``, which announces itself (a
+    broadcast ARP request) so the bridge learns its MAC."""
     deadline = time.monotonic() + timeout
+    frame = traffic.ipv4_udp(src.mac, dst.mac, "198.51.100.1", ip)
     while time.monotonic() < deadline:
-        src.send(traffic.arp_request(src.mac, "198.51.100.1", ip))
-        if any(traffic.matches(f, arp_opcode=1) for f in dst.recv_all(0.01)):
+        dst.send(traffic.arp_request(dst.mac, ip, "198.51.100.1"))
+        src.send(frame)
+        if any(traffic.matches(f, ethernet_src=src.mac) for f in dst.recv_all(0.01)):
             return True
     return False
 
@@ -151,11 +155,11 @@ def _p99(values: list[float]) -> float:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    n, more = (1000, 10) if quick else (1000, 30)
+    n, more = (int(os.environ.get("SCALE_PORTS", 1000)), 10) if quick else (1000, 30)
     out: dict[str, Any] = {"ports": n, "one_more_port_samples": more}
     zk = TemporaryZooKeeper(heap_mb=2048).start()
     try:
-        for on_demand in (True, False):
+        for on_demand in [m == "on" for m in os.environ.get("SCALE_MODES", "on,full").split(",")]:
             figures = _mode(zk, n, on_demand, more)
             suffix = "1k" if n == 1000 else str(n)
             prefix = "" if on_demand else "full_load_"

@@ -280,9 +280,15 @@ class DemandTopologyCache:
                 self._absent.add(key)  # answered: a miss on it must not wait for ever
             return
         self._absent.discard(key)
+        old = self._loaded(key)
         self._apply(key, obj)
         if key in self._expand:
             self._want(reach.prefetch(obj), expand=False)
+        elif old is not None:
+            # a part added to a loaded device (a new port of a network) is
+            # loaded too: its arrival is what invalidates the device's floods
+            before = set(reach.leads(old))
+            self._want([k for k in reach.leads(obj) if k not in before], expand=False)
         if key == self._host_key:
             self._pin_host_ports()
 
