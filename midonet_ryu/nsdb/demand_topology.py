@@ -32,7 +32,7 @@ from kazoo.exceptions import NoNodeError
 from midonet_ryu.nsdb.multi_read import Result
 from midonet_ryu.nsdb.paths import Paths
 from midonet_ryu.nsdb.remove_watch import remove_data_watch
-from midonet_ryu.nsdb.topology_cache import ChangeCallback, TopologyCache
+from midonet_ryu.nsdb.topology_cache import ChangeCallback, TopologyCache, replace, report
 from midonet_ryu.nsdb.watched_read import read_and_watch
 from midonet_ryu.topology import base, reach
 from midonet_ryu.topology.base import ModelObject
@@ -310,22 +310,10 @@ class DemandTopologyCache:
 
     def _apply(self, key: Key, obj: ModelObject | None) -> None:
         kind, obj_id = key
-        table = self._objects[kind]
-        old = table.get(obj_id)
-        if obj is None:
-            if old is None:
-                return
-            del table[obj_id]
-        else:
-            if old == obj:
-                return
-            table[obj_id] = obj
-        self._changes += 1
-        if self.on_change is not None:
-            try:
-                self.on_change(kind, obj_id, old, obj)
-            except Exception:  # noqa: BLE001 - a listener bug must not stop the watch
-                LOG.exception("topology change listener failed")
+        changed, old = replace(self._objects[kind], obj_id, obj)
+        if changed:
+            self._changes += 1
+            report(self.on_change, kind, obj_id, old, obj)
 
     def _drop(self, key: Key) -> None:
         watcher = self._watchers.pop(key)

@@ -121,25 +121,39 @@ class TopologyCache:
 
     def _apply(self, kind: str, obj_id: uuid.UUID, obj: ModelObject | None) -> None:
         with self._lock:
-            table = self._objects[kind]
-            old = table.get(obj_id)
-            if obj is None:
-                if old is None:
-                    return
-                del table[obj_id]
-            else:
-                if old == obj:
-                    return
-                table[obj_id] = obj
+            changed, old = replace(self._objects[kind], obj_id, obj)
+            if not changed:
+                return
             self.generation += 1
-        if self.on_change is not None:
-            try:
-                self.on_change(kind, obj_id, old, obj)
-            except Exception:  # noqa: BLE001 - a listener bug must not stop the watch
-                LOG.exception("topology change listener failed")
+        report(self.on_change, kind, obj_id, old, obj)
 
     def stop(self) -> None:
         with self._lock:
             for key in list(self._watched):
                 self._watched[key] = False
         # ChildrenWatch stops at its next event once the client is closed.
+
+
+def replace(table: dict[uuid.UUID, ModelObject], obj_id: uuid.UUID,
+            obj: ModelObject | None) -> tuple[bool, ModelObject | None]:
+    """Put ``obj`` (None: nothing) in ``table``: whether that changed it, and
+    what was there. An equal copy changes nothing (no flow is invalidated)."""
+    old = table.get(obj_id)
+    if obj is None:
+        if old is None:
+            return False, None
+        del table[obj_id]
+    else:
+        if old == obj:
+            return False, old
+        table[obj_id] = obj
+    return True, old
+
+
+def report(on_change: ChangeCallback | None, kind: str, obj_id: uuid.UUID,
+           old: ModelObject | None, new: ModelObject | None) -> None:
+    if on_change is not None:
+        try:
+            on_change(kind, obj_id, old, new)
+        except Exception:  # noqa: BLE001 - a listener bug must not stop the watch
+            LOG.exception("topology change listener failed")
