@@ -19,7 +19,8 @@ Per mode and N:
 * ``agent_rss_mb`` (hv1), ``zk_watches_per_agent`` (hv1's session, from
   ZooKeeper's ``wchc``), and the same two for the unrelated agent.
 
-Not here yet (issue 11): 10,000 and 50,000 ports with simulated hosts, the
+``SCALE_PORTS`` (default 1,000) and ``SCALE_MODES`` (``on,full``) choose
+the size and the modes. Not here yet (issue 11): 10,000 and 50,000 ports with simulated hosts, the
 10/25/50-hypervisor run, and OVN in the same run.
 """
 from __future__ import annotations
