@@ -175,7 +175,7 @@ class DemandTopologyCache:
         for key in self._pinned:  # a local port's device is always in use
             obj = get(key)
             if obj is not None:
-                roots.update(reach.named(obj, reach.DEVICE_FIELDS.get(key[0], ())))
+                roots.update(reach.device_of(obj))
         keep = reach.in_use(get, roots)
         self._fresh_before, self._fresh = self._fresh, set()
         gone = [key for key in self._watchers if key not in keep]

@@ -64,11 +64,16 @@ def leads(obj: Any) -> Iterator[Key]:
         yield from named(obj.condition, _CONDITION_LEADS)
 
 
+def device_of(obj: Any) -> Iterator[Key]:
+    """The device a part belongs to (a port's network or router), if any."""
+    return named(obj, DEVICE_FIELDS.get(obj.kind, ()))
+
+
 def prefetch(obj: Any) -> Iterator[Key]:
     """What to load with an object a simulation missed: its leads, and for
     a port its device (the next thing the simulation will ask for)."""
     yield from leads(obj)
-    yield from named(obj, DEVICE_FIELDS.get(obj.kind, ()))
+    yield from device_of(obj)
 
 
 def in_use(get: Callable[[Key], Any], roots: Iterable[Key]) -> set[Key]:
