@@ -248,8 +248,7 @@ class FlowSetup:
         each egress port bound elsewhere that the shell has not looked up yet
         (just loaded), and the ports of the stateful groups its state goes to
         (read here, so a miss among them waits too)."""
-        waiting: list[Any] = [(LOCATED, p) for p in result.egress_port_ids
-                              if self.ports.locating(p)]
+        waiting = self._unlocated(result)
         # state tables read for the first time (as empty): wait for their
         # entries (once: a table closed later reads as empty, as without waiting)
         waiting.extend((TABLE, key) for key in self.state.requested
@@ -259,13 +258,16 @@ class FlowSetup:
             waiting.extend(self._take_misses())  # type: ignore[misc]
         return waiting
 
+    def _unlocated(self, result: SimulationResult) -> list[Any]:
+        """(LOCATED, port) for each egress port bound elsewhere whose location
+        the shell has not looked up yet."""
+        return [(LOCATED, p) for p in result.egress_port_ids if self.ports.locating(p)]
+
     def topology_loaded(self, resolved: Callable[[Any], bool], now: float) -> Outcome:
         """Objects came in (or remote ports were located): the packets waiting
         for nothing else any more are simulated again."""
         out = Outcome()
-        ports = self.ports
-
-        tables = self.tables_opened
+        ports, tables = self.ports, self.tables_opened
 
         def settled(key: Any) -> bool:
             kind = key[0]
@@ -470,8 +472,7 @@ class FlowSetup:
                 if take is not None:
                     missed = take()
                     if sub is not None:
-                        missed.update((LOCATED, p) for p in sub.egress_port_ids
-                                      if self.ports.locating(p))
+                        missed.update(self._unlocated(sub))
                     if missed:
                         self._wait_for_topology(_GeneratedWait(generated, depth),
                                                 ("generated", generated.port_id), missed,
