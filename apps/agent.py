@@ -50,7 +50,6 @@ from midonet_ryu.flowstate.local_store import forget_blocks
 from midonet_ryu.flowstate.replicator import FlowStateReplicator
 from midonet_ryu.metrics import AgentCounter as C
 from midonet_ryu.metrics import AgentMetrics
-from midonet_ryu.nsdb.demand_topology import DemandTopologyCache
 from midonet_ryu.simulation import tags
 from midonet_ryu.simulation.state import InMemoryState
 from midonet_ryu.topology.model import Network, Port
@@ -371,8 +370,9 @@ class MidonetAgent(app_manager.OSKenApp):
                 self._apply(core.snat_leased(item.request, blocks,  # type: ignore[union-attr]
                                              nsdb_unreachable=not reachable, now=time.time()))
         elif kind is w.RecoverSession:
-            if isinstance(self.services.cache, DemandTopologyCache):  # type: ignore[union-attr]
-                self.services.cache.session_replaced()  # type: ignore[union-attr]
+            demand = self.services.demand  # type: ignore[union-attr]
+            if demand is not None:
+                demand.session_replaced()
             nsdb.recover_session()
             self._ports_changed = None  # what changed while the session was gone
         elif kind is w.Reconnected:
@@ -475,9 +475,9 @@ class MidonetAgent(app_manager.OSKenApp):
         missed is loaded, failed reads are sent again, and devices out of
         use for topology_idle_expiry are dropped."""
         svc, core = self.services, self.core
-        if svc is None or core is None or not isinstance(svc.cache, DemandTopologyCache):
+        cache = svc.demand if svc is not None else None
+        if svc is None or core is None or cache is None:
             return
-        cache = svc.cache
         cache.load(cache.take_misses())
         cache.retry()
         expiry = self.conf.agent.topology_idle_expiry
@@ -500,9 +500,9 @@ class MidonetAgent(app_manager.OSKenApp):
         if outcome.counts:
             self.metrics.add(outcome.counts)
         if outcome.loads:
-            cache = self.services.cache if self.services is not None else None
-            if isinstance(cache, DemandTopologyCache):
-                cache.load(outcome.loads)
+            demand = self.services.demand if self.services is not None else None
+            if demand is not None:
+                demand.load(outcome.loads)
         if outcome.messages and self.switch is not None:
             self.switch.send(outcome.messages)
         if (outcome.learned or outcome.leases or outcome.tables or outcome.traced

@@ -51,6 +51,11 @@ class Services:
     leaser: NatLeaser
     cache: TopologyCache | DemandTopologyCache
 
+    @property
+    def demand(self) -> DemandTopologyCache | None:
+        """The topology cache when it loads on demand (what to ask it for)."""
+        return self.cache if isinstance(self.cache, DemandTopologyCache) else None
+
     def close(self) -> None:
         """Close the sessions that outlive the process: ZooKeeper (so this
         host's ephemeral nodes go at once) and OVSDB."""

@@ -51,7 +51,7 @@ def answer(agent: Any, request: dict[str, Any]) -> Any:
             # bound elsewhere, loaded here, location not read yet
             "unlocated": sorted(str(p) for p in ports.remote_hosts
                                 if p not in ports.remote_active) if ports else [],
-            "on_demand": hasattr(agent.services.cache, "status") if agent.services else False,
+            "on_demand": agent.services is not None and agent.services.demand is not None,
         }
     if cmd == "flows":
         return [{"cookie": hex(r.cookie), "match": describe_match(r.match),
@@ -70,11 +70,11 @@ def topology(agent: Any) -> dict[str, Any]:
     svc = agent.services
     if svc is None:
         return {"on_demand": agent.conf.agent.topology_on_demand}
-    cache = svc.cache
-    status = cache.status() if hasattr(cache, "status") else {
+    cache, demand = svc.cache, svc.demand
+    status = demand.status() if demand is not None else {
         "loaded": {cls.kind: cache.count(cls) for cls in cache.classes if cache.count(cls)}}
     client_id = svc.zk.client_id
-    status.update(on_demand=hasattr(cache, "status"),
+    status.update(on_demand=demand is not None,
                   session_id=f"0x{client_id[0]:x}" if client_id else None,
                   waiting_packets=len(agent.core.waits) if agent.core is not None else 0)
     return status
