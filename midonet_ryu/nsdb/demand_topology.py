@@ -246,9 +246,7 @@ class DemandTopologyCache:
         if isinstance(results, Exception):
             LOG.debug("reading %d topology objects failed: %r", len(paths), results)
             self._retry.update(batch[p] for p in paths if batch[p] in self._watchers)
-            if self.on_loaded is not None:
-                self.on_loaded()
-            return
+            return  # nothing came in: nobody waiting can go on
         for path, result in zip(paths, results, strict=True):
             key = batch[path]
             if key not in self._watchers:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 from kazoo.protocol.serialization import int_struct, write_string
 
 from midonet_ryu.nsdb.multi_read import CHUNK, MultiRead, Result, _prefixed
@@ -88,7 +89,7 @@ def _read(client: KazooClient, chunk: list[str], request: _ZxidMultiRead, result
     exist: list[str] = []
     for path, res in zip(chunk, results, strict=True):
         full = _prefixed(client, path)
-        if isinstance(res, Exception) and not _no_node(res):
+        if isinstance(res, Exception) and not isinstance(res, NoNodeError):
             continue  # read again by the caller: no watch now
         client._data_watchers[full].add(watcher_of(path))
         (exist if isinstance(res, Exception) else data).append(full)
@@ -105,8 +106,3 @@ def _watched(result: Any, chunk: list[str], answer: Answer) -> None:
     except Exception as e:  # noqa: BLE001 - the watches are not set: read again
         answer(chunk, e)
 
-
-def _no_node(e: Exception) -> bool:
-    from kazoo.exceptions import NoNodeError
-
-    return isinstance(e, NoNodeError)
